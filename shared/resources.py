@@ -1,0 +1,71 @@
+"""The one definition of the table, queue and bucket.
+
+Both the CDK stack (infra/) and the local stack (devstack/) build their resources from these, so
+the laptop and the cloud cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    name: str
+    partition_key: str
+    sort_key: str
+    ttl_attribute: str
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+
+    def key_attributes(self) -> list[str]:
+        names = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            names += [index.partition_key, index.sort_key]
+        return names
+
+
+@dataclass(frozen=True)
+class QueueDefinition:
+    name: str
+    visibility_timeout_seconds: int
+    max_receive_count: int
+    dead_letter_name: str
+
+
+@dataclass(frozen=True)
+class BucketDefinition:
+    name: str
+    bodies_prefix: str
+
+
+# Single-table design; see docs/data-model.md for the item layout.
+TABLE = TableDefinition(
+    name="codecosts",
+    partition_key="pk",
+    sort_key="sk",
+    ttl_attribute="expires_at",
+    indexes=(
+        # Usage by proxy endpoint: gsi1pk = TENANT#<t>#EP#<endpoint id>
+        Index("gsi1", "gsi1pk", "gsi1sk"),
+        # Usage by the Anthropic credential that paid: gsi2pk = TENANT#<t>#CRED#<api_key_id>
+        Index("gsi2", "gsi2pk", "gsi2sk"),
+    ),
+)
+
+INGEST_TIMEOUT_SECONDS = 30
+
+USAGE_QUEUE = QueueDefinition(
+    name="codecosts-usage",
+    visibility_timeout_seconds=6 * INGEST_TIMEOUT_SECONDS,
+    max_receive_count=5,
+    dead_letter_name="codecosts-usage-dlq",
+)
+
+BODIES_BUCKET = BucketDefinition(name="codecosts-bodies", bodies_prefix="bodies/")

@@ -1,0 +1,50 @@
+"""Configuration, read once from the environment into one typed model."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import resources
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CODECOSTS_", extra="ignore")
+
+    port: int = 3016
+    upstream_url: str = "https://api.anthropic.com"
+    public_url: str | None = None
+
+    table_name: str = resources.TABLE.name
+    usage_queue_url: str | None = None
+    bodies_bucket: str = resources.BODIES_BUCKET.name
+
+    # Server secret: peppers API-key hashes, fingerprints Anthropic credentials, signs page cursors.
+    server_secret: SecretStr = Field(default=SecretStr(""))
+
+    # Seconds a slug or API-key lookup may be served from this instance's memory (contract: <= 10 s).
+    lookup_cache_seconds: float = 5.0
+    upstream_connect_timeout: float = 10.0
+    # Claude can think for minutes before the first byte; Lambda's own limit is 15 minutes.
+    upstream_read_timeout: float = 600.0
+    # Above this many bytes of bodies, the usage message carries S3 keys instead (claim-check).
+    inline_body_limit: int = 200_000
+
+    dev_api_key: SecretStr | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
+
+    def secret_bytes(self) -> bytes:
+        value = self.server_secret.get_secret_value()
+        if not value:
+            raise RuntimeError("CODECOSTS_SERVER_SECRET is not set")
+        return value.encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,171 @@
+"""Reading token usage out of Anthropic replies, as they stream past.
+
+`message_start.message.usage` opens the count; every later `message_delta.usage` *replaces* the
+fields it carries, because they are cumulative. A non-streaming reply carries `usage` once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Usage:
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_5m_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
+    server_tool_use: dict[str, int] = field(default_factory=dict)
+    service_tier: str | None = None
+    stop_reason: str | None = None
+    # The `error.type` of an error reply or of an `event: error` inside a stream.
+    error_type: str | None = None
+    seen: bool = False  # whether any usage was read at all
+
+    @property
+    def web_search_requests(self) -> int:
+        return self.server_tool_use.get("web_search_requests", 0)
+
+    def apply(self, usage: dict[str, Any]) -> None:
+        """Take the fields `usage` carries, replacing earlier values (they are cumulative)."""
+        self.seen = True
+        for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+            value = usage.get(name)
+            if isinstance(value, int):
+                setattr(self, name, value)
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            self.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)
+            self.cache_creation_1h_input_tokens = int(split.get("ephemeral_1h_input_tokens") or 0)
+        elif "cache_creation_input_tokens" in usage:
+            # Without the split, every write is a 5-minute one: that is the API's default TTL.
+            self.cache_creation_5m_input_tokens = self.cache_creation_input_tokens
+            self.cache_creation_1h_input_tokens = 0
+        tools = usage.get("server_tool_use")
+        if isinstance(tools, dict):
+            self.server_tool_use = {k: v for k, v in tools.items() if isinstance(v, int)}
+        tier = usage.get("service_tier")
+        if isinstance(tier, str):
+            self.service_tier = tier
+
+    def take_message(self, message: dict[str, Any]) -> None:
+        if isinstance(message.get("model"), str):
+            self.model = message["model"]
+        if isinstance(message.get("stop_reason"), str):
+            self.stop_reason = message["stop_reason"]
+        if isinstance(message.get("usage"), dict):
+            self.apply(message["usage"])
+
+    def take_error(self, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        self.error_type = str(error.get("type")) if isinstance(error, dict) else "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_INTERESTING_EVENTS = frozenset({b"message_start", b"message_delta", b"error"})
+# Data lines without an `event:` line are recognised by Anthropic's habit of writing `type` first.
+_INTERESTING_DATA = (b'{"type":"message_start"', b'{"type":"message_delta"', b'{"type":"error"')
+
+
+class StreamUsageReader:
+    """Feeds on raw SSE bytes as they arrive; parses JSON only for the few events that carry usage.
+
+    Content deltas, by far the most events, cost a `startswith` or two each.
+    """
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self._partial: list[bytes] = []
+        self._event: bytes | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if b"\n" not in chunk:
+            self._partial.append(chunk)
+            return
+        if self._partial:
+            self._partial.append(chunk)
+            chunk = b"".join(self._partial)
+            self._partial = []
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if tail:
+            self._partial.append(tail)
+        for line in lines:
+            self._line(line.rstrip(b"\r"))
+
+    def close(self) -> Usage:
+        if self._partial:
+            self._line(b"".join(self._partial).rstrip(b"\r"))
+            self._partial = []
+        return self.usage
+
+    def _line(self, line: bytes) -> None:
+        if not line:
+            self._event = None  # a blank line ends the event
+        elif line.startswith(b"event:"):
+            self._event = line[6:].strip()
+        elif line.startswith(b"data:"):
+            data = line[5:].lstrip()
+            if self._event in _INTERESTING_EVENTS or (
+                self._event is None and data.startswith(_INTERESTING_DATA)
+            ):
+                self._data(data)
+
+    def _data(self, data: bytes) -> None:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(payload, dict):
+            return
+        kind = payload.get("type")
+        if kind == "message_start" and isinstance(payload.get("message"), dict):
+            self.usage.take_message(payload["message"])
+        elif kind == "message_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
+                self.usage.stop_reason = delta["stop_reason"]
+            if isinstance(payload.get("usage"), dict):
+                self.usage.apply(payload["usage"])
+        elif kind == "error":
+            self.usage.take_error(payload)
+
+
+def read_json_usage(body: bytes) -> Usage:
+    """Usage of a non-streaming reply (a message, or an error body)."""
+    usage = Usage()
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return usage
+    if isinstance(payload, dict):
+        if payload.get("type") == "error":
+            usage.take_error(payload)
+        else:
+            usage.take_message(payload)
+    return usage
+
+
+def read_stream_usage(body: bytes) -> Usage:
+    reader = StreamUsageReader()
+    reader.feed(body)
+    return reader.close()
+
+
+def requested_model(request_body: bytes | str | None) -> str | None:
+    """The `model` a request asked for: the fallback when the reply names none (errors)."""
+    if not request_body:
+        return None
+    try:
+        payload = json.loads(request_body)
+    except ValueError:
+        return None
+    model = payload.get("model") if isinstance(payload, dict) else None
+    return model if isinstance(model, str) else None
