@@ -1,0 +1,1 @@
+"""The local stack behind `make dev`: embedded moto, the proxy and API on one port, the ingest poller."""

@@ -1,0 +1,57 @@
+"""The audit trail of what people did: newest first, never a secret in `metadata`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from shared.ids import new_id
+from shared.models import Principal
+from shared.store import layout
+from shared.store.base import Page, Store
+from shared.timefmt import format_timestamp, utc_now
+
+_PUBLIC_FIELDS = ("id", "user_id", "org_id", "action", "resource_type", "resource_id", "metadata", "created_at")
+
+
+class AuditStore(Store):
+    def record(
+        self,
+        principal: Principal,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        now = utc_now()
+        entry_id = new_id(now)
+        self.table.put_item(
+            Item={
+                "pk": layout.tenant_pk(principal.tenant_id),
+                "sk": layout.audit_sk(entry_id),
+                "type": "audit",
+                "id": entry_id,
+                "user_id": principal.user_id,
+                "org_id": principal.org_id,
+                "action": action,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "metadata": json.dumps(metadata, sort_keys=True) if metadata else None,
+                "created_at": format_timestamp(now),
+            }
+        )
+
+    def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
+        page = self.query_page(
+            {
+                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
+                & Key("sk").begins_with("AUDIT#")
+            },
+            limit,
+            start_key,
+            lambda item: {"pk": item["pk"], "sk": item["sk"]},
+        )
+        page.items = [{key: item.get(key) for key in _PUBLIC_FIELDS} for item in page.items]
+        return page

@@ -1,0 +1,50 @@
+"""The table handle and the paging loop every list shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared import aws
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None  # resume after this key; None when there is nothing more
+
+
+class Store:
+    """Base for the stores: one table, its name from settings."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    @property
+    def table(self) -> Any:
+        return aws.table(self.table_name)
+
+    def query_page(
+        self,
+        query: dict[str, Any],
+        limit: int,
+        start_key: dict[str, Any] | None,
+        key_of: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Page:
+        """Up to `limit` items, newest first; knows for sure whether more exist (filters may skip rows)."""
+        items: list[dict[str, Any]] = []
+        exclusive = start_key
+        while True:
+            wanted = limit + 1 - len(items)
+            # A filter drops rows after DynamoDB has read them: read in larger steps then.
+            request = dict(query, ScanIndexForward=False, Limit=max(wanted, 100) if "FilterExpression" in query else wanted)
+            if exclusive:
+                request["ExclusiveStartKey"] = exclusive
+            response = self.table.query(**request)
+            items.extend(response.get("Items", []))
+            exclusive = response.get("LastEvaluatedKey")
+            if len(items) > limit:
+                return Page(items[:limit], key_of(items[limit - 1]))
+            if not exclusive:
+                return Page(items, None)

@@ -1,0 +1,118 @@
+"""Proxy endpoints and the slug lookup the proxy does on every call."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from shared.ids import new_id
+from shared.models import SlugTarget
+from shared.store import layout
+from shared.store.base import Page, Store
+from shared.timefmt import format_timestamp, utc_now
+
+_SLUG_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,80})$")
+
+
+def slugify(name: str) -> str:
+    words = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return words[:40].rstrip("-") or "endpoint"
+
+
+def new_slug(name: str) -> str:
+    return slugify(name) + "-" + "".join(secrets.choice(_SLUG_SUFFIX_ALPHABET) for _ in range(6))
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: item[key] for key in ("id", "name", "slug", "created_at")}
+
+
+class EndpointStore(Store):
+    def create(self, tenant_id: str, name: str) -> dict[str, Any]:
+        now = utc_now()
+        endpoint = {"id": new_id(now), "name": name, "slug": new_slug(name), "created_at": format_timestamp(now)}
+        client = self.table.meta.client
+        # The slug item is written with the endpoint, conditionally: a slug is globally unique.
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            "pk": layout.tenant_pk(tenant_id),
+                            "sk": layout.endpoint_sk(endpoint["id"]),
+                            "type": "proxy_endpoint",
+                            **endpoint,
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": {
+                            "pk": layout.slug_pk(endpoint["slug"]),
+                            "sk": layout.SINGLETON_SK,
+                            "type": "slug",
+                            "tenant_id": tenant_id,
+                            "proxy_endpoint_id": endpoint["id"],
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+        return endpoint
+
+    def get(self, tenant_id: str, endpoint_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(
+            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_sk(endpoint_id)}
+        ).get("Item")
+        return _public(item) if item else None
+
+    def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
+        page = self.query_page(
+            {
+                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
+                & Key("sk").begins_with("EP#")
+            },
+            limit,
+            start_key,
+            lambda item: {"pk": item["pk"], "sk": item["sk"]},
+        )
+        page.items = [_public(item) for item in page.items]
+        return page
+
+    def delete(self, tenant_id: str, endpoint_id: str) -> dict[str, Any] | None:
+        """Removes the endpoint and its slug; its usage stays. None if the tenant has no such endpoint."""
+        endpoint = self.get(tenant_id, endpoint_id)
+        if endpoint is None:
+            return None
+        self.table.meta.client.transact_write_items(
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_sk(endpoint_id)},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": layout.slug_pk(endpoint["slug"]), "sk": layout.SINGLETON_SK},
+                    }
+                },
+            ]
+        )
+        return endpoint
+
+    def resolve_slug(self, slug: str) -> SlugTarget | None:
+        item = self.table.get_item(Key={"pk": layout.slug_pk(slug), "sk": layout.SINGLETON_SK}).get("Item")
+        if not item:
+            return None
+        return SlugTarget(tenant_id=item["tenant_id"], proxy_endpoint_id=item["proxy_endpoint_id"])

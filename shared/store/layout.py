@@ -1,0 +1,62 @@
+"""Key layout of the single table (see docs/data-model.md). Every key is built here and only here."""
+
+from __future__ import annotations
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"TENANT#{tenant_id}"
+
+
+def endpoint_sk(endpoint_id: str) -> str:
+    return f"EP#{endpoint_id}"
+
+
+def slug_pk(slug: str) -> str:
+    return f"SLUG#{slug}"
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+def api_key_hash_pk(key_hash: str) -> str:
+    return f"APIKEY#{key_hash}"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def usage_sk(usage_id: str) -> str:
+    return f"USAGE#{usage_id}"
+
+
+def body_sk(usage_id: str) -> str:
+    return f"BODY#{usage_id}"
+
+
+def usage_by_endpoint_pk(tenant_id: str, endpoint_id: str) -> str:
+    return f"TENANT#{tenant_id}#EP#{endpoint_id}"
+
+
+def usage_by_credential_pk(tenant_id: str, api_key_id: str) -> str:
+    return f"TENANT#{tenant_id}#CRED#{api_key_id}"
+
+
+def model_aggregate_sk(day: str, model: str) -> str:
+    return f"AGG#M#{day}#{model}"
+
+
+def endpoint_aggregate_sk(endpoint_id: str, day: str, model: str) -> str:
+    return f"AGG#E#{endpoint_id}#{day}#{model}"
+
+
+def audit_sk(entry_id: str) -> str:
+    return f"AUDIT#{entry_id}"
+
+
+def body_object_key(prefix: str, tenant_id: str, usage_id: str, which: str) -> str:
+    return f"{prefix}{tenant_id}/{usage_id}/{which}"
+
+
+SINGLETON_SK = "_"
