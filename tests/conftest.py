@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 # Settings are read from the environment: fix it before any project module reads it.
 os.environ.update(
     {
