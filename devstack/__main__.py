@@ -1,0 +1,181 @@
+"""`make dev`: the whole Codecosts stack on one machine.
+
+Embedded AWS (moto) with the same table, queue and bucket as the CDK stack; the proxy and the API on
+one port; the ingest handler fed from the queue as Lambda would be; a bootstrap user, API key and
+proxy endpoint written to `.codecosts/dev.json`. Ctrl-C stops it; what was recorded is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+STATE_ROOT = Path(".codecosts")
+DEV_USER_ID = "user_dev"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_secret() -> str:
+    if os.environ.get("CODECOSTS_SERVER_SECRET"):
+        return os.environ["CODECOSTS_SERVER_SECRET"]
+    path = STATE_ROOT / "server-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _read_dev_file() -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((STATE_ROOT / "dev.json").read_text())
+        return data
+    except (OSError, ValueError):
+        return {}
+
+
+def _bootstrap(settings: Any) -> dict[str, Any]:
+    """The dev user's API key and proxy endpoint: kept from the last run when they still exist."""
+    from shared.credentials import is_well_formed_api_key
+    from shared.models import Principal
+    from shared.store.api_keys import ApiKeyStore
+    from shared.store.endpoints import EndpointStore
+    from shared.store.users import UserStore
+
+    previous = _read_dev_file()
+    principal = Principal(user_id=DEV_USER_ID, tenant_id=DEV_USER_ID)
+    UserStore(settings.table_name).ensure(DEV_USER_ID, "dev@localhost", "Local developer")
+
+    keys = ApiKeyStore(settings.table_name, settings.secret_bytes())
+    wanted = settings.dev_api_key.get_secret_value() if settings.dev_api_key else previous.get("api_key")
+    if wanted and not is_well_formed_api_key(wanted):
+        if settings.dev_api_key:
+            sys.exit("CODECOSTS_DEV_API_KEY is not a Codecosts key (make one with: python -m devstack.newkey)")
+        wanted = None
+    key = wanted
+    if key is None or keys.principal_for(key) is None:
+        _, key = keys.create(principal, "make dev", key=key)
+
+    endpoints = EndpointStore(settings.table_name)
+    endpoint = None
+    if isinstance(previous.get("proxy_endpoint"), dict) and previous["proxy_endpoint"].get("id"):
+        endpoint = endpoints.get(DEV_USER_ID, previous["proxy_endpoint"]["id"])
+    if endpoint is None:
+        endpoint = endpoints.create(DEV_USER_ID, "local")
+    endpoint = {**endpoint, "url": f"{settings.base_url}/proxy/{endpoint['slug']}"}
+    endpoint.pop("created_at", None)
+    dev = {"api_key": key, "proxy_endpoint": endpoint}
+    path = STATE_ROOT / "dev.json"
+    path.write_text(json.dumps(dev, indent=2) + "\n")
+    path.chmod(0o600)
+    return dev
+
+
+def main() -> None:
+    STATE_ROOT.mkdir(exist_ok=True)
+    moto_port = _free_port()
+    # Everything AWS goes to the embedded moto server: never to a real account by accident.
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "CODECOSTS_SERVER_SECRET": _server_secret(),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+    )
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.start()
+
+    import uvicorn
+
+    from devstack.poller import QueuePoller
+    from devstack.resources import create_resources
+    from devstack.server import create_local_app
+    from devstack.state import StateSnapshot
+    from functions.usage_ingest.handler import handler as ingest_handler
+    from shared.settings import get_settings
+
+    resources = create_resources(os.environ["AWS_ENDPOINT_URL"])
+    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    snapshot = StateSnapshot(STATE_ROOT / "state", resources.table_name, resources.bucket)
+    restored = snapshot.load()
+    dev = _bootstrap(settings)
+
+    poller = QueuePoller(resources.queue_url, ingest_handler)
+    poller.start()
+
+    dirty = threading.Event()
+    stop_saving = threading.Event()
+    last_processed = 0
+
+    def save_when_changed() -> None:
+        nonlocal last_processed
+        while not stop_saving.wait(10):
+            if dirty.is_set() or poller.processed != last_processed:
+                dirty.clear()
+                last_processed = poller.processed
+                snapshot.save()
+
+    saver = threading.Thread(target=save_when_changed, name="state-snapshot", daemon=True)
+    saver.start()
+
+    endpoint = dev["proxy_endpoint"]
+    print(
+        f"""
+Codecosts is running on {settings.base_url}  ({restored} stored items restored)
+
+  API key:        {dev["api_key"]}
+  Proxy endpoint: {endpoint["name"]} ({endpoint["id"]})
+
+Point Claude Code or the Anthropic SDK at it:
+
+  export ANTHROPIC_BASE_URL={endpoint["url"]}
+
+See what it recorded:
+
+  curl -H "Authorization: Bearer {dev["api_key"]}" {settings.base_url}/api/usage
+
+(also in {STATE_ROOT / "dev.json"}; Ctrl-C stops, `make dev-reset` starts afresh)
+""",
+        flush=True,
+    )
+
+    app = create_local_app(settings, on_write=dirty.set)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+    )
+    try:
+        server.run()
+    finally:
+        stop_saving.set()
+        poller.stop()
+        poller.drain()
+        snapshot.save()
+        moto.stop()
+        print("Codecosts stopped; recorded usage kept in .codecosts/", flush=True)
+
+
+if __name__ == "__main__":
+    main()

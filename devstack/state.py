@@ -1,0 +1,80 @@
+"""Keeps what `make dev` recorded across restarts: moto holds everything in memory, so the table and
+the bodies bucket are written to `.codecosts/state/` (periodically and on exit) and loaded at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+
+class StateSnapshot:
+    def __init__(self, folder: Path, table_name: str, bucket: str) -> None:
+        self.folder = folder
+        self.table_name = table_name
+        self.bucket = bucket
+        self._dynamodb = boto3.client("dynamodb")
+        self._s3 = boto3.client("s3")
+
+    @property
+    def _items_file(self) -> Path:
+        return self.folder / "table.jsonl"
+
+    @property
+    def _objects_folder(self) -> Path:
+        return self.folder / "bodies"
+
+    def save(self) -> int:
+        """Writes the whole table and bucket; replaces the previous snapshot atomically. Returns items."""
+        staging = self.folder.with_name(self.folder.name + ".new")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "bodies").mkdir(parents=True)
+        count = 0
+        with (staging / "table.jsonl").open("w") as out:
+            for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.table_name):
+                for item in page["Items"]:
+                    out.write(json.dumps(item) + "\n")
+                    count += 1
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for entry in page.get("Contents", []):
+                target = staging / "bodies" / entry["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self._s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read())
+        previous = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(previous, ignore_errors=True)
+        if self.folder.exists():
+            os.replace(self.folder, previous)
+        os.replace(staging, self.folder)
+        shutil.rmtree(previous, ignore_errors=True)
+        return count
+
+    def load(self) -> int:
+        """Puts a saved snapshot back into the (empty) embedded AWS. Returns items loaded."""
+        if not self._items_file.exists():
+            return 0
+        batch: list[dict[str, Any]] = []
+        count = 0
+        with self._items_file.open() as lines:
+            for line in lines:
+                batch.append({"PutRequest": {"Item": json.loads(line)}})
+                count += 1
+                if len(batch) == 25:
+                    self._write(batch)
+                    batch = []
+        if batch:
+            self._write(batch)
+        for path in self._objects_folder.rglob("*"):
+            if path.is_file():
+                key = path.relative_to(self._objects_folder).as_posix()
+                self._s3.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes())
+        return count
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        request: dict[str, Any] = {self.table_name: batch}
+        while request:
+            request = self._dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}

@@ -1,0 +1,81 @@
+"""Turns one usage message into one stored usage record: tokens, cost and where the bodies are."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shared import aws
+from shared.pricing import PRICE_SNAPSHOT, price_usage
+from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
+from shared.timefmt import format_timestamp
+from shared.usage import Usage, requested_model
+from shared.usage_event import BodyRef, UsageEvent
+
+
+class UsageIngest:
+    def __init__(self, store: UsageStore) -> None:
+        self.store = store
+
+    def ingest(self, event: UsageEvent) -> bool:
+        """Stores the call once; False when this message was already ingested (a redelivery)."""
+        record = self.build_record(event)
+        # A body small enough to travel inline is kept in the table; a claim-checked one stays in S3.
+        inline = event.request_body.text is not None or event.response_body.text is not None
+        bodies = Bodies(event.request_body.text, event.response_body.text) if inline else None
+        return self.store.write(record, bodies)
+
+    def build_record(self, event: UsageEvent) -> dict[str, Any]:
+        usage = Usage(**event.usage.model_dump())
+        # Error replies name no model: the request said which one it asked for.
+        model = usage.model or requested_model(self._body_text(event.request_body))
+        usage.model = model
+        cost, cost_unknown = self._cost(event, usage)
+        record: dict[str, Any] = {
+            "id": event.id,
+            "tenant_id": event.tenant_id,
+            "proxy_endpoint_id": event.proxy_endpoint_id,
+            "requested_at": format_timestamp(event.requested_at),
+            "path": event.path,
+            "model": model,
+            "status_code": event.status_code,
+            "stream": event.stream,
+            "complete": event.complete,
+            "ttfb_ms": event.ttfb_ms,
+            "duration_ms": event.duration_ms,
+            "request_id": event.request_id,
+            "api_key_id": event.api_key_id,
+            "api_key_hint": event.api_key_hint,
+            "server_tool_use": dict(usage.server_tool_use),
+            "service_tier": usage.service_tier,
+            "stop_reason": usage.stop_reason,
+            "error_type": usage.error_type,
+            "usage_known": usage.seen,
+            "cost_cents": None if cost is None else f"{cost:.6f}",
+            "cost_unknown": cost_unknown,
+            "price_snapshot": PRICE_SNAPSHOT,
+            "bodies_inline": event.request_body.text is not None or event.response_body.text is not None,
+            "request_body_key": event.request_body.key,
+            "response_body_key": event.response_body.key,
+            "request_body_size": event.request_body.size,
+            "response_body_size": event.response_body.size,
+        }
+        for name in TOKEN_FIELDS:
+            record[name] = getattr(usage, name)
+        return record
+
+    @staticmethod
+    def _cost(event: UsageEvent, usage: Usage) -> tuple[Decimal | None, bool]:
+        has_tokens = any(getattr(usage, name) for name in TOKEN_FIELDS) or usage.web_search_requests
+        if not has_tokens:
+            # A call that used nothing cost nothing, unless it succeeded and we could not read its usage.
+            unreadable = event.status_code == 200 and not usage.seen
+            return (None, True) if unreadable else (Decimal(0), False)
+        cost = price_usage(usage, event.requested_at)
+        return cost, cost is None
+
+    def _body_text(self, body: BodyRef) -> str | None:
+        if body.text is not None or body.key is None:
+            return body.text
+        response = aws.s3().get_object(Bucket=self.store.bucket, Key=body.key)
+        return str(response["Body"].read().decode("utf-8"))
