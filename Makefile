@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Claude Code itself, from npm, as a real client of the end-to-end tests.
+CLAUDE_CODE := tests/e2e/claude_code
+CLAUDE_STAMP := $(CLAUDE_CODE)/node_modules/.installed
 
 .PHONY: dev dev-reset test lint typecheck soak bench synth bundles clean
 
@@ -12,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+$(CLAUDE_STAMP): $(CLAUDE_CODE)/package-lock.json
+	cd $(CLAUDE_CODE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(CLAUDE_STAMP)
+
 dev: $(STAMP)
 	$(PY) -m devstack
 
@@ -19,7 +26,7 @@ dev-reset: $(STAMP)
 	rm -rf .codecosts
 	$(PY) -m devstack
 
-test: $(STAMP)
+test: $(STAMP) $(CLAUDE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared functions devstack infra
 	$(PY) -m pytest -q

@@ -60,3 +60,7 @@ def body_object_key(prefix: str, tenant_id: str, usage_id: str, which: str) -> s
 
 
 SINGLETON_SK = "_"
+
+
+def rate_counter_pk(scope: str, subject: str) -> str:
+    return f"RATE#{scope}#{subject}"

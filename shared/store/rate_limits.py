@@ -1,0 +1,65 @@
+"""Request counters shared by every instance: fixed one-minute windows in DynamoDB.
+
+Each request is one atomic conditional `UpdateItem` (ADD 1 while below the limit) on the counter of
+its scope and window; the item expires by TTL. If the counter store fails, the request is served
+(fail open): an outage of the limiter must not become an outage of the proxy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.observability import MetricUnit, logger, metrics
+from shared.store import layout
+from shared.store.base import Store
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    scope: str  # e.g. "ip", "proxy", "count_tokens"
+    limit: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: int = 0  # whole seconds until the window resets, when refused
+
+
+class RateLimiter(Store):
+    def __init__(self, table_name: str, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(table_name)
+        self.clock = clock
+
+    def hit(self, rule: RateLimit, subject: str) -> Decision:
+        now = self.clock()
+        window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
+        client = self.table.meta.client
+        try:
+            self.table.update_item(
+                Key={"pk": layout.rate_counter_pk(rule.scope, subject), "sk": str(window)},
+                UpdateExpression="ADD #count :one SET expires_at = :expires",
+                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={
+                    ":one": 1,
+                    ":limit": rule.limit,
+                    ":expires": window + 2 * WINDOW_SECONDS,
+                },
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return Decision(False, max(1, math.ceil(window + WINDOW_SECONDS - now)))
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "rate limit counter unavailable; serving the request",
+                extra={"scope": rule.scope, "error": type(error).__name__},
+            )
+            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
+        return Decision(True)
