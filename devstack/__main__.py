@@ -100,7 +100,11 @@ def main() -> None:
     os.environ.pop("AWS_PROFILE", None)
     os.environ.pop("AWS_SESSION_TOKEN", None)
 
+    import logging
+
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
@@ -168,6 +172,8 @@ See what it recorded:
     )
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C once it has shut down; stopping is what was asked for
     finally:
         stop_saving.set()
         poller.stop()
