@@ -60,7 +60,9 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
     wanted = settings.dev_api_key.get_secret_value() if settings.dev_api_key else previous.get("api_key")
     if wanted and not is_well_formed_api_key(wanted):
         if settings.dev_api_key:
-            sys.exit("CODECOSTS_DEV_API_KEY is not a Codecosts key (make one with: python -m devstack.newkey)")
+            sys.exit(
+                "CODECOSTS_DEV_API_KEY is not a Codecosts key (make one with: python -m devstack.newkey)"
+            )
         wanted = None
     key = wanted
     if key is None or keys.principal_for(key) is None:

@@ -62,7 +62,10 @@ def create_resources(endpoint_url: str | None = None, region: str = "us-east-1")
         Attributes={
             "VisibilityTimeout": str(USAGE_QUEUE.visibility_timeout_seconds),
             "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(USAGE_QUEUE.max_receive_count)}
+                {
+                    "deadLetterTargetArn": dead_letter_arn,
+                    "maxReceiveCount": str(USAGE_QUEUE.max_receive_count),
+                }
             ),
         },
     )["QueueUrl"]

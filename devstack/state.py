@@ -40,8 +40,8 @@ class StateSnapshot:
                 for item in page["Items"]:
                     out.write(json.dumps(item) + "\n")
                     count += 1
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
-            for entry in page.get("Contents", []):
+        for listing in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for entry in listing.get("Contents", []):
                 target = staging / "bodies" / entry["Key"]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self._s3.get_object(Bucket=self.bucket, Key=entry["Key"])["Body"].read())

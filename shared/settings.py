@@ -11,7 +11,9 @@ from shared import resources
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CODECOSTS_", extra="ignore")
+    # validate_by_name: the Clerk fields are read from their own env names (aliases) yet can be passed
+    # by field name in code and tests.
+    model_config = SettingsConfigDict(env_prefix="CODECOSTS_", extra="ignore", validate_by_name=True)
 
     port: int = 3016
     upstream_url: str = "https://api.anthropic.com"
@@ -34,9 +36,23 @@ class Settings(BaseSettings):
 
     dev_api_key: SecretStr | None = None
 
+    # Clerk session verification, under Clerk's own variable names. Neither key source set: Clerk
+    # sessions are refused and only Codecosts API keys authenticate.
+    clerk_jwt_key: str | None = Field(default=None, validation_alias="CLERK_JWT_KEY")
+    clerk_jwks_url: str | None = Field(default=None, validation_alias="CLERK_JWKS_URL")
+    clerk_issuer: str | None = Field(default=None, validation_alias="CLERK_ISSUER")
+    clerk_authorized_parties: str | None = Field(default=None, validation_alias="CLERK_AUTHORIZED_PARTIES")
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
+
+    @property
+    def clerk_authorized_party_list(self) -> tuple[str, ...]:
+        """`CLERK_AUTHORIZED_PARTIES` is comma separated; empty means any `azp` is accepted."""
+        return tuple(
+            party.strip() for party in (self.clerk_authorized_parties or "").split(",") if party.strip()
+        )
 
     def secret_bytes(self) -> bytes:
         value = self.server_secret.get_secret_value()

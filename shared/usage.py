@@ -34,7 +34,12 @@ class Usage:
     def apply(self, usage: dict[str, Any]) -> None:
         """Take the fields `usage` carries, replacing earlier values (they are cumulative)."""
         self.seen = True
-        for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        ):
             value = usage.get(name)
             if isinstance(value, int):
                 setattr(self, name, value)

@@ -7,11 +7,11 @@ Bodies travel inline when small; larger ones are put in S3 first and the message
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 
 class UsageTokens(BaseModel):

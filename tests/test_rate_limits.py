@@ -19,7 +19,10 @@ class Clock:
 def test_the_301st_call_in_a_minute_is_refused_with_the_seconds_left(aws):
     clock = Clock(1_800_000_000.0 + 15)  # 15 s into a window
     # Two instances share one counter, as two Lambda environments would.
-    first, second = RateLimiter(get_settings().table_name, clock), RateLimiter(get_settings().table_name, clock)
+    first, second = (
+        RateLimiter(get_settings().table_name, clock),
+        RateLimiter(get_settings().table_name, clock),
+    )
     results = [(first if i % 2 else second).hit(PROXY, "EP1") for i in range(300)]
     assert all(decision.allowed for decision in results)
     refused = first.hit(PROXY, "EP1")

@@ -37,7 +37,9 @@ def _record_handler(ingest: UsageIngest) -> Any:
             metrics.add_metric(name="IngestRejected", unit=MetricUnit.Count, value=1)
             raise
         written = ingest.ingest(event)
-        metrics.add_metric(name="UsageIngested" if written else "UsageDuplicate", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="UsageIngested" if written else "UsageDuplicate", unit=MetricUnit.Count, value=1
+        )
 
     return handle
 
@@ -46,9 +48,10 @@ def _record_handler(ingest: UsageIngest) -> Any:
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
 def handler(event: dict[str, Any], context: Any, ingest: UsageIngest | None = None) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event,
         record_handler=_record_handler(ingest or _default_ingest()),
         processor=processor,
         context=context,
     )
+    return response

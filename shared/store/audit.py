@@ -13,7 +13,16 @@ from shared.store import layout
 from shared.store.base import Page, Store
 from shared.timefmt import format_timestamp, utc_now
 
-_PUBLIC_FIELDS = ("id", "user_id", "org_id", "action", "resource_type", "resource_id", "metadata", "created_at")
+_PUBLIC_FIELDS = (
+    "id",
+    "user_id",
+    "org_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "metadata",
+    "created_at",
+)
 
 
 class AuditStore(Store):

@@ -38,7 +38,11 @@ class Store:
         while True:
             wanted = limit + 1 - len(items)
             # A filter drops rows after DynamoDB has read them: read in larger steps then.
-            request = dict(query, ScanIndexForward=False, Limit=max(wanted, 100) if "FilterExpression" in query else wanted)
+            request = dict(
+                query,
+                ScanIndexForward=False,
+                Limit=max(wanted, 100) if "FilterExpression" in query else wanted,
+            )
             if exclusive:
                 request["ExclusiveStartKey"] = exclusive
             response = self.table.query(**request)

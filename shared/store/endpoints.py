@@ -35,7 +35,12 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 class EndpointStore(Store):
     def create(self, tenant_id: str, name: str) -> dict[str, Any]:
         now = utc_now()
-        endpoint = {"id": new_id(now), "name": name, "slug": new_slug(name), "created_at": format_timestamp(now)}
+        endpoint = {
+            "id": new_id(now),
+            "name": name,
+            "slug": new_slug(name),
+            "created_at": format_timestamp(now),
+        }
         client = self.table.meta.client
         # The slug item is written with the endpoint, conditionally: a slug is globally unique.
         client.transact_write_items(

@@ -37,7 +37,8 @@ def decode_cursor(cursor: str, tenant_id: str, query: dict[str, Any], secret: by
         payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     except (ValueError, TypeError) as error:
         raise BadCursor("malformed cursor") from error
-    if not hmac.compare_digest(signature, _sign(payload, secret)):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a 400).
+    if not hmac.compare_digest(signature.encode(), _sign(payload, secret).encode()):
         raise BadCursor("cursor is not valid")
     decoded = json.loads(payload)
     if decoded.get("b") != _binding(tenant_id, query) or not isinstance(decoded.get("k"), dict):

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
@@ -59,12 +59,16 @@ PUBLIC_FIELDS = (
 
 UNKNOWN_MODEL = "unknown"
 
+# Named outside the class, where `list` is the builtin and not the `list` method.
+AggregateRows = list[dict[str, Any]]
+
 
 def public_record(item: dict[str, Any]) -> dict[str, Any]:
     record = {name: item.get(name) for name in PUBLIC_FIELDS}
     for name in (*TOKEN_FIELDS, "duration_ms", "status_code", "ttfb_ms"):
-        if isinstance(record[name], Decimal):
-            record[name] = int(record[name])
+        value = record[name]
+        if isinstance(value, Decimal):
+            record[name] = int(value)
     record["server_tool_use"] = {k: int(v) for k, v in (item.get("server_tool_use") or {}).items()}
     return record
 
@@ -107,7 +111,13 @@ class UsageStore(Store):
             item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
             item["gsi2sk"] = layout.usage_sk(usage_id)
         actions: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
         ]
         if inline_bodies is not None:
             actions.append(
@@ -165,16 +175,19 @@ class UsageStore(Store):
         }
 
     def get(self, tenant_id: str, usage_id: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}).get(
-            "Item"
-        )
+        item = self.table.get_item(
+            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}
+        ).get("Item")
         return item or None
 
     def bodies(self, item: dict[str, Any]) -> Bodies:
         """The record's bodies, from its body item or from S3 (claim-check); None where missing."""
         request_body = response_body = None
         if item.get("bodies_inline"):
-            body = self.table.get_item(Key={"pk": item["pk"], "sk": layout.body_sk(item["id"])}).get("Item") or {}
+            body = (
+                self.table.get_item(Key={"pk": item["pk"], "sk": layout.body_sk(item["id"])}).get("Item")
+                or {}
+            )
             request_body, response_body = body.get("request_body"), body.get("response_body")
         if item.get("request_body_key"):
             request_body = self._object_text(item["request_body_key"])
@@ -190,9 +203,11 @@ class UsageStore(Store):
 
     def list(self, query: UsageQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
-        high = layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
+        high = (
+            layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
+        )
         request: dict[str, Any] = {}
-        filters = []
+        filters: list[ConditionBase] = []
         if query.proxy_endpoint_id:
             request["IndexName"] = "gsi1"
             condition = Key("gsi1pk").eq(
@@ -202,16 +217,16 @@ class UsageStore(Store):
                 filters.append(Attr("api_key_id").eq(query.api_key_id))
         elif query.api_key_id:
             request["IndexName"] = "gsi2"
-            condition = Key("gsi2pk").eq(layout.usage_by_credential_pk(query.tenant_id, query.api_key_id)) & Key(
-                "gsi2sk"
-            ).between(low, high)
+            condition = Key("gsi2pk").eq(
+                layout.usage_by_credential_pk(query.tenant_id, query.api_key_id)
+            ) & Key("gsi2sk").between(low, high)
         else:
             condition = Key("pk").eq(layout.tenant_pk(query.tenant_id)) & Key("sk").between(low, high)
         if query.model_prefix:
             filters.append(Attr("model").begins_with(query.model_prefix))
         request["KeyConditionExpression"] = condition
         if filters:
-            expression = filters[0]
+            expression: ConditionBase = filters[0]
             for extra in filters[1:]:
                 expression = expression & extra
             request["FilterExpression"] = expression
@@ -230,7 +245,7 @@ class UsageStore(Store):
 
     def aggregates(
         self, tenant_id: str, first_day: date | None, last_day: date | None, proxy_endpoint_id: str | None
-    ) -> list[dict[str, Any]]:
+    ) -> AggregateRows:
         """Daily aggregate rows between two days (both inclusive): days x models rows, never records."""
         prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#M#"
         low = prefix + (first_day.isoformat() if first_day else "")

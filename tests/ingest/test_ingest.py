@@ -27,7 +27,9 @@ EXPECTED = json.loads((FIXTURES / "expected-usage.json").read_text())
 REQUESTED_AT = datetime(2026, 11, 20, 9, 30, 15, 250000, tzinfo=UTC)
 
 
-def usage_event(fixture: str, *, tenant: str = "user_a", endpoint: str = "EP1", **overrides: Any) -> UsageEvent:
+def usage_event(
+    fixture: str, *, tenant: str = "user_a", endpoint: str = "EP1", **overrides: Any
+) -> UsageEvent:
     raw = (FIXTURES / fixture).read_bytes()
     stream = fixture.endswith(".sse")
     usage = read_stream_usage(raw) if stream else read_json_usage(raw)
@@ -181,7 +183,9 @@ def test_an_unknown_model_keeps_its_record_flagged(aws):
 def test_an_error_reply_takes_its_model_from_a_claim_checked_request_body(aws):
     settings = get_settings()
     request_body = json.dumps({"model": "claude-opus-4-1-20250805", "messages": [], "pad": "x" * 300_000})
-    boto3.client("s3").put_object(Bucket=settings.bodies_bucket, Key="bodies/user_a/r1/request", Body=request_body)
+    boto3.client("s3").put_object(
+        Bucket=settings.bodies_bucket, Key="bodies/user_a/r1/request", Body=request_body
+    )
     error_body = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
     event = usage_event(
         "text-1h-cache.sse",

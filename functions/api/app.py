@@ -1,0 +1,74 @@
+"""The management API: one FastAPI app under `/api`, served by Mangum in Lambda and by uvicorn locally."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from functions.api.errors import error_response, install_error_handlers
+from functions.api.routes import api_keys, audit_logs, health, profile, proxy_endpoints, usage
+from functions.api.services import ApiServices
+from shared.settings import Settings, get_settings
+
+# Management bodies are a name or two; anything near this size is a mistake or an attack.
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BodySizeLimit:
+    """413 for a declared body above the limit, before any of it is read."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                response = error_response(413, "Body too large", f"At most {self.max_bytes} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Creating the app reads configuration only: no AWS call, no secret, until a request needs one."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Codecosts API",
+        version="1",
+        description="Cost meter for the Anthropic API: proxy endpoints, usage, cost summary, API keys.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.services = ApiServices(settings)
+    install_error_handlers(app)
+    api = APIRouter(prefix="/api")
+    for module in (health, proxy_endpoints, usage, api_keys, profile, audit_logs):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents validation failures as 422; this API answers them with 400 (declared per route)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+app = create_app()
