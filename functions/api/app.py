@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from functions.api.errors import error_response, install_error_handlers
+from functions.api.rate_limiting import ClientRateLimit
 from functions.api.routes import api_keys, audit_logs, health, profile, proxy_endpoints, usage
 from functions.api.services import ApiServices
 from shared.settings import Settings, get_settings
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    # Added last, so it runs first: a refused client costs one counter update and nothing else.
+    app.add_middleware(ClientRateLimit, limiter=app.state.services.rate_limiter)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -19,6 +19,7 @@ from shared.settings import Settings
 from shared.store.api_keys import ApiKeyStore
 from shared.store.audit import AuditStore
 from shared.store.endpoints import EndpointStore
+from shared.store.rate_limits import RateLimiter
 from shared.store.usage_records import UsageStore
 from shared.store.users import UserStore
 
@@ -41,6 +42,7 @@ class ApiServices:
         self.users = UserStore(settings.table_name)
         self.audit = AuditStore(settings.table_name)
         self.usage = UsageStore(settings.table_name, settings.bodies_bucket)
+        self.rate_limiter = RateLimiter(settings.table_name)
         self._lock = threading.Lock()
         self._credentials: tuple[ApiKeyStore, ApiKeyAuthenticator, PrincipalResolver] | None = None
         self._health_client: Any = None

@@ -63,3 +63,13 @@ class RateLimiter(Store):
             )
             metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
         return Decision(True)
+
+
+# The contract's limits (API.md "Rate limits"). The per-IP counter is one for the API and the proxy.
+CLIENT_IP = RateLimit("ip", 600)
+PROXY_MESSAGES = RateLimit("messages", 300)
+PROXY_COUNT_TOKENS = RateLimit("count_tokens", 600)
+
+
+def rate_limited_body(retry_after: int) -> dict[str, object]:
+    return {"error": "Too many requests", "code": "RATE_LIMITED", "retryAfter": retry_after}
