@@ -25,6 +25,8 @@ class Settings(BaseSettings):
 
     # Server secret: peppers API-key hashes, fingerprints Anthropic credentials, signs page cursors.
     server_secret: SecretStr = Field(default=SecretStr(""))
+    # In AWS the secret lives in Secrets Manager; it is fetched once, on first use, not at import.
+    server_secret_arn: str | None = None
 
     # Seconds a slug or API-key lookup may be served from this instance's memory (contract: <= 10 s).
     lookup_cache_seconds: float = 5.0
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     clerk_jwks_url: str | None = Field(default=None, validation_alias="CLERK_JWKS_URL")
     clerk_issuer: str | None = Field(default=None, validation_alias="CLERK_ISSUER")
     clerk_authorized_parties: str | None = Field(default=None, validation_alias="CLERK_AUTHORIZED_PARTIES")
+    # Set: the dashboard signs people in with Clerk's own sign-in; unset: by pasting an API key.
+    clerk_publishable_key: str | None = Field(default=None, validation_alias="CLERK_PUBLISHABLE_KEY")
 
     @property
     def base_url(self) -> str:
@@ -56,9 +60,18 @@ class Settings(BaseSettings):
 
     def secret_bytes(self) -> bytes:
         value = self.server_secret.get_secret_value()
+        if not value and self.server_secret_arn:
+            value = _fetch_secret(self.server_secret_arn)
         if not value:
-            raise RuntimeError("CODECOSTS_SERVER_SECRET is not set")
+            raise RuntimeError("CODECOSTS_SERVER_SECRET (or CODECOSTS_SERVER_SECRET_ARN) is not set")
         return value.encode()
+
+
+@lru_cache(maxsize=4)
+def _fetch_secret(arn: str) -> str:
+    import boto3  # only the deployed functions come here
+
+    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
 
 
 @lru_cache(maxsize=1)

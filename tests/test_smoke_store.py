@@ -19,3 +19,13 @@ def test_endpoint_and_key_round_trip(aws):
     assert endpoints.delete("user_b", created["id"]) is None
     assert endpoints.delete("user_a", created["id"]) is not None
     assert endpoints.resolve_slug(created["slug"]) is None
+
+
+def test_the_server_secret_comes_from_secrets_manager_when_deployed(aws):
+    import boto3
+
+    from shared.settings import Settings
+
+    arn = boto3.client("secretsmanager").create_secret(Name="codecosts-server", SecretString="s3cr3t")["ARN"]
+    settings = Settings(server_secret="", server_secret_arn=arn)
+    assert settings.secret_bytes() == b"s3cr3t"

@@ -1,0 +1,220 @@
+"""Builds one Lambda code bundle per function, without Docker.
+
+A bundle is a folder (the CDK asset) holding the function's runtime dependencies, installed as
+binary wheels for the Lambda platform, plus `functions/<fn>/`, `functions/__init__.py` and `shared/`.
+Nothing else: no aws-cdk-lib, moto or pytest, no other function's code.
+
+    python -m infra.bundles                       # build/bundles/<fn>, for Lambda (arm64, cp313)
+    python -m infra.bundles --platform manylinux2014_x86_64 --out build/host-bundles
+
+Speed: every wheel is downloaded once into a wheelhouse under build/wheels/ (keyed by platform and
+Python version) and installed from there offline; a bundle whose dependency list has not changed
+keeps its installed dependencies and only gets fresh code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+LAMBDA_PYTHON = "3.13"
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    requirements: tuple[str, ...]  # names from [project] dependencies; versions and extras come from there
+    root_scripts: tuple[str, ...] = ()  # files of the function's folder that must also sit at the bundle root
+
+
+# The one place that says which runtime dependencies each function carries.
+BUNDLES: dict[str, BundleSpec] = {
+    # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler).
+    "proxy": BundleSpec(
+        requirements=("aws-lambda-powertools", "boto3", "httpx", "pydantic", "pydantic-settings", "uvicorn"),
+        root_scripts=("run.sh",),
+    ),
+    # FastAPI through Mangum; verifies Clerk JWTs (keys fetched from the JWKS URL with httpx).
+    "api": BundleSpec(
+        requirements=(
+            "aws-lambda-powertools",
+            "boto3",
+            "httpx",
+            "pydantic",
+            "pydantic-settings",
+            "pyjwt",
+            "mangum",
+            "fastapi",
+        ),
+    ),
+    # SQS batch handler; prices each call with genai-prices.
+    "usage_ingest": BundleSpec(
+        requirements=("aws-lambda-powertools", "boto3", "pydantic", "pydantic-settings", "genai-prices"),
+    ),
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def project_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+    """`[project] dependencies` by normalized name -> the full requirement (extras, version)."""
+    specs = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    result: dict[str, str] = {}
+    for spec in specs:
+        match = _NAME.match(spec)
+        if not match:
+            raise ValueError(f"unreadable requirement in pyproject.toml: {spec!r}")
+        result[normalize(match.group(0))] = spec
+    return result
+
+
+def requirements_for(function: str, dependencies: dict[str, str] | None = None) -> list[str]:
+    dependencies = dependencies if dependencies is not None else project_dependencies()
+    missing = [name for name in BUNDLES[function].requirements if normalize(name) not in dependencies]
+    if missing:
+        raise ValueError(f"{function}: {missing} are not in [project] dependencies of pyproject.toml")
+    return [dependencies[normalize(name)] for name in BUNDLES[function].requirements]
+
+
+def _pip(*args: str) -> None:
+    # Only our own fixed arguments and requirement strings from pyproject.toml reach pip.
+    subprocess.run([sys.executable, "-m", "pip", *args], check=True)  # noqa: S603
+
+
+def _binary_options(platform: str, python_version: str) -> list[str]:
+    return [
+        "--platform",
+        platform,
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+    ]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def fill_wheelhouse(wheelhouse: Path, requirements: list[str], platform: str, python_version: str) -> None:
+    """Downloads every wheel the bundles need, once; reruns with the same requirements stay offline."""
+    stamp = wheelhouse / ".requirements"
+    digest = _digest(sorted(requirements), platform, python_version)
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    _pip(
+        "download",
+        "--quiet",
+        "--dest",
+        str(wheelhouse),
+        *_binary_options(platform, python_version),
+        *requirements,
+    )
+    stamp.write_text(digest)
+
+
+def build_bundle(
+    function: str,
+    out: Path,
+    wheelhouse: Path,
+    platform: str,
+    python_version: str,
+    dependencies: dict[str, str],
+) -> Path:
+    bundle = out / function
+    stamp = out / f".{function}.requirements"
+    requirements = requirements_for(function, dependencies)
+    digest = _digest(requirements, platform, python_version)
+    if not (bundle.is_dir() and stamp.exists() and stamp.read_text() == digest):
+        shutil.rmtree(bundle, ignore_errors=True)
+        stamp.unlink(missing_ok=True)
+        _pip(
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--no-compile",  # .pyc made by this interpreter would not match Lambda's
+            "--target",
+            str(bundle),
+            *_binary_options(platform, python_version),
+            *requirements,
+        )
+        # Console scripts point at this machine's interpreter: useless in Lambda.
+        shutil.rmtree(bundle / "bin", ignore_errors=True)
+        stamp.write_text(digest)
+    _copy_code(function, bundle)
+    return bundle
+
+
+def _copy_code(function: str, bundle: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for stale in ("functions", "shared"):
+        shutil.rmtree(bundle / stale, ignore_errors=True)
+    (bundle / "functions").mkdir()
+    shutil.copy2(ROOT / "functions" / "__init__.py", bundle / "functions" / "__init__.py")
+    shutil.copytree(ROOT / "functions" / function, bundle / "functions" / function, ignore=ignore)
+    shutil.copytree(ROOT / "shared", bundle / "shared", ignore=ignore)
+    for script in BUNDLES[function].root_scripts:
+        target = bundle / script
+        shutil.copy2(ROOT / "functions" / function / script, target)
+        target.chmod(0o755)
+
+
+def size_of(path: Path) -> int:
+    return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+
+
+def build_all(
+    functions: list[str],
+    out: Path,
+    platform: str = LAMBDA_PLATFORM,
+    python_version: str = LAMBDA_PYTHON,
+) -> dict[str, Path]:
+    dependencies = project_dependencies()
+    wheelhouse = ROOT / "build" / "wheels" / f"{platform}-cp{python_version.replace('.', '')}"
+    wanted = sorted({spec for function in functions for spec in requirements_for(function, dependencies)})
+    fill_wheelhouse(wheelhouse, wanted, platform, python_version)
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        function: build_bundle(function, out, wheelhouse, platform, python_version, dependencies)
+        for function in functions
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("functions", nargs="*", help=f"some of {', '.join(BUNDLES)} (default: all)")
+    parser.add_argument(
+        "--platform", default=LAMBDA_PLATFORM, help=f"wheel platform (default {LAMBDA_PLATFORM})"
+    )
+    parser.add_argument("--python-version", default=LAMBDA_PYTHON, help=f"default {LAMBDA_PYTHON}")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bundles")
+    args = parser.parse_args(argv)
+    unknown = set(args.functions) - set(BUNDLES)
+    if unknown:
+        parser.error(f"unknown functions: {', '.join(sorted(unknown))}")
+    bundles = build_all(args.functions or list(BUNDLES), args.out, args.platform, args.python_version)
+    for function, path in bundles.items():
+        print(f"{function:<14} {size_of(path) / 1_048_576:7.1f} MiB  {path}")
+
+
+if __name__ == "__main__":
+    main()

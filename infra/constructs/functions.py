@@ -1,0 +1,259 @@
+"""The three functions, made by one small factory, each with a role that reaches only what it uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aws_cdk import Duration, Fn, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundles import LAMBDA_PYTHON
+from infra.constructs.messaging import Messaging
+from infra.constructs.storage import Storage
+from infra.nag import acknowledge
+from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
+
+# AWS Lambda Web Adapter, arm64 layer published by AWS (account 753240598075) in every commercial
+# region. Version 30 is adapter v1.1.0. Pinned here, and only here: bump it deliberately.
+WEB_ADAPTER_LAYER_VERSION = 30
+WEB_ADAPTER_LAYER_ACCOUNT = "753240598075"
+
+# The bundles' wheels are built for this Python version: one setting for both.
+RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+PROXY_PORT = "8000"
+
+
+def web_adapter_layer_arn(region: str) -> str:
+    return (
+        f"arn:aws:lambda:{region}:{WEB_ADAPTER_LAYER_ACCOUNT}:layer:LambdaAdapterLayerArm64:"
+        f"{WEB_ADAPTER_LAYER_VERSION}"
+    )
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str  # folder under functions/, bundle under the bundle directory
+    handler: str
+    description: str
+    timeout: Duration
+    memory_size: int
+    environment: Mapping[str, str]
+    statements: Sequence[iam.PolicyStatement]
+    layers: Sequence[lambda_.ILayerVersion] = field(default_factory=tuple)
+
+
+def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -> lambda_.Function:
+    """An arm64 Python function with its own role, log group, tracing and Powertools settings."""
+    code_dir = bundle_dir / spec.name
+    if not code_dir.is_dir():
+        raise FileNotFoundError(f"no bundle at {code_dir}: run `make bundles` first")
+    construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
+    log_group = logs.LogGroup(scope, f"{construct_id}Logs", retention=LOG_RETENTION)
+    # Its own role, no managed policy: AWSLambdaBasicExecutionRole would let it write any log group.
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Codecosts {spec.name} function",
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+        )
+    )
+    for statement in spec.statements:
+        role.add_to_policy(statement)
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=spec.description,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        code=lambda_.Code.from_asset(str(code_dir)),
+        handler=spec.handler,
+        timeout=spec.timeout,
+        memory_size=spec.memory_size,
+        role=role,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE,
+        layers=list(spec.layers),
+        environment={
+            "POWERTOOLS_SERVICE_NAME": f"codecosts-{spec.name.replace('_', '-')}",
+            "POWERTOOLS_METRICS_NAMESPACE": "Codecosts",
+            **spec.environment,
+        },
+    )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: the "
+        "resource must be '*'. Added by Lambda's active tracing; no other statement uses '*'.",
+    )
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        f"Pinned to python{LAMBDA_PYTHON} on purpose: the bundles are built from wheels for that version, "
+        "and the runtime moves together with infra/bundles.py's LAMBDA_PYTHON.",
+    )
+    return function
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: Storage,
+        messaging: Messaging,
+        bundle_dir: Path,
+        upstream_url: str,
+        api_environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        table = storage.table
+        table_arn = table.table_arn
+        index_arns = [f"{table_arn}/index/{index.name}" for index in TABLE.indexes]
+        bodies = storage.bodies_bucket.arn_for_objects(f"{BODIES_BUCKET.bodies_prefix}*")
+        bucket_id = Stack.of(self).get_logical_id(storage.bodies_bucket.node.default_child)  # type: ignore[arg-type]
+        read_secret = iam.PolicyStatement(
+            actions=["secretsmanager:GetSecretValue"], resources=[storage.server_secret.secret_arn]
+        )
+        common = {
+            "CODECOSTS_TABLE_NAME": table.table_name,
+            "CODECOSTS_BODIES_BUCKET": storage.bodies_bucket.bucket_name,
+            # The secret's ARN, never its value: resolved once at start-up by shared.settings.
+            "CODECOSTS_SERVER_SECRET_ARN": storage.server_secret.secret_arn,
+        }
+
+        self.proxy = codecosts_function(
+            self,
+            FunctionSpec(
+                name="proxy",
+                # run.sh starts uvicorn; the adapter's /opt/bootstrap wrapper execs it.
+                handler="run.sh",
+                description="Codecosts proxy: streams Anthropic calls and queues their usage",
+                # Claude's longest streams (extended thinking) run for many minutes: Lambda's maximum.
+                timeout=Duration.minutes(15),
+                memory_size=1024,
+                layers=[
+                    lambda_.LayerVersion.from_layer_version_arn(
+                        self, "WebAdapterLayer", web_adapter_layer_arn(Stack.of(self).region)
+                    )
+                ],
+                environment={
+                    **common,
+                    "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+                    "AWS_LWA_INVOKE_MODE": "response_stream",
+                    # The adapter's readiness check GETs "/": the app answers 404 there, which counts
+                    # as ready (anything below 500) and touches neither the table nor the upstream.
+                    "PORT": PROXY_PORT,
+                    "CODECOSTS_USAGE_QUEUE_URL": messaging.usage_queue.queue_url,
+                    "CODECOSTS_UPSTREAM_URL": upstream_url,
+                },
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["sqs:SendMessage"], resources=[messaging.usage_queue.queue_arn]
+                    ),
+                    iam.PolicyStatement(actions=["s3:PutObject"], resources=[bodies]),
+                    # Slug lookups and the shared rate-limit counters.
+                    iam.PolicyStatement(
+                        actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn]
+                    ),
+                    read_secret,
+                ],
+            ),
+            bundle_dir,
+        )
+        self.proxy_url = self.proxy.add_function_url(
+            # Callers authenticate to Anthropic with their own key; the slug picks the endpoint.
+            auth_type=lambda_.FunctionUrlAuthType.NONE,
+            invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM,
+        )
+        # The function URL ends in "/": the base without it, so `<base>/proxy/<slug>` reads as documented.
+        self.proxy_base_url = f"https://{Fn.select(2, Fn.split('/', self.proxy_url.url))}"
+
+        self.api = codecosts_function(
+            self,
+            FunctionSpec(
+                name="api",
+                handler="functions.api.handler.handler",
+                description="Codecosts management API (FastAPI through Mangum)",
+                # API Gateway gives up on an integration after 30 s.
+                timeout=Duration.seconds(29),
+                memory_size=512,
+                environment={
+                    **common,
+                    # The `url` of a proxy endpoint: the proxy's own function URL.
+                    "CODECOSTS_PUBLIC_URL": self.proxy_base_url,
+                    **api_environment,
+                },
+                statements=[
+                    iam.PolicyStatement(
+                        actions=[
+                            "dynamodb:GetItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:DeleteItem",
+                            "dynamodb:ConditionCheckItem",
+                            "dynamodb:Query",
+                        ],
+                        resources=[table_arn],
+                    ),
+                    iam.PolicyStatement(actions=["dynamodb:Query"], resources=index_arns),
+                    iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
+                    read_secret,
+                ],
+            ),
+            bundle_dir,
+        )
+
+        self.ingest = codecosts_function(
+            self,
+            FunctionSpec(
+                name="usage_ingest",
+                handler="functions.usage_ingest.handler.handler",
+                description="Codecosts usage ingest: one usage record per queued call",
+                timeout=Duration.seconds(INGEST_TIMEOUT_SECONDS),
+                memory_size=512,
+                environment=common,
+                statements=[
+                    # TransactWriteItems: the record (conditional Put) plus ADDs to the aggregates.
+                    iam.PolicyStatement(
+                        actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                        resources=[table_arn],
+                    ),
+                    iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
+                    read_secret,
+                ],
+            ),
+            bundle_dir,
+        )
+        self.ingest.add_event_source(
+            event_sources.SqsEventSource(
+                messaging.usage_queue,
+                # Each record is one small transaction (tens of ms, plus an S3 read for a claim-checked
+                # body): 25 finish far inside the 30 s timeout. A 2 s window fills batches under load
+                # while a lone call still shows up in the API within seconds.
+                batch_size=25,
+                max_batching_window=Duration.seconds(2),
+                # Concurrent transactions on the same daily aggregate conflict and get retried: a few
+                # pollers keep up with the proxy without making those conflicts the common case.
+                max_concurrency=5,
+                # Only the failed messages come back (Powertools BatchProcessor reports them).
+                report_batch_item_failures=True,
+            )
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{BODIES_BUCKET.bodies_prefix}*]",
+            "Bodies are stored one object per call under the bodies prefix: each function's statement "
+            "covers that prefix of this stack's bucket and nothing else.",
+        )

@@ -1,0 +1,91 @@
+"""What Codecosts keeps: the table, the bodies bucket and the server secret. All of it survives a
+stack deletion (RETAIN): usage history and the secret that API-key hashes depend on are not disposable."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.nag import acknowledge
+from shared.resources import BODIES_BUCKET, TABLE
+
+
+def _string_key(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, body_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+
+        # Keys, indexes, TTL and name from shared.resources: the local stack (devstack) reads the same.
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=TABLE.name,
+            partition_key=_string_key(TABLE.partition_key),
+            sort_key=_string_key(TABLE.sort_key),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # Rate-limit counters expire by themselves.
+            time_to_live_attribute=TABLE.ttl_attribute,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index in TABLE.indexes:
+            self.table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_string_key(index.partition_key),
+                sort_key=_string_key(index.sort_key),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+
+        # Bucket name left to CloudFormation: S3 names are global, BODIES_BUCKET.name is only the local one.
+        self.bodies_bucket = s3.Bucket(
+            self,
+            "Bodies",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireBodies",
+                    prefix=BODIES_BUCKET.bodies_prefix,
+                    expiration=Duration.days(body_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.bodies_bucket,
+            "AwsSolutions-S1",
+            "Only this stack's function roles read or write the bucket (least-privilege policies on the "
+            "bodies prefix); access is audited with CloudTrail, and a second bucket of access logs would "
+            "itself hold request metadata for no reader.",
+        )
+
+        # Peppers API-key hashes, fingerprints Anthropic credentials and signs page cursors. Generated
+        # here so no value ever appears in the template; the functions get only its ARN.
+        self.server_secret = secretsmanager.Secret(
+            self,
+            "ServerSecret",
+            description="Codecosts server secret (API-key pepper, credential fingerprints, cursor signing)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.server_secret,
+            "AwsSolutions-SMG4",
+            "Not rotatable: stored API-key hashes and credential fingerprints are HMACs under this secret, "
+            "so a new value would lock out every key and split usage by key.",
+        )

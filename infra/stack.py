@@ -1,0 +1,105 @@
+"""The Codecosts stack: one construct per concern, wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.constructs.api import ManagementApi
+from infra.constructs.functions import LOG_RETENTION, Functions
+from infra.constructs.messaging import Messaging
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.storage import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """What ops set in cdk.json's context (the defaults live there) or with `cdk ... -c key=value`."""
+
+    body_retention_days: int
+    upstream_url: str
+    bundle_dir: Path
+    alarm_email: str | None = None
+    clerk_jwks_url: str | None = None
+    clerk_issuer: str | None = None
+    clerk_authorized_parties: str | None = None
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> DeploymentConfig:
+        def value(key: str) -> str | None:
+            found = scope.node.try_get_context(key)
+            return str(found) if found not in (None, "") else None
+
+        def required(key: str) -> str:
+            found = value(key)
+            if found is None:
+                raise ValueError(f"context value {key!r} is not set (see cdk.json)")
+            return found
+
+        bundle_dir = Path(required("bundleDir"))
+        return cls(
+            body_retention_days=int(required("bodyRetentionDays")),
+            upstream_url=required("upstreamUrl"),
+            bundle_dir=bundle_dir if bundle_dir.is_absolute() else ROOT / bundle_dir,
+            alarm_email=value("alarmEmail"),
+            clerk_jwks_url=value("clerkJwksUrl"),
+            clerk_issuer=value("clerkIssuer"),
+            clerk_authorized_parties=value("clerkAuthorizedParties"),
+        )
+
+    def api_environment(self) -> dict[str, str]:
+        """Clerk verification for the API; unset keys stay unset (Clerk sessions are then refused)."""
+        settings = {
+            "CLERK_JWKS_URL": self.clerk_jwks_url,
+            "CLERK_ISSUER": self.clerk_issuer,
+            "CLERK_AUTHORIZED_PARTIES": self.clerk_authorized_parties,
+        }
+        return {name: setting for name, setting in settings.items() if setting}
+
+
+class CodecostsStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        storage = Storage(self, "Storage", body_retention_days=config.body_retention_days)
+        messaging = Messaging(self, "Messaging")
+        functions = Functions(
+            self,
+            "Functions",
+            storage=storage,
+            messaging=messaging,
+            bundle_dir=config.bundle_dir,
+            upstream_url=config.upstream_url,
+            api_environment=config.api_environment(),
+        )
+        api = ManagementApi(self, "Api", handler=functions.api, log_retention=LOG_RETENTION)
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            functions={"Proxy": functions.proxy, "Api": functions.api, "Ingest": functions.ingest},
+            messaging=messaging,
+            alarm_email=config.alarm_email,
+        )
+
+        CfnOutput(
+            self,
+            "ProxyUrl",
+            value=functions.proxy_base_url,
+            description="Proxy base URL: ANTHROPIC_BASE_URL=<ProxyUrl>/proxy/<slug>",
+        )
+        CfnOutput(self, "ApiUrl", value=api.url, description="Management API, e.g. <ApiUrl>/health")
+        CfnOutput(
+            self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Subscribe to get alarms"
+        )
+        CfnOutput(
+            self,
+            "DeadLetterQueueUrl",
+            value=messaging.dead_letter_queue.queue_url,
+            description="Usage messages that failed 5 times",
+        )
