@@ -1,0 +1,233 @@
+"""The proxy as a bare ASGI app: `POST /proxy/{slug}/v1/messages` and `.../count_tokens`.
+
+No framework sits on this path: every call pays for what runs here, and the target is under 2 ms
+added. The same app runs under uvicorn locally and in Lambda behind the Lambda Web Adapter.
+
+One call, in order:
+1. route and resolve the slug (cached); unknown slugs never reach the upstream;
+2. read the request body whole (it is recorded) and forward it byte for byte;
+3. relay every upstream chunk to the client as it arrives, reading usage on the side, while a watcher
+   waits for the client to leave (then the upstream request is closed at once);
+4. publish the usage message, and only then end the response: in Lambda, work left for after the
+   response may never run, and the client already has every event by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from functions.proxy.forwarding import caller_credential, upstream_request_headers
+from functions.proxy.publisher import CallRecord, UsagePublisher
+from functions.proxy.relay import Message, Relay, Send, json_reply
+from functions.proxy.slugs import SlugCache, SlugResolver
+from functions.proxy.upstream import COUNT_TOKENS_PATH, MESSAGES_PATH, Upstream
+from shared.credentials import credential_hint, fingerprint_credential
+from shared.ids import new_id
+from shared.observability import logger
+from shared.resources import BODIES_BUCKET
+from shared.settings import Settings, get_settings
+from shared.store.endpoints import EndpointStore
+from shared.timefmt import utc_now
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_PREFIX = "/proxy/"
+# Path after the slug -> (upstream path, whether the call is logged). count_tokens is not logged.
+_ROUTES = {
+    "/v1/messages": (MESSAGES_PATH, True),
+    "/v1/messages/count_tokens": (COUNT_TOKENS_PATH, False),
+}
+# Anthropic's own limit for a Messages request.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+# The record of a call the client abandoned before any reply arrived (nginx's "client closed request").
+CLIENT_CLOSED_REQUEST = 499
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; None when the client left before sending it all."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body  # the common case: one message, no copy
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body"):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _client_gone(receive: Receive) -> None:
+    """Returns once the client has disconnected (the request body has been read by then)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _relay_while_connected(
+    relay: Relay, client: httpx.AsyncClient, request: httpx.Request, receive: Receive
+) -> tuple[bool, BaseException | None]:
+    """Runs the relay to its end, or until the client leaves, which cancels it and so closes the
+    upstream request at once. Returns whether the client left, and what the relay raised if anything."""
+    relaying = asyncio.create_task(relay.run(client, request))
+    watching = asyncio.create_task(_client_gone(receive))
+    try:
+        await asyncio.wait((relaying, watching), return_when=asyncio.FIRST_COMPLETED)
+        client_left = not relaying.done()
+        if client_left:
+            relaying.cancel()
+            await asyncio.wait((relaying,))
+    finally:
+        watching.cancel()
+        if not relaying.done():
+            relaying.cancel()  # this request itself was cancelled (server shutting down)
+    return client_left, None if relaying.cancelled() else relaying.exception()
+
+
+async def _reply(send: Send, status: int, error: str) -> None:
+    head, body = json_reply(status, {"error": error})
+    await send(head)
+    await send(body)
+
+
+class ProxyApp:
+    def __init__(
+        self,
+        settings: Settings | None,
+        publisher: UsagePublisher | None,
+        endpoints: SlugResolver | None,
+    ) -> None:
+        self._settings = settings
+        self._publisher = publisher
+        self._endpoints = endpoints
+        self._ready = False
+
+    def _prepare(self) -> None:
+        """Done on the first request, so that importing the app needs no configuration."""
+        settings = self._settings or get_settings()
+        self.secret = settings.secret_bytes()
+        self.upstream = Upstream(settings)
+        self.slugs = SlugCache(
+            self._endpoints or EndpointStore(settings.table_name), settings.lookup_cache_seconds
+        )
+        self.publisher = self._publisher or UsagePublisher(
+            queue_url=settings.usage_queue_url,
+            bucket=settings.bodies_bucket,
+            prefix=BODIES_BUCKET.bodies_prefix,
+            inline_limit=settings.inline_body_limit,
+        )
+        self._ready = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._ready:
+                    await self.upstream.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        requested_at = utc_now()
+        path: str = scope["path"]
+        slug, _, rest = path[len(_PREFIX) :].partition("/")
+        route = _ROUTES.get("/" + rest) if path.startswith(_PREFIX) else None
+        if route is None or scope["method"] != "POST":
+            await _reply(send, 404, "Not found")
+            return
+        upstream_path, logged = route
+        if not self._ready:
+            try:
+                self._prepare()
+            except Exception as error:
+                logger.error("Proxy not configured", extra={"error": str(error)})
+                await _reply(send, 500, "Internal server error")
+                return
+        try:
+            target = await self.slugs.resolve(slug)
+        except Exception as error:
+            logger.error("Proxy endpoint lookup failed", extra={"error": type(error).__name__})
+            await _reply(send, 503, "Service unavailable")
+            return
+        if target is None:
+            await _reply(send, 404, "Proxy endpoint not found")
+            return
+        try:
+            body = await _read_body(receive)
+        except _BodyTooLarge:
+            await _reply(send, 413, "Request body too large")
+            return
+        if body is None:
+            return  # the client left before sending its request: nothing reached the upstream
+        try:
+            url = self.upstream.url(upstream_path, scope["query_string"])
+        except (httpx.InvalidURL, UnicodeDecodeError):
+            await _reply(send, 400, "Invalid query string")
+            return
+        headers = scope["headers"]
+        client = self.upstream.client
+        request = client.build_request("POST", url, headers=upstream_request_headers(headers), content=body)
+        record = CallRecord(
+            id=new_id(requested_at),
+            target=target,
+            requested_at=requested_at,
+            path=upstream_path.decode(),
+            request_body=body,
+        )
+        relay = Relay(record, send, started, keep_body=logged)
+        client_left, failure = await _relay_while_connected(relay, client, request, receive)
+        if client_left or failure is not None:
+            record.complete = False
+            if not relay.responded:
+                record.status_code = CLIENT_CLOSED_REQUEST if client_left else 500
+        if logged:
+            credential = caller_credential(headers)
+            if credential:
+                record.api_key_id = fingerprint_credential(credential, self.secret)
+                record.api_key_hint = credential_hint(credential)
+            await self.publisher.publish(record)
+        if failure is not None:
+            raise failure  # recorded; uvicorn answers 500 or drops the connection
+        if relay.relayed_all and not client_left:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # Otherwise the response stays unfinished: uvicorn closes the connection, so a client whose
+        # upstream broke off sees a broken reply, as it would talking to Anthropic directly.
+
+
+def create_app(
+    settings: Settings | None = None,
+    publisher: UsagePublisher | None = None,
+    endpoints: SlugResolver | None = None,
+) -> ASGIApp:
+    """The proxy ASGI app. Anything not given is built from settings on the first request."""
+    return ProxyApp(settings, publisher, endpoints)
+
+
+app = create_app()

@@ -1,0 +1,362 @@
+"""A fake Anthropic Messages API: a real HTTP server speaking the real reply shapes.
+
+Serve it with `ServerThread(FakeAnthropic())` (the `fake_upstream` fixture does). It answers
+`POST /v1/messages` and `POST /v1/messages/count_tokens`, and records every request it receives
+(method, path with query, headers, exact body bytes) in `.requests`.
+
+Which reply a request gets (first match wins):
+1. `fake.scenario`, when a test sets it: every request gets that scenario. For clients that cannot be
+   steered per request (Claude Code).
+2. The request body's `model`, when it reads `fake:<scenario>` (the proxy forwards the body untouched,
+   so the client picks the reply): `model="fake:error/429"`.
+3. Otherwise `text`: a short text reply naming the requested model.
+
+Scenarios:
+- `text`: a generated text reply; SSE when the request has `"stream": true`, else JSON.
+- `fixture/<file>`: a file of tests/fixtures/anthropic replayed byte for byte (`.sse` as an event
+  stream, one event per chunk; `.json` as a JSON body). Aliases: `cache-1h` (text, 1-hour cache
+  write and a cache read), `thinking` (thinking with `signature_delta`, then `tool_use` with
+  `input_json_delta`, 5-minute cache write), `web-search`, `error-mid-stream` (`event: error` after a
+  200), `long-context` (non-streaming, 250k input tokens).
+- `error/<status>`: Anthropic's JSON error body for 400, 401, 403, 404, 413, 429, 500 or 529, with
+  `request-id`; 429 and 529 add `retry-after`.
+- `break`: a stream that starts, then the connection drops mid-reply.
+- `hang`: no reply at all until the client goes away.
+
+Timing controls (set on the fake, reset by the fixture):
+- `pause`: seconds between two events of a stream.
+- `hold_after_events`: after sending that many events, wait for the request's `resume` event (a
+  `threading.Event`), so a test can look at the client while the upstream is mid-stream.
+Each recorded request carries `holding`, `finished` (its last event was sent) and `disconnected` (the
+client closed the connection before the reply ended).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
+
+ALIASES = {
+    "cache-1h": "fixture/text-1h-cache.sse",
+    "thinking": "fixture/thinking-tool-use-5m-cache.sse",
+    "web-search": "fixture/web-search-cumulative.sse",
+    "error-mid-stream": "fixture/error-mid-stream.sse",
+    "long-context": "fixture/non-streaming-long-context.json",
+}
+
+ERRORS = {
+    400: ("invalid_request_error", "messages: at least one message is required"),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: ("permission_error", "Your API key does not have permission to use the specified resource."),
+    404: ("not_found_error", "Not found"),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+RETRY_AFTER = "7"
+HOLD_TIMEOUT_SECONDS = 10.0  # a held stream gives up, so a broken proxy fails a test instead of hanging it
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Header = tuple[bytes, bytes]
+
+
+def _json(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def sse_event(payload: dict[str, Any]) -> bytes:
+    return b"event: " + payload["type"].encode() + b"\ndata: " + _json(payload) + b"\n\n"
+
+
+def split_events(stream: bytes) -> list[bytes]:
+    """An SSE body as its events, each with its blank line; joined again they are the same bytes."""
+    parts = stream.split(b"\n\n")
+    events = [part + b"\n\n" for part in parts[:-1]]
+    if parts[-1]:
+        events.append(parts[-1])
+    return events
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str  # path and query exactly as received: `/v1/messages?beta=true`
+    headers: list[tuple[str, str]]  # names lowercase, in order
+    body: bytes
+    scenario: str = ""
+    holding: threading.Event = field(default_factory=threading.Event)
+    resume: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+    disconnected: threading.Event = field(default_factory=threading.Event)
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key == name.lower()), None)
+
+    @property
+    def header_names(self) -> set[str]:
+        return {key for key, _ in self.headers}
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class FakeAnthropic:
+    def __init__(self) -> None:
+        self.url = ""  # set by whoever serves it
+        self.requests: list[ReceivedRequest] = []
+        self._ids = itertools.count(1)
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests.clear()
+        self.scenario: str | None = None
+        self.pause = 0.0
+        self.hold_after_events: int | None = None
+        self.text_deltas = 4
+
+    @property
+    def last_request(self) -> ReceivedRequest:
+        assert self.requests, "the fake upstream received no request"
+        return self.requests[-1]
+
+    # The ASGI app.
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["raw_path"].decode("latin-1")
+        if scope["query_string"]:
+            path += "?" + scope["query_string"].decode("latin-1")
+        request = ReceivedRequest(
+            method=scope["method"],
+            path=path,
+            headers=[
+                (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
+            ],
+            body=bytes(body),
+        )
+        self.requests.append(request)
+        reply = _Reply(self, request, send)
+        watcher = asyncio.create_task(reply.watch(receive))
+        try:
+            await reply.respond(scope["method"], scope["path"])
+        finally:
+            watcher.cancel()
+
+    def next_request_id(self) -> str:
+        return f"req_fake{next(self._ids):06d}"
+
+
+class _Reply:
+    """One response of the fake."""
+
+    def __init__(self, fake: FakeAnthropic, request: ReceivedRequest, send: Send) -> None:
+        self.fake = fake
+        self.request = request
+        self.send = send
+        self.request_id = fake.next_request_id()
+        self.ended = False
+
+    async def watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not self.ended:
+            self.request.disconnected.set()
+
+    def headers(self, content_type: bytes, extra: Sequence[Header] = ()) -> list[Header]:
+        return [
+            (b"content-type", content_type),
+            (b"request-id", self.request_id.encode()),
+            (b"anthropic-organization-id", b"00000000-0000-0000-0000-000000000000"),
+            (b"anthropic-ratelimit-requests-limit", b"4000"),
+            (b"anthropic-ratelimit-requests-remaining", b"3999"),
+            (b"anthropic-ratelimit-requests-reset", b"2026-03-17T01:19:56Z"),
+            (b"anthropic-ratelimit-tokens-limit", b"2000000"),
+            (b"set-cookie", b"_cfuvid=fake-cookie; path=/; domain=.api.anthropic.com; HttpOnly"),
+            (b"cf-ray", b"8f0000000000fake-SJC"),
+            (b"via", b"1.1 google"),
+            *extra,
+        ]
+
+    async def respond(self, method: str, path: str) -> None:
+        if method != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens"):
+            await self.error(404)
+            return
+        try:
+            payload = json.loads(self.request.body)
+        except ValueError:
+            await self.error(400)
+            return
+        if path.endswith("/count_tokens"):
+            await self.json(200, _json({"input_tokens": max(1, len(self.request.body) // 4)}))
+            return
+        scenario = self.fake.scenario
+        model = payload.get("model") if isinstance(payload, dict) else None
+        if scenario is None and isinstance(model, str) and model.startswith("fake:"):
+            scenario = model[len("fake:") :]
+        scenario = ALIASES.get(scenario or "text", scenario or "text")
+        self.request.scenario = scenario
+        stream = isinstance(payload, dict) and payload.get("stream") is True
+        if scenario == "text":
+            text = self.text_reply(model, self.fake.text_deltas)
+            await (self.events(text.events()) if stream else self.json(200, text.message()))
+        elif scenario.startswith("fixture/"):
+            name = scenario[len("fixture/") :]
+            data = (FIXTURES / name).read_bytes()
+            await (self.events(split_events(data)) if name.endswith(".sse") else self.json(200, data))
+        elif scenario.startswith("error/"):
+            await self.error(int(scenario[len("error/") :]))
+        elif scenario == "break":
+            text = self.text_reply(model, 4)
+            await self.events(text.events()[:3], complete=False)
+        elif scenario == "hang":
+            await self.hold(timeout=30.0)
+        else:
+            raise ValueError(f"unknown fake scenario {scenario!r}")
+
+    def text_reply(self, model: object, deltas: int) -> _TextReply:
+        name = model if isinstance(model, str) else "claude-sonnet-4-5-20250929"
+        return _TextReply(name, "msg_" + self.request_id, len(self.request.body), deltas)
+
+    async def json(self, status: int, body: bytes, extra: Sequence[Header] = ()) -> None:
+        headers = [*self.headers(b"application/json", extra), (b"content-length", str(len(body)).encode())]
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        self.ended = True
+        self.request.finished.set()
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def error(self, status: int) -> None:
+        kind, text = ERRORS[status]
+        body = _json(
+            {"type": "error", "error": {"type": kind, "message": text}, "request_id": self.request_id}
+        )
+        extra = [(b"x-should-retry", b"true" if status in (429, 500, 529) else b"false")]
+        if status in (429, 529):
+            extra.append((b"retry-after", RETRY_AFTER.encode()))
+        await self.json(status, body, extra)
+
+    async def events(self, events: list[bytes], complete: bool = True) -> None:
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": self.headers(
+                    b"text/event-stream; charset=utf-8", [(b"cache-control", b"no-cache")]
+                ),
+            }
+        )
+        for index, event in enumerate(events):
+            if index and self.fake.hold_after_events == index:
+                await self.hold(timeout=HOLD_TIMEOUT_SECONDS)
+            elif index and self.fake.pause:
+                await asyncio.sleep(self.fake.pause)
+            if self.request.disconnected.is_set():
+                return
+            await self.send({"type": "http.response.body", "body": event, "more_body": True})
+        self.request.finished.set()
+        if complete:
+            self.ended = True
+            await self.send({"type": "http.response.body", "body": b""})
+        # Not complete: returning mid-response makes uvicorn drop the connection.
+
+    async def hold(self, timeout: float) -> None:
+        """Waits for the test's `resume`, or for the client to leave."""
+        self.request.holding.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not (self.request.resume.is_set() or self.request.disconnected.is_set()):
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(0.005)
+        self.request.holding.clear()
+
+
+class _TextReply:
+    """A generated text reply in the Messages API's shapes."""
+
+    def __init__(self, model: str, message_id: str, request_size: int, deltas: int) -> None:
+        self.model = model
+        self.id = message_id
+        self.input_tokens = max(1, request_size // 4)
+        self.pieces = ["Hello", " from", " the", " fake", " upstream", "."] * (deltas // 6 + 1)
+        self.pieces = self.pieces[: max(1, deltas)]
+        self.output_tokens = len(self.pieces) + 1
+
+    def usage(self, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "output_tokens": output_tokens,
+            "service_tier": "standard",
+        }
+
+    def message(self) -> bytes:
+        return _json(
+            {
+                "id": self.id,
+                "type": "message",
+                "role": "assistant",
+                "model": self.model,
+                "content": [{"type": "text", "text": "".join(self.pieces)}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": self.usage(self.output_tokens),
+            }
+        )
+
+    def events(self) -> list[bytes]:
+        start: dict[str, Any] = {
+            "id": self.id,
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": self.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": self.usage(1),
+        }
+        events = [
+            sse_event({"type": "message_start", "message": start}),
+            sse_event(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+            ),
+            sse_event({"type": "ping"}),
+        ]
+        events += [
+            sse_event(
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
+            )
+            for piece in self.pieces
+        ]
+        events += [
+            sse_event({"type": "content_block_stop", "index": 0}),
+            sse_event(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": self.output_tokens},
+                }
+            ),
+            sse_event({"type": "message_stop"}),
+        ]
+        return events
