@@ -17,21 +17,26 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from functions.proxy.client_ip import client_ip
 from functions.proxy.forwarding import caller_credential, upstream_request_headers
+from functions.proxy.limits import ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
 from functions.proxy.slugs import SlugCache, SlugResolver
 from functions.proxy.upstream import COUNT_TOKENS_PATH, MESSAGES_PATH, Upstream
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.ids import new_id
+from shared.models import SlugTarget
 from shared.observability import logger
 from shared.resources import BODIES_BUCKET
 from shared.settings import Settings, get_settings
 from shared.store.endpoints import EndpointStore
+from shared.store.rate_limits import PROXY_COUNT_TOKENS, PROXY_MESSAGES, RateLimiter, rate_limited_body
 from shared.timefmt import utc_now
 
 Scope = dict[str, Any]
@@ -44,6 +49,7 @@ _ROUTES = {
     "/v1/messages": (MESSAGES_PATH, True),
     "/v1/messages/count_tokens": (COUNT_TOKENS_PATH, False),
 }
+_ROUTE_LIMITS = {MESSAGES_PATH: PROXY_MESSAGES, COUNT_TOKENS_PATH: PROXY_COUNT_TOKENS}
 # Anthropic's own limit for a Messages request.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # The record of a call the client abandoned before any reply arrived (nginx's "client closed request").
@@ -108,16 +114,25 @@ async def _reply(send: Send, status: int, error: str) -> None:
     await send(body)
 
 
+async def _rate_limited(send: Send, retry_after: int) -> None:
+    head, body = json_reply(429, rate_limited_body(retry_after))
+    head["headers"].append((b"retry-after", str(retry_after).encode()))
+    await send(head)
+    await send(body)
+
+
 class ProxyApp:
     def __init__(
         self,
         settings: Settings | None,
         publisher: UsagePublisher | None,
         endpoints: SlugResolver | None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
         self._publisher = publisher
         self._endpoints = endpoints
+        self._limiter = limiter
         self._ready = False
 
     def _prepare(self) -> None:
@@ -134,6 +149,8 @@ class ProxyApp:
             prefix=BODIES_BUCKET.bodies_prefix,
             inline_limit=settings.inline_body_limit,
         )
+        limiter = self._limiter or RateLimiter(settings.table_name)
+        self.limits = {path: ProxyLimits(limiter, rule) for path, rule in _ROUTE_LIMITS.items()}
         self._ready = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,6 +196,29 @@ class ProxyApp:
         if target is None:
             await _reply(send, 404, "Proxy endpoint not found")
             return
+        decision, counting = await self.limits[upstream_path].admit(
+            client_ip(scope), target.proxy_endpoint_id
+        )
+        try:
+            if not decision.allowed:
+                await _rate_limited(send, decision.retry_after)
+                return
+            await self._forward(scope, receive, send, target, upstream_path, logged, started, requested_at)
+        finally:
+            if counting:
+                await asyncio.gather(*counting, return_exceptions=True)
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: SlugTarget,
+        upstream_path: bytes,
+        logged: bool,
+        started: float,
+        requested_at: datetime,
+    ) -> None:
         try:
             body = await _read_body(receive)
         except _BodyTooLarge:
@@ -225,9 +265,10 @@ def create_app(
     settings: Settings | None = None,
     publisher: UsagePublisher | None = None,
     endpoints: SlugResolver | None = None,
+    limiter: RateLimiter | None = None,
 ) -> ASGIApp:
     """The proxy ASGI app. Anything not given is built from settings on the first request."""
-    return ProxyApp(settings, publisher, endpoints)
+    return ProxyApp(settings, publisher, endpoints, limiter)
 
 
 app = create_app()

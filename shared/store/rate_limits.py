@@ -31,6 +31,7 @@ class RateLimit:
 class Decision:
     allowed: bool
     retry_after: int = 0  # whole seconds until the window resets, when refused
+    count: int | None = None  # the shared count after this request, when the store said it
 
 
 class RateLimiter(Store):
@@ -38,12 +39,16 @@ class RateLimiter(Store):
         super().__init__(table_name)
         self.clock = clock
 
+    def window(self) -> int:
+        return int(self.clock() // WINDOW_SECONDS) * WINDOW_SECONDS
+
     def hit(self, rule: RateLimit, subject: str) -> Decision:
+        """Counts the request if the limit allows it: exact, one conditional write."""
         now = self.clock()
         window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         client = self.table.meta.client
         try:
-            self.table.update_item(
+            response = self.table.update_item(
                 Key={"pk": layout.rate_counter_pk(rule.scope, subject), "sk": str(window)},
                 UpdateExpression="ADD #count :one SET expires_at = :expires",
                 ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
@@ -53,6 +58,7 @@ class RateLimiter(Store):
                     ":limit": rule.limit,
                     ":expires": window + 2 * WINDOW_SECONDS,
                 },
+                ReturnValues="UPDATED_NEW",
             )
         except client.exceptions.ConditionalCheckFailedException:
             return Decision(False, max(1, math.ceil(window + WINDOW_SECONDS - now)))
@@ -62,7 +68,26 @@ class RateLimiter(Store):
                 extra={"scope": rule.scope, "error": type(error).__name__},
             )
             metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
-        return Decision(True)
+            return Decision(True)
+        return Decision(True, count=int(response["Attributes"]["count"]))
+
+    def add(self, rule: RateLimit, subject: str, window: int) -> int | None:
+        """Counts a request already let through (see functions/proxy/limits.py); the new count."""
+        try:
+            response = self.table.update_item(
+                Key={"pk": layout.rate_counter_pk(rule.scope, subject), "sk": str(window)},
+                UpdateExpression="ADD #count :one SET expires_at = :expires",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":one": 1, ":expires": window + 2 * WINDOW_SECONDS},
+                ReturnValues="UPDATED_NEW",
+            )
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "rate limit counter unavailable", extra={"scope": rule.scope, "error": type(error).__name__}
+            )
+            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
+            return None
+        return int(response["Attributes"]["count"])
 
 
 # The contract's limits (API.md "Rate limits"). The per-IP counter is one for the API and the proxy.

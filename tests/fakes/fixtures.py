@@ -10,6 +10,7 @@ from functions.proxy.publisher import UsagePublisher
 from functions.proxy.slugs import SlugResolver
 from shared.settings import get_settings
 from shared.store.endpoints import EndpointStore
+from shared.store.rate_limits import RateLimiter
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy, UsageQueue
 from tests.fakes.servers import ServerThread
@@ -37,18 +38,21 @@ def fake_upstream(fake_upstream_server: FakeAnthropic) -> FakeAnthropic:
 def start_proxy(aws: Any, fake_upstream: FakeAnthropic) -> Iterator[Callable[..., RunningProxy]]:
     """Starts the proxy under uvicorn, pointed at the fake upstream, with a new proxy endpoint.
 
-    `start_proxy(publisher=None, endpoints=None, **settings)`: `publisher` and `endpoints` replace
+    `start_proxy(publisher=None, endpoints=None, limiter=None, **settings)`: the first three replace
     the real ones (see `create_app`); keyword arguments override settings fields
     (`inline_body_limit=1000`, `upstream_url=...`, `usage_queue_url=...`).
     """
     servers: list[ServerThread] = []
 
     def start(
-        publisher: UsagePublisher | None = None, endpoints: SlugResolver | None = None, **overrides: Any
+        publisher: UsagePublisher | None = None,
+        endpoints: SlugResolver | None = None,
+        limiter: RateLimiter | None = None,
+        **overrides: Any,
     ) -> RunningProxy:
         settings = get_settings().model_copy(update={"upstream_url": fake_upstream.url, **overrides})
         endpoint = EndpointStore(settings.table_name).create(PROXY_TENANT_ID, "Test laptop")
-        app = create_app(settings=settings, publisher=publisher, endpoints=endpoints)
+        app = create_app(settings=settings, publisher=publisher, endpoints=endpoints, limiter=limiter)
         # As functions/proxy/run.sh runs it.
         server = ServerThread(app, server_header=False).start()
         servers.append(server)
