@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,6 +12,20 @@ from shared.usage import Usage
 
 PRICE_SNAPSHOT = f"genai-prices {genai_prices.__version__}"
 _MICRO_CENTS = Decimal("0.000001")
+
+
+def price_without_cache(usage: Usage, requested_at: datetime) -> Decimal | None:
+    """What the same call would have cost with no prompt caching: every cached token billed as input."""
+    cached = usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    plain = replace(
+        usage,
+        input_tokens=usage.input_tokens + cached,
+        cache_creation_input_tokens=0,
+        cache_read_input_tokens=0,
+        cache_creation_5m_input_tokens=0,
+        cache_creation_1h_input_tokens=0,
+    )
+    return price_usage(plain, requested_at)
 
 
 def price_usage(usage: Usage, requested_at: datetime) -> Decimal | None:

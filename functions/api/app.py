@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
 from functions.api.routes import api_keys, audit_logs, health, profile, proxy_endpoints, usage
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, proxy_endpoints, usage, api_keys, profile, audit_logs):
         api.include_router(module.router)
     app.include_router(api)
+    mount_dashboard(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Added last, so it runs first: a refused client costs one counter update and nothing else.
     app.add_middleware(ClientRateLimit, limiter=app.state.services.rate_limiter)

@@ -99,6 +99,10 @@ class UsageRecord(BaseModel):
     error_type: str | None
     complete: bool
     price_snapshot: str | None
+    cost_without_cache_cents: str | None = Field(
+        description="What the call would have cost without prompt caching (cents), null if unknown"
+    )
+    usage_known: bool = Field(description="False when the reply carried no readable usage")
 
 
 class UsageDetail(UsageRecord):
@@ -120,6 +124,21 @@ class DaySummary(BaseModel):
     tokens: int
 
 
+class DayModelSummary(BaseModel):
+    date: str
+    model: str
+    cost: float = Field(description="Cents")
+    requests: int
+    tokens: int
+
+
+class EndpointSummary(BaseModel):
+    proxy_endpoint_id: str
+    cost: float = Field(description="Cents")
+    requests: int
+    tokens: int
+
+
 class UsageSummary(BaseModel):
     totalCostCents: float
     totalRequests: int
@@ -129,3 +148,19 @@ class UsageSummary(BaseModel):
     totalCacheReadInputTokens: int
     byModel: list[ModelSummary]
     byDay: list[DaySummary]
+    # This project's additions (docs/api.md).
+    totalCacheCreation5mInputTokens: int
+    totalCacheCreation1hInputTokens: int
+    totalCostWithoutCacheCents: float = Field(
+        description="What the same calls would have cost with every cached token billed as plain input"
+    )
+    cacheSavingsCents: float = Field(
+        description="totalCostWithoutCacheCents - totalCostCents over calls with a known cost (negative "
+        "when cache writes were never read back enough to pay for themselves)"
+    )
+    cacheHitRatio: float = Field(
+        description="cache reads / (input + cache writes + cache reads) tokens; 0 when there is no input"
+    )
+    costUnknownRequests: int = Field(description="Calls whose cost is unknown (model not in the price list)")
+    byDayModel: list[DayModelSummary]
+    byEndpoint: list[EndpointSummary]

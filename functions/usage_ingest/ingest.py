@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared import aws
-from shared.pricing import PRICE_SNAPSHOT, price_usage
+from shared.pricing import PRICE_SNAPSHOT, price_usage, price_without_cache
 from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
 from shared.timefmt import format_timestamp
 from shared.usage import Usage, requested_model
@@ -31,6 +31,7 @@ class UsageIngest:
         model = usage.model or requested_model(self._body_text(event.request_body))
         usage.model = model
         cost, cost_unknown = self._cost(event, usage)
+        uncached = None if cost is None else (price_without_cache(usage, event.requested_at) if cost else cost)
         record: dict[str, Any] = {
             "id": event.id,
             "tenant_id": event.tenant_id,
@@ -53,6 +54,7 @@ class UsageIngest:
             "usage_known": usage.seen,
             "cost_cents": None if cost is None else f"{cost:.6f}",
             "cost_unknown": cost_unknown,
+            "cost_without_cache_cents": None if uncached is None else f"{uncached:.6f}",
             "price_snapshot": PRICE_SNAPSHOT,
             "bodies_inline": event.request_body.text is not None or event.response_body.text is not None,
             "request_body_key": event.request_body.key,

@@ -43,11 +43,13 @@ def usage_by_credential_pk(tenant_id: str, api_key_id: str) -> str:
     return f"TENANT#{tenant_id}#CRED#{api_key_id}"
 
 
-def model_aggregate_sk(day: str, model: str) -> str:
-    return f"AGG#M#{day}#{model}"
+def day_aggregate_sk(day: str, endpoint_id: str, model: str) -> str:
+    """Read by day range for the whole tenant: days x endpoints x models rows, never records."""
+    return f"AGG#D#{day}#{endpoint_id}#{model}"
 
 
 def endpoint_aggregate_sk(endpoint_id: str, day: str, model: str) -> str:
+    """Read by day range for one endpoint."""
     return f"AGG#E#{endpoint_id}#{day}#{model}"
 
 

@@ -55,6 +55,8 @@ PUBLIC_FIELDS = (
     "error_type",
     "complete",
     "price_snapshot",
+    "cost_without_cache_cents",
+    "usage_known",
 )
 
 UNKNOWN_MODEL = "unknown"
@@ -137,7 +139,7 @@ class UsageStore(Store):
         day = record["requested_at"][:10]
         model = record.get("model") or UNKNOWN_MODEL
         for sort_key in (
-            layout.model_aggregate_sk(day, model),
+            layout.day_aggregate_sk(day, record["proxy_endpoint_id"], model),
             layout.endpoint_aggregate_sk(record["proxy_endpoint_id"], day, model),
         ):
             actions.append({"Update": self._aggregate_update(tenant, sort_key, record, day, model)})
@@ -155,21 +157,31 @@ class UsageStore(Store):
         self, tenant: str, sort_key: str, record: dict[str, Any], day: str, model: str
     ) -> dict[str, Any]:
         cost = record.get("cost_cents")
+        uncached = record.get("cost_without_cache_cents")
         values: dict[str, Any] = {
             ":one": 1,
             ":cost": Decimal(cost) if cost is not None else Decimal(0),
+            ":uncached": Decimal(uncached) if uncached is not None else Decimal(0),
             ":unknown": 1 if record.get("cost_unknown") else 0,
             ":day": day,
             ":model": model,
+            ":endpoint": record["proxy_endpoint_id"],
         }
-        adds = ["requests :one", "cost_cents :cost", "cost_unknown_requests :unknown"]
+        adds = [
+            "requests :one",
+            "cost_cents :cost",
+            "cost_without_cache_cents :uncached",
+            "cost_unknown_requests :unknown",
+        ]
         for name in TOKEN_FIELDS:
             values[f":{name}"] = int(record.get(name) or 0)
             adds.append(f"{name} :{name}")
         return {
             "TableName": self.table_name,
             "Key": {"pk": tenant, "sk": sort_key},
-            "UpdateExpression": "ADD " + ", ".join(adds) + " SET #day = :day, #model = :model",
+            "UpdateExpression": "ADD "
+            + ", ".join(adds)
+            + " SET #day = :day, #model = :model, proxy_endpoint_id = :endpoint",
             "ExpressionAttributeNames": {"#day": "day", "#model": "model"},
             "ExpressionAttributeValues": values,
         }
@@ -246,8 +258,8 @@ class UsageStore(Store):
     def aggregates(
         self, tenant_id: str, first_day: date | None, last_day: date | None, proxy_endpoint_id: str | None
     ) -> AggregateRows:
-        """Daily aggregate rows between two days (both inclusive): days x models rows, never records."""
-        prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#M#"
+        """Daily aggregate rows for a range of days (both ends inclusive): never one row per record."""
+        prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#D#"
         low = prefix + (first_day.isoformat() if first_day else "")
         high = prefix + (last_day.isoformat() if last_day else "9999-12-31") + "#~"
         rows: list[dict[str, Any]] = []

@@ -223,6 +223,18 @@ def test_bad_and_foreign_cursors_are_400(
     )
 
 
+CONTRACT_SUMMARY_FIELDS = (
+    "totalCostCents",
+    "totalRequests",
+    "totalInputTokens",
+    "totalOutputTokens",
+    "totalCacheCreationInputTokens",
+    "totalCacheReadInputTokens",
+    "byModel",
+    "byDay",
+)
+
+
 def test_summary_adds_up_from_aggregates(
     client: TestClient, alice: dict[str, str], write_usage: WriteUsage
 ) -> None:
@@ -233,7 +245,8 @@ def test_summary_adds_up_from_aggregates(
     tokens_each = 100 + 20 + 1000 + 5000
     summary = client.get("/api/usage/summary", headers=alice)
     assert summary.status_code == 200
-    assert summary.json() == {
+    body = summary.json()
+    assert {name: body[name] for name in CONTRACT_SUMMARY_FIELDS} == {
         "totalCostCents": 11.350001,
         "totalRequests": 4,
         "totalInputTokens": 400,
@@ -250,6 +263,30 @@ def test_summary_adds_up_from_aggregates(
             {"date": "2026-03-11", "cost": 1.1, "requests": 2, "tokens": 2 * tokens_each},
         ],
     }
+    # This project's additions: the same aggregates cut by day x model and by endpoint.
+    assert body["byDayModel"] == [
+        {
+            "date": "2026-03-10",
+            "model": "claude-opus-4-6",
+            "cost": 10.250001,
+            "requests": 2,
+            "tokens": 2 * tokens_each,
+        },
+        {"date": "2026-03-11", "model": "claude-future-9", "cost": 0.0, "requests": 1, "tokens": tokens_each},
+        {
+            "date": "2026-03-11",
+            "model": "claude-haiku-4-5",
+            "cost": 1.1,
+            "requests": 1,
+            "tokens": tokens_each,
+        },
+    ]
+    assert body["byEndpoint"] == [
+        {"proxy_endpoint_id": EP1, "cost": 10.250001, "requests": 2, "tokens": 2 * tokens_each},
+        {"proxy_endpoint_id": EP2, "cost": 1.1, "requests": 2, "tokens": 2 * tokens_each},
+    ]
+    assert body["costUnknownRequests"] == 1
+    assert body["cacheHitRatio"] == round(20000 / (400 + 4000 + 20000), 6)
     endpoint = client.get("/api/usage/summary", params={"proxy_endpoint_id": EP2}, headers=alice).json()
     assert endpoint["totalRequests"] == 2 and endpoint["totalCostCents"] == 1.1
     first_day = client.get("/api/usage/summary", params={"to": "2026-03-11"}, headers=alice).json()

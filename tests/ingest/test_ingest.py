@@ -92,9 +92,9 @@ def stored(tenant: str, usage_id: str) -> dict[str, Any]:
     return item
 
 
-def aggregate(tenant: str, day: str, model: str) -> dict[str, Any]:
-    item = table().get_item(Key={"pk": layout.tenant_pk(tenant), "sk": layout.model_aggregate_sk(day, model)})
-    return item.get("Item") or {}
+def aggregate(tenant: str, day: str, model: str, endpoint: str = "EP1") -> dict[str, Any]:
+    key = {"pk": layout.tenant_pk(tenant), "sk": layout.day_aggregate_sk(day, endpoint, model)}
+    return table().get_item(Key=key).get("Item") or {}
 
 
 @pytest.mark.parametrize("fixture", sorted(EXPECTED))
@@ -204,3 +204,16 @@ def test_an_error_reply_takes_its_model_from_a_claim_checked_request_body(aws):
     bodies = UsageStore(settings.table_name, settings.bodies_bucket).bodies(item)
     assert bodies.request_body == request_body
     assert bodies.response_body == error_body
+
+
+def test_cache_economics_on_hand_checked_numbers(aws):
+    # Sonnet 4.5: $3/MTok input, $6/MTok 1-hour cache writes, $0.30/MTok cache reads, $15/MTok output.
+    event = usage_event("text-1h-cache.sse")  # 12 input, 10,408 1h writes, 21,033 reads, 15 output
+    handler(sqs_batch(event.model_dump_json()), LocalLambdaContext())
+    item = stored("user_a", event.id)
+    # (12 x 3 + 10,408 x 6 + 21,033 x 0.3 + 15 x 15) / 1e6 dollars = 6.901890 cents
+    assert item["cost_cents"] == "6.901890"
+    # Without caching all 31,453 input tokens are plain input: (31,453 x 3 + 15 x 15) / 1e6 = 9.458400 cents
+    assert item["cost_without_cache_cents"] == "9.458400"
+    row = aggregate("user_a", "2026-11-20", "claude-sonnet-4-5-20250929")
+    assert row["cost_without_cache_cents"] - row["cost_cents"] == Decimal("2.556510")

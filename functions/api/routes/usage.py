@@ -13,7 +13,15 @@ from fastapi import APIRouter, Query
 from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
 from functions.api.errors import NotFound, error_responses, invalid
 from functions.api.pages import Page, PagedQuery
-from functions.api.schemas import DaySummary, ModelSummary, UsageDetail, UsageRecord, UsageSummary
+from functions.api.schemas import (
+    DayModelSummary,
+    DaySummary,
+    EndpointSummary,
+    ModelSummary,
+    UsageDetail,
+    UsageRecord,
+    UsageSummary,
+)
 from shared.ids import is_id
 from shared.store.usage_records import TOKEN_FIELDS, UsageQuery, public_record
 from shared.timefmt import format_timestamp, parse_date_or_datetime, parse_timestamp
@@ -22,6 +30,8 @@ router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(40
 
 _CREDENTIAL_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 _SUMMED_TOKENS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+_AGGREGATED = ("requests", "cost_cents", "cost_without_cache_cents", "cost_unknown_requests", *TOKEN_FIELDS)
+Sums = dict[str, Decimal]
 
 From = Annotated[
     str | None,
@@ -63,6 +73,8 @@ def usage_view(item: dict[str, Any]) -> dict[str, Any]:
     for name in TOKEN_FIELDS:
         record[name] = int(record[name] or 0)
     record["cost_cents"] = _cents(record["cost_cents"])
+    record["cost_without_cache_cents"] = _cents(record["cost_without_cache_cents"])
+    record["usage_known"] = record["usage_known"] is not False
     record["requested_at"] = format_timestamp(parse_timestamp(str(record["requested_at"])))
     record["stream"] = bool(record["stream"])
     record["cost_unknown"] = bool(record["cost_unknown"])
@@ -132,17 +144,25 @@ def usage_summary(
 ) -> UsageSummary:
     first_day, last_day = _days(*_range(start, end))
     rows = usage.aggregates(principal.tenant_id, first_day, last_day, _endpoint_filter(proxy_endpoint_id))
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    by_model: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    by_day: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    totals: Sums = defaultdict(Decimal)
+    by_model: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
+    by_day: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
+    by_day_model: dict[tuple[str, str], Sums] = defaultdict(lambda: defaultdict(Decimal))
+    by_endpoint: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
-        values = {
-            name: Decimal(str(row.get(name) or 0)) for name in ("requests", "cost_cents", *_SUMMED_TOKENS)
-        }
+        values = {name: Decimal(str(row.get(name) or 0)) for name in _AGGREGATED}
         values["tokens"] = sum((values[name] for name in _SUMMED_TOKENS), Decimal(0))
-        for bucket in (totals, by_model[str(row["model"])], by_day[str(row["day"])]):
+        day, model = str(row["day"]), str(row["model"])
+        for bucket in (
+            totals,
+            by_model[model],
+            by_day[day],
+            by_day_model[(day, model)],
+            by_endpoint[str(row.get("proxy_endpoint_id") or "")],
+        ):
             for name, value in values.items():
                 bucket[name] += value
+    all_input = sum((totals[name] for name in _SUMMED_TOKENS if name != "output_tokens"), Decimal(0))
     return UsageSummary(
         totalCostCents=_json_cents(totals["cost_cents"]),
         totalRequests=int(totals["requests"]),
@@ -150,28 +170,37 @@ def usage_summary(
         totalOutputTokens=int(totals["output_tokens"]),
         totalCacheCreationInputTokens=int(totals["cache_creation_input_tokens"]),
         totalCacheReadInputTokens=int(totals["cache_read_input_tokens"]),
+        totalCacheCreation5mInputTokens=int(totals["cache_creation_5m_input_tokens"]),
+        totalCacheCreation1hInputTokens=int(totals["cache_creation_1h_input_tokens"]),
+        totalCostWithoutCacheCents=_json_cents(totals["cost_without_cache_cents"]),
+        cacheSavingsCents=_json_cents(totals["cost_without_cache_cents"] - totals["cost_cents"]),
+        cacheHitRatio=float(round(totals["cache_read_input_tokens"] / all_input, 6)) if all_input else 0.0,
+        costUnknownRequests=int(totals["cost_unknown_requests"]),
         byModel=sorted(
-            (
-                ModelSummary(
-                    model=model,
-                    cost=_json_cents(sums["cost_cents"]),
-                    requests=int(sums["requests"]),
-                    tokens=int(sums["tokens"]),
-                )
-                for model, sums in by_model.items()
-            ),
+            (ModelSummary(model=model, **_entry(sums)) for model, sums in by_model.items()),
             key=lambda entry: (-entry.cost, entry.model),
         ),
-        byDay=[
-            DaySummary(
-                date=day,
-                cost=_json_cents(sums["cost_cents"]),
-                requests=int(sums["requests"]),
-                tokens=int(sums["tokens"]),
-            )
-            for day, sums in sorted(by_day.items())
+        byDay=[DaySummary(date=day, **_entry(sums)) for day, sums in sorted(by_day.items())],
+        byDayModel=[
+            DayModelSummary(date=day, model=model, **_entry(sums))
+            for (day, model), sums in sorted(by_day_model.items())
         ],
+        byEndpoint=sorted(
+            (
+                EndpointSummary(proxy_endpoint_id=endpoint, **_entry(sums))
+                for endpoint, sums in by_endpoint.items()
+            ),
+            key=lambda entry: (-entry.cost, entry.proxy_endpoint_id),
+        ),
     )
+
+
+def _entry(sums: Sums) -> dict[str, Any]:
+    return {
+        "cost": _json_cents(sums["cost_cents"]),
+        "requests": int(sums["requests"]),
+        "tokens": int(sums["tokens"]),
+    }
 
 
 def _json_cents(value: Decimal) -> float:
