@@ -1,0 +1,223 @@
+import { useState } from "preact/hooks";
+import { allPages, api, type Page, type ProxyEndpoint, type UsageRecord } from "../api";
+import { Empty, ErrorBox, Link, Loading, useEvery, useLoad } from "../components/common";
+import { count, millis, recordCost, utcTime } from "../format";
+import { addDays, isDay } from "../range";
+import { href, navigate } from "../router";
+import { NoEndpointYet } from "./overview";
+
+const PAGE_SIZE = 25;
+
+export interface CallFilters {
+  model: string;
+  endpoint: string;
+  from: string;
+  until: string;
+  key: string;
+}
+
+export function filtersFromQuery(query: URLSearchParams): CallFilters {
+  return {
+    model: query.get("model") ?? "",
+    endpoint: query.get("endpoint") ?? "",
+    from: query.get("from") ?? "",
+    until: query.get("until") ?? "",
+    key: query.get("key") ?? "",
+  };
+}
+
+function apiQuery(filters: CallFilters) {
+  return {
+    model: filters.model.trim(),
+    proxy_endpoint_id: filters.endpoint,
+    from: filters.from,
+    // The page asks for whole days, both included; the API's `to` is exclusive.
+    to: isDay(filters.until) ? addDays(filters.until, 1) : filters.until,
+    api_key_id: filters.key.trim(),
+  };
+}
+
+export function statusClass(status: number | null): string {
+  if (status === null) return "status";
+  return status < 300 ? "status ok" : status < 500 ? "status warn" : "status bad";
+}
+
+function FilterBar(props: { filters: CallFilters; endpoints: ProxyEndpoint[] }) {
+  const [draft, setDraft] = useState(props.filters);
+  const set = (name: keyof CallFilters) => (event: Event) =>
+    setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value });
+  const apply = (event: Event) => {
+    event.preventDefault();
+    navigate(href("/calls", { ...draft }));
+  };
+  const active = Object.values(props.filters).some(Boolean);
+  return (
+    <form class="filters" onSubmit={apply} aria-label="Filter calls">
+      <label>
+        Model
+        <input
+          name="model"
+          placeholder="claude-opus (prefix)"
+          value={draft.model}
+          onInput={set("model")}
+          maxLength={200}
+        />
+      </label>
+      <label>
+        Endpoint
+        <select name="endpoint" value={draft.endpoint} onChange={set("endpoint")}>
+          <option value="">All endpoints</option>
+          {props.endpoints.map((endpoint) => (
+            <option key={endpoint.id} value={endpoint.id}>
+              {endpoint.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        From (UTC)
+        <input name="from" type="date" value={draft.from} onInput={set("from")} />
+      </label>
+      <label>
+        To (UTC, included)
+        <input name="until" type="date" value={draft.until} onInput={set("until")} />
+      </label>
+      <label>
+        Anthropic key id
+        <input
+          name="key"
+          placeholder="16 hex characters"
+          value={draft.key}
+          onInput={set("key")}
+          maxLength={16}
+        />
+      </label>
+      <div class="filter-actions">
+        <button type="submit">Filter</button>
+        {active && (
+          <button type="button" class="secondary" onClick={() => navigate("/calls")}>
+            Clear
+          </button>
+        )}
+      </div>
+    </form>
+  );
+}
+
+export function CallsPage(props: { query: URLSearchParams }) {
+  const filters = filtersFromQuery(props.query);
+  const filterKey = JSON.stringify(filters);
+  const [cursors, setCursors] = useState<{ key: string; stack: (string | null)[] }>({
+    key: filterKey,
+    stack: [null],
+  });
+  const stack = cursors.key === filterKey ? cursors.stack : [null];
+  const cursor = stack[stack.length - 1];
+  const endpoints = useLoad("endpoints", () => allPages<ProxyEndpoint>("/api/proxy-endpoints"));
+  const calls = useLoad(`${filterKey}|${cursor ?? ""}`, () =>
+    api.get<Page<UsageRecord>>("/api/usage", { ...apiQuery(filters), limit: PAGE_SIZE, cursor }),
+  );
+  // The first page follows new calls as they are recorded; older pages stay put.
+  useEvery(5, () => stack.length === 1 && calls.reload(true));
+  const names = new Map((endpoints.data?.items ?? []).map((endpoint) => [endpoint.id, endpoint.name]));
+  const filtered = Object.values(filters).some(Boolean);
+  const page = calls.data;
+  return (
+    <section>
+      <header class="page-header">
+        <h1>Calls</h1>
+      </header>
+      <FilterBar key={filterKey} filters={filters} endpoints={endpoints.data?.items ?? []} />
+      {calls.error !== null && <ErrorBox error={calls.error} retry={() => calls.reload()} />}
+      {calls.loading && !page && <Loading what="calls" />}
+      {page && page.items.length === 0 && stack.length === 1 && (
+        filtered ? (
+          <Empty title="No calls match these filters">
+            <p>
+              The model filter matches the start of a model name (<code>claude-opus</code> matches{" "}
+              <code>claude-opus-4-6</code>). <Link href="/calls">Clear the filters</Link> to see every call.
+            </p>
+          </Empty>
+        ) : endpoints.data && endpoints.data.items.length === 0 ? (
+          <NoEndpointYet />
+        ) : (
+          <Empty title="No calls yet">
+            <p>
+              Point Claude Code at one of your <Link href="/endpoints">proxy endpoints</Link> with{" "}
+              <code>export ANTHROPIC_BASE_URL=…</code> and use it as usual: calls appear here within seconds.
+            </p>
+          </Empty>
+        )
+      )}
+      {page && page.items.length > 0 && (
+        <div class="panel flush">
+          <table class="table calls" data-testid="calls">
+            <thead>
+              <tr>
+                <th>Time (UTC)</th>
+                <th>Model</th>
+                <th>Endpoint</th>
+                <th>Status</th>
+                <th class="num">Input</th>
+                <th class="num">Output</th>
+                <th class="num">Cache write</th>
+                <th class="num">Cache read</th>
+                <th class="num">Cost</th>
+                <th class="num">Duration</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.items.map((call) => (
+                <tr
+                  key={call.id}
+                  class="clickable"
+                  onClick={(event) => {
+                    // The time is a real link; a click anywhere else on the row opens the call too.
+                    if (!(event.target as Element).closest("a")) navigate(`/calls/${call.id}`);
+                  }}
+                >
+                  <td class="nowrap">
+                    <Link href={`/calls/${call.id}`}>{utcTime(call.requested_at)}</Link>
+                  </td>
+                  <td>{call.model ?? "—"}</td>
+                  <td>{call.proxy_endpoint_id ? (names.get(call.proxy_endpoint_id) ?? "deleted") : "—"}</td>
+                  <td>
+                    <span class={statusClass(call.status_code)}>{call.status_code ?? "—"}</span>
+                    {call.stream && <span class="tag">stream</span>}
+                  </td>
+                  <td class="num">{count(call.input_tokens)}</td>
+                  <td class="num">{count(call.output_tokens)}</td>
+                  <td class="num">{count(call.cache_creation_input_tokens)}</td>
+                  <td class="num">{count(call.cache_read_input_tokens)}</td>
+                  <td class="num">{recordCost(call.cost_cents)}</td>
+                  <td class="num">{millis(call.duration_ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {page && (stack.length > 1 || page.hasMore) && (
+        <nav class="pager" aria-label="Pages">
+          <button
+            type="button"
+            class="secondary"
+            disabled={stack.length === 1}
+            onClick={() => setCursors({ key: filterKey, stack: stack.slice(0, -1) })}
+          >
+            ← Newer
+          </button>
+          <span class="muted">Page {stack.length}</span>
+          <button
+            type="button"
+            class="secondary"
+            disabled={!page.hasMore || !page.nextCursor}
+            onClick={() => setCursors({ key: filterKey, stack: [...stack, page.nextCursor] })}
+          >
+            Older →
+          </button>
+        </nav>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from "vite";
+
+// The build goes into the API function's folder, so the Lambda bundle (a copy of functions/api/)
+// carries it; functions/api/dashboard.py serves it.
+export default defineConfig({
+  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  build: {
+    outDir: "../functions/api/static",
+    emptyOutDir: true,
+    assetsDir: "assets",
+    target: "es2022",
+    chunkSizeWarningLimit: 400,
+  },
+  server: {
+    // `npm run dev` against a running `make dev`.
+    proxy: { "/api": "http://localhost:3016" },
+  },
+});
