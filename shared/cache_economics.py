@@ -1,0 +1,105 @@
+"""1-hour cache writes that were never read back within their hour (per Claude Code session).
+
+Anthropic reports how many tokens a call wrote to and read from the cache, not which entries, so the
+rule works on prompt-prefix lengths (docs/sessions.md):
+
+- Calls are grouped into threads: a session's main agent, and each subagent run (`agent_id`), since
+  different agents send different prompts and cannot read each other's entries.
+- A call at time t with R cache-read tokens and W 1-hour cache-write tokens wrote the prompt tokens
+  [R, R + W): Anthropic requires 1-hour breakpoints before 5-minute ones, so the 1-hour part of a
+  write comes first.
+- Those tokens were read back as far as a later call of the same thread, received in (t, t + 1h],
+  read from the cache: with M the largest `cache_read_input_tokens` among those calls, the first
+  clamp(M - R, 0, W) tokens were read back, the other W - clamp(M - R, 0, W) never were.
+- A write whose hour has not ended yet (t + 1h > now) and is not fully read back is pending, not
+  unread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.pricing import price_usage
+from shared.timefmt import parse_timestamp
+from shared.usage import Usage
+
+CACHE_HOUR = timedelta(hours=1)
+
+
+@dataclass
+class UnreadCache:
+    writes: int = 0  # calls with at least one 1-hour write token never read back
+    tokens: int = 0
+    extra_cents: Decimal = field(default_factory=Decimal)  # above the plain-input price of those tokens
+    pending_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class _Call:
+    at: datetime
+    model: str | None
+    read: int
+    written_1h: int
+
+
+def _extra_cost(model: str | None, tokens: int, at: datetime) -> Decimal:
+    """What `tokens` cost as 1-hour cache writes above what they would have cost as plain input."""
+    as_write = price_usage(
+        Usage(model=model, cache_creation_input_tokens=tokens, cache_creation_1h_input_tokens=tokens), at
+    )
+    as_input = price_usage(Usage(model=model, input_tokens=tokens), at)
+    if as_write is None or as_input is None:
+        return Decimal(0)
+    return as_write - as_input
+
+
+def _thread(calls: list[_Call], now: datetime, result: UnreadCache) -> None:
+    """One thread, oldest first: a sliding window (t, t + 1h] keeps the largest later read."""
+    window: deque[int] = deque()  # indexes of calls in the window, reads decreasing
+    right = 0
+    for call in calls:
+        while right < len(calls) and calls[right].at <= call.at + CACHE_HOUR:
+            while window and calls[window[-1]].read <= calls[right].read:
+                window.pop()
+            window.append(right)
+            right += 1
+        while window and calls[window[0]].at <= call.at:
+            window.popleft()
+        if not call.written_1h:
+            continue
+        furthest = calls[window[0]].read if window else 0
+        read_back = min(max(furthest - call.read, 0), call.written_1h)
+        unread = call.written_1h - read_back
+        if not unread:
+            continue
+        if call.at + CACHE_HOUR > now:
+            result.pending_tokens += unread
+            continue
+        result.writes += 1
+        result.tokens += unread
+        result.extra_cents += _extra_cost(call.model, unread, call.at)
+
+
+def unread_1h_cache_writes(records: Iterable[dict[str, Any]], now: datetime) -> UnreadCache:
+    """The rule of the module doc over one session's records (any order)."""
+    threads: dict[str, list[_Call]] = {}
+    for record in records:
+        thread = str(record.get("agent_id") or "")
+        threads.setdefault(thread, []).append(
+            _Call(
+                at=parse_timestamp(str(record["requested_at"])),
+                model=record.get("model"),
+                read=int(record.get("cache_read_input_tokens") or 0),
+                written_1h=int(record.get("cache_creation_1h_input_tokens") or 0),
+            )
+        )
+    result = UnreadCache()
+    for calls in threads.values():
+        calls.sort(key=lambda call: call.at)
+        _thread(calls, now, result)
+    return result
