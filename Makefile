@@ -6,8 +6,17 @@ STAMP := $(VENV)/.installed
 # Claude Code itself, from npm, as a real client of the end-to-end tests.
 CLAUDE_CODE := tests/e2e/claude_code
 CLAUDE_STAMP := $(CLAUDE_CODE)/node_modules/.installed
+# The dashboard (dashboard/: Vite, Preact, Chart.js) builds into functions/api/static/, which the API
+# serves at / and the API's Lambda bundle carries; rebuilt when a source changes.
+DASHBOARD := dashboard
+DASHBOARD_NODE := $(DASHBOARD)/node_modules/.installed
+DASHBOARD_BUILD := functions/api/static/.built
+DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/public -type f) \
+	$(addprefix $(DASHBOARD)/,index.html package.json vite.config.ts tsconfig.json)
+# Debian's Chromium, driven by Playwright in the dashboard's browser tests (never a browser download).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: dev dev-reset test lint typecheck soak bench synth bundles clean
+.PHONY: dashboard dev dev-reset test lint typecheck soak bench synth bundles clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,16 +28,29 @@ $(CLAUDE_STAMP): $(CLAUDE_CODE)/package-lock.json
 	cd $(CLAUDE_CODE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(CLAUDE_STAMP)
 
-dev: $(STAMP)
+$(DASHBOARD_NODE): $(DASHBOARD)/package-lock.json
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(DASHBOARD_NODE)
+
+$(DASHBOARD_BUILD): $(DASHBOARD_NODE) $(DASHBOARD_SOURCES)
+	cd $(DASHBOARD) && npm run --silent build
+	@touch $(DASHBOARD_BUILD)
+
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
+
+dashboard: $(DASHBOARD_BUILD)
+
+dev: $(STAMP) $(DASHBOARD_BUILD)
 	$(PY) -m devstack
 
-dev-reset: $(STAMP)
+dev-reset: $(STAMP) $(DASHBOARD_BUILD)
 	rm -rf .codecosts
 	$(PY) -m devstack
 
-test: $(STAMP) $(CLAUDE_STAMP)
+test: $(STAMP) $(CLAUDE_STAMP) $(DASHBOARD_BUILD) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy shared functions devstack infra
+	$(VENV)/bin/mypy shared functions devstack infra codecosts_cli
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -36,10 +58,24 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy shared functions devstack infra
+	$(VENV)/bin/mypy shared functions devstack infra codecosts_cli
 
 soak: $(STAMP)
 	$(PY) -m pytest -q -m soak
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+# Lambda code bundles (arm64, cp313) in build/bundles/<fn>, without Docker; prints each one's size.
+bundles: $(STAMP)
+	$(PY) -m infra.bundles
+
+# The cloud assembly in cdk.out/ (cdk-nag AwsSolutions must pass), then cfn-lint on its template.
+synth: bundles
+	$(PY) -m infra.app
+	$(VENV)/bin/cfn-lint
+
+# The proxy against a direct call to the same fake upstream, cold starts, DynamoDB units and AWS cost:
+# prints a table and writes docs/benchmarks.md (under ten minutes here; `python -m bench --quick` for a smoke run).
+bench: $(STAMP)
+	$(PY) -m bench

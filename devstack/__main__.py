@@ -74,8 +74,10 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
         endpoint = endpoints.get(DEV_USER_ID, previous["proxy_endpoint"]["id"])
     if endpoint is None:
         endpoint = endpoints.create(DEV_USER_ID, "local")
-    endpoint = {**endpoint, "url": f"{settings.base_url}/proxy/{endpoint['slug']}"}
-    endpoint.pop("created_at", None)
+    endpoint = {
+        **{name: endpoint[name] for name in ("id", "name", "slug")},
+        "url": f"{settings.base_url}/proxy/{endpoint['slug']}",
+    }
     dev = {"api_key": key, "proxy_endpoint": endpoint}
     path = STATE_ROOT / "dev.json"
     path.write_text(json.dumps(dev, indent=2) + "\n")
@@ -122,6 +124,7 @@ def main() -> None:
 
     resources = create_resources(os.environ["AWS_ENDPOINT_URL"])
     os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
+    os.environ["CODECOSTS_DEAD_LETTER_QUEUE_URL"] = resources.dead_letter_queue_url
     get_settings.cache_clear()
     settings = get_settings()
 

@@ -38,12 +38,22 @@ class BundleSpec:
 
 # The one place that says which runtime dependencies each function carries.
 BUNDLES: dict[str, BundleSpec] = {
-    # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler).
+    # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler);
+    # genai-prices prices a record it writes itself when the usage queue is down (loaded only then).
     "proxy": BundleSpec(
-        requirements=("aws-lambda-powertools", "boto3", "httpx", "pydantic", "pydantic-settings", "uvicorn"),
+        requirements=(
+            "aws-lambda-powertools",
+            "boto3",
+            "httpx",
+            "pydantic",
+            "pydantic-settings",
+            "uvicorn",
+            "genai-prices",
+        ),
         root_scripts=("run.sh",),
     ),
-    # FastAPI through Mangum; verifies Clerk JWTs (keys fetched from the JWKS URL with httpx).
+    # FastAPI through Mangum; verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
+    # genai-prices prices the 1-hour cache writes a session never read back.
     "api": BundleSpec(
         requirements=(
             "aws-lambda-powertools",
@@ -54,6 +64,7 @@ BUNDLES: dict[str, BundleSpec] = {
             "pyjwt",
             "mangum",
             "fastapi",
+            "genai-prices",
         ),
     ),
     # SQS batch handler; prices each call with genai-prices.

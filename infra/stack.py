@@ -103,3 +103,9 @@ class CodecostsStack(Stack):
             value=messaging.dead_letter_queue.queue_url,
             description="Usage messages that failed 5 times",
         )
+        CfnOutput(
+            self,
+            "UsageQueueUrl",
+            value=messaging.usage_queue.queue_url,
+            description="Where `codecosts redrive-dlq` sends dead-lettered usage messages back",
+        )

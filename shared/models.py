@@ -21,3 +21,7 @@ class SlugTarget:
 
     tenant_id: str
     proxy_endpoint_id: str
+    # The endpoint's monthly budget, carried by the slug item so the proxy needs no other read.
+    monthly_budget_cents: int | None = None
+    budget_action: str | None = None  # "notify" or "block"
+    endpoint_name: str | None = None

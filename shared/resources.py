@@ -56,6 +56,9 @@ TABLE = TableDefinition(
         Index("gsi1", "gsi1pk", "gsi1sk"),
         # Usage by the Anthropic credential that paid: gsi2pk = TENANT#<t>#CRED#<api_key_id>
         Index("gsi2", "gsi2pk", "gsi2sk"),
+        # Claude Code sessions: a session's usage (gsi3pk = TENANT#<t>#SESSION#<session id>) and the
+        # tenant's sessions by last call (gsi3pk = TENANT#<t>#SESSIONS, gsi3sk = <last call at>#<id>)
+        Index("gsi3", "gsi3pk", "gsi3sk"),
     ),
 )
 

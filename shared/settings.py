@@ -21,6 +21,8 @@ class Settings(BaseSettings):
 
     table_name: str = resources.TABLE.name
     usage_queue_url: str | None = None
+    # Where the usage queue parks messages after 5 failed receives (`codecosts redrive-dlq` reads it).
+    dead_letter_queue_url: str | None = None
     bodies_bucket: str = resources.BODIES_BUCKET.name
 
     # Server secret: peppers API-key hashes, fingerprints Anthropic credentials, signs page cursors.

@@ -29,3 +29,8 @@ def parse_date_or_datetime(text: str) -> datetime:
 
 def epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def month_of(moment: datetime) -> str:
+    """The UTC calendar month of a moment, `2026-03`: the period of a monthly budget."""
+    return moment.astimezone(UTC).strftime("%Y-%m")

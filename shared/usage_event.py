@@ -6,10 +6,11 @@ Bodies travel inline when small; larger ones are put in S3 first and the message
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION: Final = 1
 
@@ -55,6 +56,41 @@ class UsageEvent(BaseModel):
     request_id: str | None = None
     api_key_id: str | None = None
     api_key_hint: str | None = None
+    # Claude Code's `x-claude-code-session-id` and `x-claude-code-agent-id` headers, as received.
+    session_header: str | None = None
+    agent_header: str | None = None
     usage: UsageTokens
     request_body: BodyRef
     response_body: BodyRef
+
+
+class RejectedMessage(ValueError):
+    """A message that no retry can store. The reason is safe to log: it never quotes the body."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_usage_message(body: str) -> UsageEvent:
+    """The usage event a queue message carries; `RejectedMessage` says why when it carries none."""
+    try:
+        payload = json.loads(body)
+    except ValueError as error:
+        raise RejectedMessage("not JSON") from error
+    if not isinstance(payload, dict):
+        raise RejectedMessage("not a JSON object")
+    version = payload.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        # Type and length only bounded: a version is a small number, anything else is shown cut short.
+        raise RejectedMessage(
+            f"unknown schema version {str(version)[:20]!r} (this ingest reads {SCHEMA_VERSION})"
+        )
+    try:
+        return UsageEvent.model_validate(payload)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(part) for part in problem['loc']) or 'message'}: {problem['msg']}"
+            for problem in error.errors(include_input=False)[:5]
+        ]
+        raise RejectedMessage("invalid fields: " + "; ".join(problems)) from error

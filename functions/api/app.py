@@ -6,12 +6,21 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
-from functions.api.routes import api_keys, audit_logs, health, profile, proxy_endpoints, usage
+from functions.api.routes import (
+    api_keys,
+    audit_logs,
+    health,
+    profile,
+    proxy_endpoints,
+    sessions,
+    usage,
+    usage_export,
+)
 from functions.api.services import ApiServices
 from shared.settings import Settings, get_settings
 
@@ -20,7 +29,8 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BodySizeLimit:
-    """413 for a declared body above the limit, before any of it is read."""
+    """413 for a body above the limit: a declared one before any of it is read, a chunked one (no
+    `content-length`) as soon as it passes the limit, so no body is ever read whole past it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -28,12 +38,49 @@ class BodySizeLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                response = error_response(413, "Body too large", f"At most {self.max_bytes} bytes")
-                await response(scope, receive, send)
+                await self._refuse(scope, receive, send)
                 return
+            if length is None and b"transfer-encoding" in headers:
+                body = await self._read_chunked(receive)
+                if body is None:
+                    await self._refuse(scope, receive, send)
+                    return
+                receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _read_chunked(self, receive: Receive) -> bytes | None:
+        """The body, at most `max_bytes` of it (small by definition); None when it is larger."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client left: the app sees an empty body and then the disconnect
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "Body too large", f"At most {self.max_bytes} bytes")
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands over the body read already, then waits as the original would."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = ApiServices(settings)
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
-    for module in (health, proxy_endpoints, usage, api_keys, profile, audit_logs):
+    # sessions and usage_export before usage: its `/usage/{usage_id}` would take their paths.
+    for module in (health, proxy_endpoints, sessions, usage_export, usage, api_keys, profile, audit_logs):
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app, settings)

@@ -6,6 +6,7 @@ are 404/405 in the same shape; an unexpected failure is a 500 without a stack tr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -90,7 +91,23 @@ async def _on_validation_error(request: Request, error: Exception) -> JSONRespon
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     message = _HTTP_ERROR_MESSAGES.get(error.status_code) or str(error.detail)
-    return error_response(error.status_code, message, headers=getattr(error, "headers", None))
+    headers = getattr(error, "headers", None)
+    allowed = _allowed_methods(request) if error.status_code == 405 else None
+    if allowed:
+        # Starlette names only the first route matching the path; a path has one route per method.
+        headers = {**(headers or {}), "Allow": allowed}
+    return error_response(error.status_code, message, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the API documents for this path (the OpenAPI document is the list of routes)."""
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        parts = re.split(r"(\{[^}]*\})", template)
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+        if re.fullmatch(pattern, path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return None
 
 
 async def _on_unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-# Surrounding whitespace is dropped before the length is checked: a blank name is refused.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+def _not_blank(name: str) -> str:
+    stripped = name.strip()
+    if not stripped:
+        raise ValueError("must not be blank")
+    return stripped
+
+
+# 1..100 characters as sent (what the OpenAPI document says), then surrounding whitespace is dropped;
+# a blank name is refused.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
 
 
 class NameBody(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "My laptop"}]})
+    # An unknown field is a mistake the caller should hear about, not something silently dropped.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "My laptop"}]})
 
     name: Name
 
@@ -36,6 +46,30 @@ class ProxyEndpoint(BaseModel):
     slug: str
     url: str = Field(description="Set as ANTHROPIC_BASE_URL")
     created_at: str
+    monthly_budget_cents: int | None = Field(
+        description="Monthly budget in US cents (UTC calendar month); null when the endpoint has none"
+    )
+    budget_action: Literal["notify", "block"] | None = Field(
+        description="`notify`: only flagged (`budget_exceeded`); `block`: the proxy refuses new calls "
+        "with a 429 once the month's spend reaches the budget; null without a budget"
+    )
+    month_spend_cents: str = Field(
+        description="Cost of this endpoint's calls in the current UTC month (cents, 6 decimals)"
+    )
+    budget_exceeded: bool = Field(description="A budget is set and this month's spend has reached it")
+
+
+class ProxyEndpointUpdate(BaseModel):
+    """Only the fields sent change; `monthly_budget_cents: null` removes the budget."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"monthly_budget_cents": 5000, "budget_action": "block"}]}
+    )
+
+    name: Name | None = None
+    # strict: a wrong JSON type (`false`, `"5000"`) is a 400, never quietly coerced to a number.
+    monthly_budget_cents: int | None = Field(default=None, ge=0, le=10**12, strict=True)
+    budget_action: Literal["notify", "block"] | None = None
 
 
 class ApiKey(BaseModel):
@@ -103,11 +137,22 @@ class UsageRecord(BaseModel):
         description="What the call would have cost without prompt caching (cents), null if unknown"
     )
     usage_known: bool = Field(description="False when the reply carried no readable usage")
+    session_id: str | None = Field(
+        description="The Claude Code session of the call (`x-claude-code-session-id`, else the session "
+        "in `metadata.user_id`); null for other clients"
+    )
+    agent: Literal["main", "subagent"] | None = Field(
+        description="Which agent of the session made the call; null when it cannot be told"
+    )
+    agent_id: str | None = Field(description="The subagent run (`x-claude-code-agent-id`); null otherwise")
 
 
 class UsageDetail(UsageRecord):
     request_body: str | None
     response_body: str | None
+    bodies_missing: bool = Field(
+        description="The proxy could not store the bodies (storage was unavailable); tokens and cost are kept"
+    )
 
 
 class ModelSummary(BaseModel):
@@ -164,3 +209,45 @@ class UsageSummary(BaseModel):
     costUnknownRequests: int = Field(description="Calls whose cost is unknown (model not in the price list)")
     byDayModel: list[DayModelSummary]
     byEndpoint: list[EndpointSummary]
+
+
+class SessionSummary(BaseModel):
+    session_id: str
+    first_at: str = Field(description="When its first call was received")
+    last_at: str = Field(description="When its latest call was received")
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_5m_input_tokens: int
+    cache_creation_1h_input_tokens: int
+    tokens: int = Field(description="input + output + cache writes + cache reads")
+    cost_cents: str = Field(description="US cents, 6 decimals; calls of unknown cost add 0")
+    cost_unknown_requests: int
+    cost_without_cache_cents: str = Field(
+        description="The same calls priced with every cached token as plain input (cents)"
+    )
+    cache_savings_cents: str = Field(
+        description="cost_without_cache_cents - cost_cents; negative when caching cost more than it saved"
+    )
+    cache_hit_ratio: float = Field(description="cache reads / (input + cache writes + cache reads) tokens")
+    models: list[str]
+    proxy_endpoint_ids: list[str]
+    subagent_requests: int = Field(description="Calls made by subagents (the rest: the main agent)")
+    subagent_cost_cents: str
+    subagent_runs: int = Field(description="Distinct subagent runs (`x-claude-code-agent-id` values)")
+
+
+class SessionDetail(SessionSummary):
+    unread_1h_cache_writes: int = Field(
+        description="Calls whose 1-hour cache write was, at least in part, not read back within its hour "
+        "(see docs/sessions.md for the exact rule)"
+    )
+    unread_1h_cache_write_tokens: int = Field(description="Tokens of those writes never read back")
+    unread_1h_cache_write_extra_cents: str = Field(
+        description="What those tokens cost above plain input (the 1-hour write premium paid for nothing)"
+    )
+    pending_1h_cache_write_tokens: int = Field(
+        description="1-hour writes not read back yet whose hour has not ended: not counted as unread"
+    )

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from functions.proxy.budgets import BudgetGuard
 from functions.proxy.client_ip import client_ip
 from functions.proxy.forwarding import caller_credential, upstream_request_headers
 from functions.proxy.limits import ProxyLimits
@@ -34,9 +35,11 @@ from shared.ids import new_id
 from shared.models import SlugTarget
 from shared.observability import logger
 from shared.resources import BODIES_BUCKET
+from shared.sessions import claude_code_headers
 from shared.settings import Settings, get_settings
 from shared.store.endpoints import EndpointStore
 from shared.store.rate_limits import PROXY_COUNT_TOKENS, PROXY_MESSAGES, RateLimiter, rate_limited_body
+from shared.store.usage_records import UsageStore
 from shared.timefmt import utc_now
 
 Scope = dict[str, Any]
@@ -60,12 +63,22 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def _declared_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A `content-length` above the limit: refused before a byte of the body is read."""
+    for name, value in headers:
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > MAX_REQUEST_BYTES
+    return False
+
+
 async def _read_body(receive: Receive) -> bytes | None:
     """The whole request body; None when the client left before sending it all."""
     message = await receive()
     if message["type"] == "http.disconnect":
         return None
     body: bytes = message.get("body", b"")
+    if len(body) > MAX_REQUEST_BYTES:
+        raise _BodyTooLarge
     if not message.get("more_body"):
         return body  # the common case: one message, no copy
     chunks = [body]
@@ -121,6 +134,14 @@ async def _rate_limited(send: Send, retry_after: int) -> None:
     await send(body)
 
 
+async def _over_budget(send: Send, message: str, retry_after: int) -> None:
+    """Anthropic's own error shape, so Claude Code and the SDKs show the message; not retried."""
+    head, body = json_reply(429, {"type": "error", "error": {"type": "rate_limit_error", "message": message}})
+    head["headers"] += [(b"x-should-retry", b"false"), (b"retry-after", str(retry_after).encode())]
+    await send(head)
+    await send(body)
+
+
 class ProxyApp:
     def __init__(
         self,
@@ -128,11 +149,13 @@ class ProxyApp:
         publisher: UsagePublisher | None,
         endpoints: SlugResolver | None,
         limiter: RateLimiter | None = None,
+        budgets: BudgetGuard | None = None,
     ) -> None:
         self._settings = settings
         self._publisher = publisher
         self._endpoints = endpoints
         self._limiter = limiter
+        self._budgets = budgets
         self._ready = False
 
     def _prepare(self) -> None:
@@ -148,9 +171,13 @@ class ProxyApp:
             bucket=settings.bodies_bucket,
             prefix=BODIES_BUCKET.bodies_prefix,
             inline_limit=settings.inline_body_limit,
+            table_name=settings.table_name,
         )
         limiter = self._limiter or RateLimiter(settings.table_name)
         self.limits = {path: ProxyLimits(limiter, rule) for path, rule in _ROUTE_LIMITS.items()}
+        self.budgets = self._budgets or BudgetGuard(
+            UsageStore(settings.table_name, settings.bodies_bucket), settings.lookup_cache_seconds
+        )
         self._ready = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -203,10 +230,15 @@ class ProxyApp:
             if not decision.allowed:
                 await _rate_limited(send, decision.retry_after)
                 return
+            if logged and target.budget_action == "block":
+                refusal = await self.budgets.refusal(target)
+                if refusal is not None:
+                    await _over_budget(send, *refusal)
+                    return
+            send = counting.starting_after_first_byte(send)
             await self._forward(scope, receive, send, target, upstream_path, logged, started, requested_at)
         finally:
-            if counting:
-                await asyncio.gather(*counting, return_exceptions=True)
+            await counting.settle()
 
     async def _forward(
         self,
@@ -220,6 +252,8 @@ class ProxyApp:
         requested_at: datetime,
     ) -> None:
         try:
+            if _declared_too_large(scope["headers"]):
+                raise _BodyTooLarge
             body = await _read_body(receive)
         except _BodyTooLarge:
             await _reply(send, 413, "Request body too large")
@@ -252,6 +286,7 @@ class ProxyApp:
             if credential:
                 record.api_key_id = fingerprint_credential(credential, self.secret)
                 record.api_key_hint = credential_hint(credential)
+            record.session_header, record.agent_header = claude_code_headers(headers)
             await self.publisher.publish(record)
         if failure is not None:
             raise failure  # recorded; uvicorn answers 500 or drops the connection
@@ -266,9 +301,10 @@ def create_app(
     publisher: UsagePublisher | None = None,
     endpoints: SlugResolver | None = None,
     limiter: RateLimiter | None = None,
+    budgets: BudgetGuard | None = None,
 ) -> ASGIApp:
     """The proxy ASGI app. Anything not given is built from settings on the first request."""
-    return ProxyApp(settings, publisher, endpoints, limiter)
+    return ProxyApp(settings, publisher, endpoints, limiter, budgets)
 
 
 app = create_app()

@@ -7,13 +7,20 @@ settled before the response ends, so nothing is left running after it). Near the
 `headroom`), with no view yet (a new minute), or when the view is stale, a call is checked exactly
 with the conditional write. Overshoot is therefore possible only if more than `headroom` calls reach
 other instances within one round trip, and a sequence of calls is limited exactly.
+
+The background counts of a call start only once its first byte has gone to the client: boto3 holds
+the GIL for a millisecond or more per call, and started earlier the counts would slow the very
+request they count (and everything else on the event loop) before its first byte. All of a call's
+counts go in one worker-thread hop. A call that needs the exact check first sends this instance's
+counts for that subject that have not landed yet, so a sequence of calls is still limited exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from shared.store.rate_limits import CLIENT_IP, Decision, RateLimit, RateLimiter
 
@@ -25,6 +32,7 @@ class _View:
     window: int
     count: int  # the shared count as last reported by the table
     in_flight: int = 0  # calls let through here whose count the table has not reported yet
+    counting: set[Counting] = field(default_factory=set)  # their counts, started or not
 
 
 class SharedLimit:
@@ -34,8 +42,8 @@ class SharedLimit:
         self.headroom = max(10, rule.limit // 10)
         self._views: dict[str, _View] = {}
 
-    async def admit(self, subject: str) -> tuple[Decision, Awaitable[None] | None]:
-        """The decision, and (when counted in the background) what to await before the response ends."""
+    async def admit(self, subject: str, counting: Counting) -> Decision:
+        """The decision; a call let through without a table write is added to `counting`."""
         window = self.limiter.window()
         view = self._views.get(subject)
         if (
@@ -43,21 +51,18 @@ class SharedLimit:
             or view.window != window
             or view.count + view.in_flight >= self.rule.limit - self.headroom
         ):
+            if view is not None and view.counting:
+                # The exact check must see this instance's own calls: their counts go first, at once.
+                pending = [counting.started() for counting in view.counting]
+                await asyncio.gather(*pending, return_exceptions=True)
             decision = await asyncio.to_thread(self.limiter.hit, self.rule, subject)
             if decision.count is not None:
                 self._see(subject, window, decision.count)
-            return decision, None
+            return decision
         view.in_flight += 1
-        # Started now, awaited before the response ends: in Lambda nothing may outlive the response.
-        return Decision(True), asyncio.ensure_future(self._count(subject, view))
-
-    async def _count(self, subject: str, view: _View) -> None:
-        try:
-            count = await asyncio.to_thread(self.limiter.add, self.rule, subject, view.window)
-        finally:
-            view.in_flight -= 1
-        if count is not None:
-            self._see(subject, view.window, count)
+        view.counting.add(counting)
+        counting.counts.append((self, subject, view))
+        return Decision(True)
 
     def _see(self, subject: str, window: int, count: int) -> None:
         view = self._views.get(subject)
@@ -69,6 +74,60 @@ class SharedLimit:
         self._views[subject] = _View(window, count)
 
 
+Message = MutableMapping[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Counting:
+    """The background counts of one call: started after its first byte, awaited before its handler returns."""
+
+    counts: list[tuple[SharedLimit, str, _View]] = field(default_factory=list)
+    _task: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None and self.counts:
+            self._task = asyncio.ensure_future(self._count())
+
+    def started(self) -> asyncio.Future[None]:
+        self.start()
+        assert self._task is not None
+        return self._task
+
+    async def _count(self) -> None:
+        try:
+            counts = await asyncio.to_thread(self._add_all)
+        finally:
+            for _, _, view in self.counts:
+                view.in_flight -= 1
+                view.counting.discard(self)
+        for (limit, subject, view), count in zip(self.counts, counts, strict=True):
+            if count is not None:
+                limit._see(subject, view.window, count)
+
+    def _add_all(self) -> list[int | None]:
+        """Blocking, in a worker thread: one table write per count."""
+        return [limit.limiter.add(limit.rule, subject, view.window) for limit, subject, view in self.counts]
+
+    def starting_after_first_byte(self, send: Send) -> Send:
+        """`send`, which starts the counts once the first body bytes have been sent."""
+        if not self.counts:
+            return send
+
+        async def sending(message: Message) -> None:
+            await send(message)
+            if self._task is None and message["type"] == "http.response.body":
+                self.start()
+
+        return sending
+
+    async def settle(self) -> None:
+        """Awaited before the call's handler returns: in Lambda nothing may outlive the call."""
+        self.start()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 class ProxyLimits:
     """The contract's limits for one proxy route: per client IP (shared with the API) and per endpoint."""
 
@@ -76,12 +135,10 @@ class ProxyLimits:
         self.per_ip = SharedLimit(limiter, CLIENT_IP)
         self.per_endpoint = SharedLimit(limiter, per_endpoint)
 
-    async def admit(self, client_ip: str, endpoint_id: str) -> tuple[Decision, list[Awaitable[None]]]:
-        pending: list[Awaitable[None]] = []
+    async def admit(self, client_ip: str, endpoint_id: str) -> tuple[Decision, Counting]:
+        counting = Counting()
         for limit, subject in ((self.per_ip, client_ip), (self.per_endpoint, endpoint_id)):
-            decision, settle = await limit.admit(subject)
-            if settle is not None:
-                pending.append(settle)
+            decision = await limit.admit(subject, counting)
             if not decision.allowed:
-                return decision, pending
-        return Decision(True), pending
+                return decision, counting
+        return Decision(True), counting

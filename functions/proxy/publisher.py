@@ -2,17 +2,25 @@
 
 Small bodies travel inline; when the message would exceed `inline_body_limit`, both bodies go to S3
 first and the message carries their keys (claim-check). The boto3 calls run in a worker thread so
-the event loop keeps streaming other calls, and a failure is logged and counted but never reaches
-the caller: the reply has already been relayed.
+the event loop keeps streaming other calls, and a failure never reaches the caller: the reply has
+already been relayed.
+
+Nothing is lost quietly when a part fails:
+- S3 down: the record is sent without its bodies (marked missing) and `UsageBodyStoreFailures` counts it;
+- SQS down: the send is retried briefly, then the record is written straight to the table with the
+  ingest's own idempotent write (`UsageQueueFallbacks`), so a later redelivery cannot count it twice;
+- both down: an error log line (ids and status, never a credential or a body) and `UsagePublishFailures`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import aws
 from shared.models import SlugTarget
@@ -20,6 +28,13 @@ from shared.observability import MetricUnit, logger, metrics
 from shared.store.layout import body_object_key
 from shared.usage import Usage, read_json_usage
 from shared.usage_event import BodyRef, UsageEvent, UsageTokens
+
+if TYPE_CHECKING:
+    from shared.ingest import UsageIngest
+
+# Pauses between send attempts: the caller's response stays open (its last, empty chunk waits) while
+# they run, so the whole retry must stay well under a second before the table takes over.
+SEND_RETRY_DELAYS = (0.05, 0.2)
 
 
 @dataclass
@@ -39,6 +54,8 @@ class CallRecord:
     request_id: str | None = None
     api_key_id: str | None = None
     api_key_hint: str | None = None
+    session_header: str | None = None  # Claude Code's x-claude-code-session-id
+    agent_header: str | None = None  # and x-claude-code-agent-id (subagent calls)
     # None: the reply is a JSON body, read once it is complete (off the event loop).
     usage: Usage | None = None
     response_chunks: list[bytes] = field(default_factory=list)
@@ -52,7 +69,7 @@ def _text(body: bytes) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _message(record: CallRecord, usage: Usage, request_body: BodyRef, response_body: BodyRef) -> str:
+def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_body: BodyRef) -> UsageEvent:
     return UsageEvent(
         id=record.id,
         tenant_id=record.target.tenant_id,
@@ -67,10 +84,29 @@ def _message(record: CallRecord, usage: Usage, request_body: BodyRef, response_b
         request_id=record.request_id,
         api_key_id=record.api_key_id,
         api_key_hint=record.api_key_hint,
+        session_header=record.session_header,
+        agent_header=record.agent_header,
         usage=UsageTokens(**usage.to_dict()),
         request_body=request_body,
         response_body=response_body,
-    ).model_dump_json()
+    )
+
+
+def _count(name: str) -> None:
+    # Nothing else flushes metrics in this long-running process; and counting must not fail the call.
+    with contextlib.suppress(Exception):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
+
+
+def _ids(record: CallRecord) -> dict[str, Any]:
+    """What a log line may say about a call: ids and status, never a credential or a body."""
+    return {
+        "usage_id": record.id,
+        "tenant_id": record.target.tenant_id,
+        "proxy_endpoint_id": record.target.proxy_endpoint_id,
+        "status_code": record.status_code,
+    }
 
 
 class UsagePublisher:
@@ -82,64 +118,87 @@ class UsagePublisher:
         inline_limit: int,
         sqs: Any = None,
         s3: Any = None,
+        table_name: str | None = None,
+        retry_delays: Sequence[float] = SEND_RETRY_DELAYS,
     ) -> None:
         self.queue_url = queue_url
         self.bucket = bucket
         self.prefix = prefix
         self.inline_limit = inline_limit
+        self.table_name = table_name
+        self.retry_delays = tuple(retry_delays)
         self._sqs = sqs
         self._s3 = s3
+        self._ingest: UsageIngest | None = None
 
     async def publish(self, record: CallRecord) -> None:
         try:
             await asyncio.to_thread(self.send, record)
         except Exception as error:
-            # The log line names the call and its status, never a credential or a body.
-            logger.error(
-                "Usage message not sent",
-                extra={
-                    "usage_id": record.id,
-                    "tenant_id": record.target.tenant_id,
-                    "proxy_endpoint_id": record.target.proxy_endpoint_id,
-                    "status_code": record.status_code,
-                    "error": type(error).__name__,
-                },
-            )
-            # Nothing else flushes metrics in this long-running process; and counting must not fail the call.
-            with contextlib.suppress(Exception):
-                metrics.add_metric(name="UsagePublishFailures", unit=MetricUnit.Count, value=1)
-                metrics.flush_metrics()
+            logger.error("Usage record lost", extra={**_ids(record), "error": type(error).__name__})
+            _count("UsagePublishFailures")
 
     def send(self, record: CallRecord) -> None:
-        """Blocking: builds the message (bodies and all) and sends it."""
+        """Blocking: builds the message (bodies and all), sends it, or writes the record itself."""
+        event, message = self.message(record)
+        try:
+            self._send(message)
+            return
+        except Exception as error:
+            if not self.table_name:
+                raise
+            logger.warning(
+                "Usage queue unavailable; writing the record to the table",
+                extra={**_ids(record), "error": type(error).__name__},
+            )
+        self.ingest.ingest(event, request_text=_text(record.request_body))
+        _count("UsageQueueFallbacks")
+
+    def _send(self, message: str) -> None:
         if not self.queue_url:
             raise RuntimeError("CODECOSTS_USAGE_QUEUE_URL is not set")
+        for delay in self.retry_delays:
+            try:
+                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
+                return
+            except Exception:
+                time.sleep(delay)
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
+
+    def message(self, record: CallRecord) -> tuple[UsageEvent, str]:
+        """The usage event of a call and its message text, after putting large bodies in S3."""
         response_body = b"".join(record.response_chunks)
         usage = record.usage if record.usage is not None else read_json_usage(response_body)
         size = len(record.request_body) + len(response_body)
         # Escaping only grows a body: when the raw bytes are over the limit, skip the inline attempt.
         if size <= self.inline_limit:
-            message = _message(
+            event = _event(
                 record,
                 usage,
                 BodyRef(text=_text(record.request_body), size=len(record.request_body)),
                 BodyRef(text=_text(response_body), size=len(response_body)),
             )
+            message = event.model_dump_json()
             if len(message.encode()) <= self.inline_limit:
-                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
-                return
+                return event, message
         # All or nothing: a record's bodies live together, in the message or in S3.
         response_type = "text/event-stream" if record.stream else "application/json"
-        message = _message(
-            record,
-            usage,
-            BodyRef(
+        try:
+            request_ref = BodyRef(
                 key=self._put(record, "request", record.request_body, "application/json"),
                 size=len(record.request_body),
-            ),
-            BodyRef(key=self._put(record, "response", response_body, response_type), size=len(response_body)),
-        )
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
+            )
+            response_ref = BodyRef(
+                key=self._put(record, "response", response_body, response_type), size=len(response_body)
+            )
+        except Exception as error:
+            # The record (tokens, cost) matters more than its bodies: it goes on without them.
+            logger.warning("Bodies not stored", extra={**_ids(record), "error": type(error).__name__})
+            _count("UsageBodyStoreFailures")
+            request_ref = BodyRef(size=len(record.request_body))
+            response_ref = BodyRef(size=len(response_body))
+        event = _event(record, usage, request_ref, response_ref)
+        return event, event.model_dump_json()
 
     def _put(self, record: CallRecord, which: str, body: bytes, content_type: str) -> str:
         key = body_object_key(self.prefix, record.target.tenant_id, record.id, which)
@@ -154,7 +213,7 @@ class UsagePublisher:
     @property
     def sqs(self) -> Any:
         if self._sqs is None:
-            self._sqs = aws.sqs()
+            self._sqs = aws.sqs_without_retries()
         return self._sqs
 
     @property
@@ -162,3 +221,13 @@ class UsagePublisher:
         if self._s3 is None:
             self._s3 = aws.s3()
         return self._s3
+
+    @property
+    def ingest(self) -> UsageIngest:
+        """The ingest's own record writer, made on first use (it loads the price tables)."""
+        if self._ingest is None:
+            from shared.ingest import UsageIngest
+            from shared.store.usage_records import UsageStore
+
+            self._ingest = UsageIngest(UsageStore(self.table_name or "", self.bucket))
+        return self._ingest

@@ -10,13 +10,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import ValidationError
 
-from functions.usage_ingest.ingest import UsageIngest
+from shared.ingest import UsageIngest
 from shared.observability import MetricUnit, logger, metrics
 from shared.settings import get_settings
 from shared.store.usage_records import UsageStore
-from shared.usage_event import UsageEvent
+from shared.usage_event import RejectedMessage, parse_usage_message
 
 
 def _default_ingest() -> UsageIngest:
@@ -27,12 +26,17 @@ def _default_ingest() -> UsageIngest:
 def _record_handler(ingest: UsageIngest) -> Any:
     def handle(record: SQSRecord) -> None:
         try:
-            event = UsageEvent.model_validate_json(record.body)
-        except ValidationError as error:
-            # Poison: retried, then parked in the dead-letter queue; say why without echoing the body.
+            event = parse_usage_message(record.body)
+        except RejectedMessage as error:
+            # Poison: retried, then parked in the dead-letter queue (`codecosts redrive-dlq` sends it
+            # back once fixed); the log says why without echoing the body.
             logger.error(
-                "usage message rejected",
-                extra={"message_id": record.message_id, "reason": error.errors(include_input=False)},
+                "Usage message rejected",
+                extra={
+                    "message_id": record.message_id,
+                    "reason": error.reason,
+                    "receive_count": record.attributes.approximate_receive_count,
+                },
             )
             metrics.add_metric(name="IngestRejected", unit=MetricUnit.Count, value=1)
             raise
@@ -47,7 +51,9 @@ def _record_handler(ingest: UsageIngest) -> Any:
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
 def handler(event: dict[str, Any], context: Any, ingest: UsageIngest | None = None) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # A batch whose every record failed is reported like any other (each in batchItemFailures), not
+    # raised: SQS retries exactly those messages either way, and the log says why once per record.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event,
         record_handler=_record_handler(ingest or _default_ingest()),

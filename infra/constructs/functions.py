@@ -163,9 +163,16 @@ class Functions(Construct):
                         actions=["sqs:SendMessage"], resources=[messaging.usage_queue.queue_arn]
                     ),
                     iam.PolicyStatement(actions=["s3:PutObject"], resources=[bodies]),
-                    # Slug lookups and the shared rate-limit counters.
+                    # Slug lookups, the shared rate-limit counters, and the usage record written
+                    # straight to the table (the ingest's transaction) when the queue is unavailable.
                     iam.PolicyStatement(
-                        actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table_arn]
+                        actions=[
+                            "dynamodb:GetItem",
+                            "dynamodb:UpdateItem",
+                            "dynamodb:PutItem",
+                            "dynamodb:ConditionCheckItem",
+                        ],
+                        resources=[table_arn],
                     ),
                     read_secret,
                 ],

@@ -28,8 +28,17 @@ def new_slug(name: str) -> str:
     return slugify(name) + "-" + "".join(secrets.choice(_SLUG_SUFFIX_ALPHABET) for _ in range(6))
 
 
+BUDGET_ACTIONS = ("notify", "block")
+_UNSET: Any = object()
+
+
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: item[key] for key in ("id", "name", "slug", "created_at")}
+    endpoint = {key: item[key] for key in ("id", "name", "slug", "created_at")}
+    budget = item.get("monthly_budget_cents")
+    endpoint["monthly_budget_cents"] = None if budget is None else int(budget)
+    # A budget without an action only notifies.
+    endpoint["budget_action"] = None if budget is None else (item.get("budget_action") or "notify")
+    return endpoint
 
 
 class EndpointStore(Store):
@@ -66,13 +75,14 @@ class EndpointStore(Store):
                             "type": "slug",
                             "tenant_id": tenant_id,
                             "proxy_endpoint_id": endpoint["id"],
+                            "name": name,
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
                 },
             ]
         )
-        return endpoint
+        return _public(endpoint)
 
     def get(self, tenant_id: str, endpoint_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(
@@ -116,8 +126,76 @@ class EndpointStore(Store):
         )
         return endpoint
 
+    def update(
+        self,
+        tenant_id: str,
+        endpoint_id: str,
+        name: str | None = None,
+        monthly_budget_cents: int | None = _UNSET,
+        budget_action: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Changes what is given (`monthly_budget_cents=None` removes the budget) on the endpoint and on
+        its slug item, which the proxy reads, in one transaction. None if the tenant has no such endpoint."""
+        endpoint = self.get(tenant_id, endpoint_id)
+        if endpoint is None:
+            return None
+        sets: dict[str, Any] = {}
+        removes: list[str] = []
+        if name is not None:
+            sets["name"] = name
+        if monthly_budget_cents is None:
+            removes += ["monthly_budget_cents", "budget_action"]
+        elif monthly_budget_cents is not _UNSET:
+            sets["monthly_budget_cents"] = monthly_budget_cents
+        if budget_action is not None and monthly_budget_cents is not None:
+            sets["budget_action"] = budget_action
+        if not sets and not removes:
+            return endpoint
+        clauses = []
+        if sets:
+            clauses.append("SET " + ", ".join(f"#{field} = :{field}" for field in sets))
+        if removes:
+            clauses.append("REMOVE " + ", ".join(f"#{field}" for field in removes))
+        expression = {
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": {f"#{field}": field for field in (*sets, *removes)},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        if sets:
+            expression["ExpressionAttributeValues"] = {f":{field}": value for field, value in sets.items()}
+        client = self.table.meta.client
+        try:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_sk(endpoint_id)},
+                            **expression,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": layout.slug_pk(endpoint["slug"]), "sk": layout.SINGLETON_SK},
+                            **expression,
+                        }
+                    },
+                ]
+            )
+        except client.exceptions.TransactionCanceledException:
+            return None  # deleted meanwhile
+        return self.get(tenant_id, endpoint_id)
+
     def resolve_slug(self, slug: str) -> SlugTarget | None:
         item = self.table.get_item(Key={"pk": layout.slug_pk(slug), "sk": layout.SINGLETON_SK}).get("Item")
         if not item:
             return None
-        return SlugTarget(tenant_id=item["tenant_id"], proxy_endpoint_id=item["proxy_endpoint_id"])
+        budget = item.get("monthly_budget_cents")
+        return SlugTarget(
+            tenant_id=item["tenant_id"],
+            proxy_endpoint_id=item["proxy_endpoint_id"],
+            monthly_budget_cents=None if budget is None else int(budget),
+            budget_action=None if budget is None else str(item.get("budget_action") or "notify"),
+            endpoint_name=item.get("name"),
+        )

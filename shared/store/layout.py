@@ -43,6 +43,29 @@ def usage_by_credential_pk(tenant_id: str, api_key_id: str) -> str:
     return f"TENANT#{tenant_id}#CRED#{api_key_id}"
 
 
+def usage_by_session_pk(tenant_id: str, session_id: str) -> str:
+    return f"TENANT#{tenant_id}#SESSION#{session_id}"
+
+
+def session_sk(session_id: str) -> str:
+    """The per-session aggregate item (under the tenant's pk)."""
+    return f"SESSION#{session_id}"
+
+
+def sessions_pk(tenant_id: str) -> str:
+    """gsi3 partition of the tenant's session aggregates, sorted by `session_order_sk`."""
+    return f"TENANT#{tenant_id}#SESSIONS"
+
+
+def session_order_sk(last_at: str, session_id: str) -> str:
+    return f"{last_at}#{session_id}"
+
+
+def endpoint_month_sk(endpoint_id: str, month: str) -> str:
+    """Spend of one proxy endpoint in one UTC month (`2026-03`): what a budget is checked against."""
+    return f"AGG#MONTH#{endpoint_id}#{month}"
+
+
 def day_aggregate_sk(day: str, endpoint_id: str, model: str) -> str:
     """Read by day range for the whole tenant: days x endpoints x models rows, never records."""
     return f"AGG#D#{day}#{endpoint_id}#{model}"

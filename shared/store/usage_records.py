@@ -1,12 +1,21 @@
 """Usage records, their bodies, and the daily aggregates the summary reads.
 
 One call is written as one transaction: the record (only if it does not exist yet, so a redelivered
-message changes nothing), its inline bodies, and ADDs to two aggregates: per (tenant, day, model)
-and per (tenant, endpoint, day, model).
+message changes nothing), its inline bodies, and ADDs to the aggregates: per (tenant, day, model),
+per (tenant, endpoint, day, model), per (tenant, endpoint, UTC month) (what budgets are checked
+against) and, for a Claude Code call, per (tenant, session).
+
+A session's first and last call are a minimum and a maximum, which an update expression cannot
+compute: the transaction sets both when the session item is new (`if_not_exists`), then one
+conditional update moves `last_at` forward (`last_at < :at`) or, failing that, `first_at` back
+(`first_at > :at`). Both run again on a redelivery, so a crash between them and the transaction
+is mended by the retry; neither ever moves a bound the wrong way.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +27,7 @@ from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
 from shared.store import layout
 from shared.store.base import Page, Store
+from shared.timefmt import format_timestamp
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -57,6 +67,9 @@ PUBLIC_FIELDS = (
     "price_snapshot",
     "cost_without_cache_cents",
     "usage_known",
+    "session_id",
+    "agent",
+    "agent_id",
 )
 
 UNKNOWN_MODEL = "unknown"
@@ -83,6 +96,15 @@ class UsageQuery:
     model_prefix: str | None = None
     proxy_endpoint_id: str | None = None
     api_key_id: str | None = None
+    session_id: str | None = None
+
+
+@dataclass
+class SessionQuery:
+    tenant_id: str
+    start: datetime | None = None  # last call at or after (inclusive)
+    end: datetime | None = None  # last call before (exclusive)
+    proxy_endpoint_id: str | None = None
 
 
 @dataclass
@@ -112,6 +134,10 @@ class UsageStore(Store):
         if record.get("api_key_id"):
             item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
             item["gsi2sk"] = layout.usage_sk(usage_id)
+        session_id = record.get("session_id")
+        if session_id:
+            item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, session_id)
+            item["gsi3sk"] = layout.usage_sk(usage_id)
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -143,19 +169,107 @@ class UsageStore(Store):
             layout.endpoint_aggregate_sk(record["proxy_endpoint_id"], day, model),
         ):
             actions.append({"Update": self._aggregate_update(tenant, sort_key, record, day, model)})
+        actions.append({"Update": self._month_update(tenant, record)})
+        if session_id:
+            actions.append({"Update": self._session_update(tenant, record, model)})
         client = self.table.meta.client
+        written = True
         try:
             client.transact_write_items(TransactItems=actions)
         except client.exceptions.TransactionCanceledException as error:
             reasons = error.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False  # the record exists: this delivery was a repeat
-            raise
-        return True
+            if not (reasons and reasons[0].get("Code") == "ConditionalCheckFailed"):
+                raise
+            written = False  # the record exists: this delivery was a repeat
+        if session_id:
+            self._widen_session(tenant, session_id, record["requested_at"])
+        return written
 
-    def _aggregate_update(
-        self, tenant: str, sort_key: str, record: dict[str, Any], day: str, model: str
-    ) -> dict[str, Any]:
+    def _month_update(self, tenant: str, record: dict[str, Any]) -> dict[str, Any]:
+        cost = record.get("cost_cents")
+        month = record["requested_at"][:7]
+        return {
+            "TableName": self.table_name,
+            "Key": {"pk": tenant, "sk": layout.endpoint_month_sk(record["proxy_endpoint_id"], month)},
+            "UpdateExpression": "ADD requests :one, cost_cents :cost SET #month = :month, "
+            "proxy_endpoint_id = :endpoint",
+            "ExpressionAttributeNames": {"#month": "month"},
+            "ExpressionAttributeValues": {
+                ":one": 1,
+                ":cost": Decimal(cost) if cost is not None else Decimal(0),
+                ":month": month,
+                ":endpoint": record["proxy_endpoint_id"],
+            },
+        }
+
+    def _session_update(self, tenant: str, record: dict[str, Any], model: str) -> dict[str, Any]:
+        adds, values = self._counters(record)
+        subagent = record.get("agent") == "subagent"
+        cost = record.get("cost_cents")
+        at = record["requested_at"]
+        values.update(
+            {
+                ":subagent": 1 if subagent else 0,
+                ":subagent_cost": Decimal(cost) if subagent and cost is not None else Decimal(0),
+                ":models": {model},
+                ":endpoints": {record["proxy_endpoint_id"]},
+                ":at": at,
+                ":session": record["session_id"],
+                ":list": layout.sessions_pk(record["tenant_id"]),
+                ":order": layout.session_order_sk(at, record["session_id"]),
+                ":type": "session",
+            }
+        )
+        adds += [
+            "subagent_requests :subagent",
+            "subagent_cost_cents :subagent_cost",
+            "models :models",
+            "proxy_endpoint_ids :endpoints",
+        ]
+        if record.get("agent_id"):
+            values[":agents"] = {record["agent_id"]}
+            adds.append("agent_ids :agents")
+        return {
+            "TableName": self.table_name,
+            "Key": {"pk": tenant, "sk": layout.session_sk(record["session_id"])},
+            "UpdateExpression": "ADD "
+            + ", ".join(adds)
+            + " SET first_at = if_not_exists(first_at, :at), last_at = if_not_exists(last_at, :at),"
+            " gsi3sk = if_not_exists(gsi3sk, :order), gsi3pk = :list, session_id = :session, #type = :type",
+            "ExpressionAttributeNames": {"#type": "type"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _widen_session(self, tenant: str, session_id: str, at: str) -> None:
+        """Moves the session's `last_at` forward, or its `first_at` back, to `at` (see the module doc)."""
+        client = self.table.meta.client
+        key = {"pk": tenant, "sk": layout.session_sk(session_id)}
+        try:
+            client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET last_at = :at, gsi3sk = :order",
+                ConditionExpression="last_at < :at",
+                ExpressionAttributeValues={
+                    ":at": at,
+                    ":order": layout.session_order_sk(at, session_id),
+                },
+            )
+            return
+        except client.exceptions.ConditionalCheckFailedException:
+            pass
+        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            client.update_item(
+                TableName=self.table_name,
+                Key=key,
+                UpdateExpression="SET first_at = :at",
+                ConditionExpression="first_at > :at",
+                ExpressionAttributeValues={":at": at},
+            )
+
+    @staticmethod
+    def _counters(record: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        """The ADD clauses (and their values) every aggregate of calls shares."""
         cost = record.get("cost_cents")
         uncached = record.get("cost_without_cache_cents")
         values: dict[str, Any] = {
@@ -163,9 +277,6 @@ class UsageStore(Store):
             ":cost": Decimal(cost) if cost is not None else Decimal(0),
             ":uncached": Decimal(uncached) if uncached is not None else Decimal(0),
             ":unknown": 1 if record.get("cost_unknown") else 0,
-            ":day": day,
-            ":model": model,
-            ":endpoint": record["proxy_endpoint_id"],
         }
         adds = [
             "requests :one",
@@ -176,6 +287,13 @@ class UsageStore(Store):
         for name in TOKEN_FIELDS:
             values[f":{name}"] = int(record.get(name) or 0)
             adds.append(f"{name} :{name}")
+        return adds, values
+
+    def _aggregate_update(
+        self, tenant: str, sort_key: str, record: dict[str, Any], day: str, model: str
+    ) -> dict[str, Any]:
+        adds, values = self._counters(record)
+        values.update({":day": day, ":model": model, ":endpoint": record["proxy_endpoint_id"]})
         return {
             "TableName": self.table_name,
             "Key": {"pk": tenant, "sk": sort_key},
@@ -213,14 +331,25 @@ class UsageStore(Store):
         except aws.s3().exceptions.NoSuchKey:
             return None
 
-    def list(self, query: UsageQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
+    def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
+        """The Query for a filtered list, newest first, on the most selective key: session, then
+        endpoint, then credential, then the tenant; the other filters become a FilterExpression."""
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
         high = (
             layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
         )
         request: dict[str, Any] = {}
         filters: list[ConditionBase] = []
-        if query.proxy_endpoint_id:
+        if query.session_id:
+            request["IndexName"] = "gsi3"
+            condition = Key("gsi3pk").eq(layout.usage_by_session_pk(query.tenant_id, query.session_id)) & Key(
+                "gsi3sk"
+            ).between(low, high)
+            if query.proxy_endpoint_id:
+                filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
+            if query.api_key_id:
+                filters.append(Attr("api_key_id").eq(query.api_key_id))
+        elif query.proxy_endpoint_id:
             request["IndexName"] = "gsi1"
             condition = Key("gsi1pk").eq(
                 layout.usage_by_endpoint_pk(query.tenant_id, query.proxy_endpoint_id)
@@ -242,7 +371,10 @@ class UsageStore(Store):
             for extra in filters[1:]:
                 expression = expression & extra
             request["FilterExpression"] = expression
-        index = request.get("IndexName")
+        return request, request.get("IndexName")
+
+    def list(self, query: UsageQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
+        request, index = self._list_request(query)
 
         def key_of(item: dict[str, Any]) -> dict[str, Any]:
             key = {"pk": item["pk"], "sk": item["sk"]}
@@ -254,6 +386,64 @@ class UsageStore(Store):
         page = self.query_page(request, limit, start_key, key_of)
         page.items = [public_record(item) for item in page.items]
         return page
+
+    def iterate(
+        self, query: UsageQuery, page_size: int = 500, oldest_first: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching record (as stored), one DynamoDB page at a time: memory stays at one page."""
+        request, _ = self._list_request(query)
+        request["ScanIndexForward"] = oldest_first
+        request["Limit"] = page_size
+        while True:
+            response = self.table.query(**request)
+            items, last_key = response.get("Items", []), response.get("LastEvaluatedKey")
+            del response  # one page in memory at a time: nothing of it outlives its items
+            yield from items
+            del items
+            if last_key is None:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    def sessions(self, query: SessionQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
+        """The tenant's session aggregates, the most recently active first."""
+        low = format_timestamp(query.start) if query.start else "0"
+        high = format_timestamp(query.end - timedelta(milliseconds=1)) + "#~" if query.end else "~"
+        request: dict[str, Any] = {
+            "IndexName": "gsi3",
+            "KeyConditionExpression": Key("gsi3pk").eq(layout.sessions_pk(query.tenant_id))
+            & Key("gsi3sk").between(low, high),
+        }
+        if query.proxy_endpoint_id:
+            request["FilterExpression"] = Attr("proxy_endpoint_ids").contains(query.proxy_endpoint_id)
+        return self.query_page(
+            request,
+            limit,
+            start_key,
+            lambda item: {k: item[k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")},
+        )
+
+    def session(self, tenant_id: str, session_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(
+            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.session_sk(session_id)}
+        ).get("Item")
+        return item or None
+
+    def month_spend(self, tenant_id: str, endpoint_ids: Sequence[str], month: str) -> dict[str, Decimal]:
+        """Cost (cents) of each endpoint's calls in a UTC month (`2026-03`); endpoints without calls: 0."""
+        spend = {endpoint_id: Decimal(0) for endpoint_id in endpoint_ids}
+        keys = [
+            {"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_month_sk(endpoint_id, month)}
+            for endpoint_id in dict.fromkeys(endpoint_ids)
+        ]
+        client = self.table.meta.client
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {self.table_name: {"Keys": keys[start : start + 100]}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    spend[str(item["proxy_endpoint_id"])] = Decimal(str(item.get("cost_cents") or 0))
+                request = response.get("UnprocessedKeys") or {}
+        return spend
 
     def aggregates(
         self, tenant_id: str, first_day: date | None, last_day: date | None, proxy_endpoint_id: str | None

@@ -16,7 +16,14 @@ def test_proxy_endpoint_lifecycle(client: TestClient, alice: dict[str, str]) -> 
     created = client.post("/api/proxy-endpoints", json={"name": "Claude Code @ laptop"}, headers=alice)
     assert created.status_code == 201
     endpoint = created.json()
-    assert set(endpoint) == {"id", "name", "slug", "url", "created_at"}
+    assert set(endpoint) == {"id", "name", "slug", "url", "created_at"} | {
+        "monthly_budget_cents",
+        "budget_action",
+        "month_spend_cents",
+        "budget_exceeded",
+    }
+    assert (endpoint["monthly_budget_cents"], endpoint["budget_action"]) == (None, None)
+    assert (endpoint["month_spend_cents"], endpoint["budget_exceeded"]) == ("0.000000", False)
     assert re.fullmatch(r"claude-code-laptop-[a-z0-9]{6}", endpoint["slug"])
     assert endpoint["url"] == f"https://codecosts.test/proxy/{endpoint['slug']}"
     assert TIMESTAMP.match(endpoint["created_at"])

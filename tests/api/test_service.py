@@ -72,6 +72,9 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/usage",
         "/api/usage/summary",
         "/api/usage/{usage_id}",
+        "/api/usage/sessions",
+        "/api/usage/sessions/{session_id}",
+        "/api/usage/export.csv",
         "/api/api-keys",
         "/api/api-keys/{key_id}",
         "/api/profile",
@@ -91,9 +94,12 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "model",
         "proxy_endpoint_id",
         "api_key_id",
+        "session_id",
         "limit",
         "cursor",
     }
+    assert "patch" in paths["/api/proxy-endpoints/{endpoint_id}"]
+    assert "text/csv" in paths["/api/usage/export.csv"]["get"]["responses"]["200"]["content"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert client.get("/api/docs").status_code == 200
 

@@ -21,6 +21,9 @@ Scenarios:
 - `error/<status>`: Anthropic's JSON error body for 400, 401, 403, 404, 413, 429, 500 or 529, with
   `request-id`; 429 and 529 add `retry-after`.
 - `break`: a stream that starts, then the connection drops mid-reply.
+- `spawn-subagent`: for Claude Code. The first request offering its subagent tool (`Agent`, formerly
+  `Task`) without being a subagent itself (no `x-claude-code-agent-id`) gets a `tool_use` of that
+  tool, so Claude Code starts a subagent; every other request gets `text`.
 - `hang`: no reply at all until the client goes away.
 
 Timing controls (set on the fake, reset by the fixture):
@@ -124,6 +127,7 @@ class FakeAnthropic:
         self.pause = 0.0
         self.hold_after_events: int | None = None
         self.text_deltas = 4
+        self.spawned_subagent = False
 
     @property
     def last_request(self) -> ReceivedRequest:
@@ -224,6 +228,13 @@ class _Reply:
             await (self.events(split_events(data)) if name.endswith(".sse") else self.json(200, data))
         elif scenario.startswith("error/"):
             await self.error(int(scenario[len("error/") :]))
+        elif scenario == "spawn-subagent":
+            tool = self.subagent_tool(payload)
+            if tool is None:
+                text = self.text_reply(model, self.fake.text_deltas)
+                await (self.events(text.events()) if stream else self.json(200, text.message()))
+            else:
+                await self.events(_tool_use_events(str(model), self.request_id, tool))
         elif scenario == "break":
             text = self.text_reply(model, 4)
             await self.events(text.events()[:3], complete=False)
@@ -231,6 +242,17 @@ class _Reply:
             await self.hold(timeout=30.0)
         else:
             raise ValueError(f"unknown fake scenario {scenario!r}")
+
+    def subagent_tool(self, payload: Any) -> str | None:
+        """The subagent tool to call, once per reset, from a main-agent request that offers one."""
+        if self.fake.spawned_subagent or self.request.header("x-claude-code-agent-id"):
+            return None
+        tools = payload.get("tools") if isinstance(payload, dict) else None
+        names = {tool.get("name") for tool in tools or [] if isinstance(tool, dict)}
+        tool = next((name for name in ("Agent", "Task") if name in names), None)
+        if tool is not None:
+            self.fake.spawned_subagent = True
+        return tool
 
     def text_reply(self, model: object, deltas: int) -> _TextReply:
         name = model if isinstance(model, str) else "claude-sonnet-4-5-20250929"
@@ -287,6 +309,57 @@ class _Reply:
                 break
             await asyncio.sleep(0.005)
         self.request.holding.clear()
+
+
+def _tool_use_events(model: str, request_id: str, tool: str) -> list[bytes]:
+    """A streamed reply calling Claude Code's subagent tool."""
+    arguments = {
+        "description": "Count files",
+        "prompt": "List the files in the current directory and say how many there are.",
+        "subagent_type": "general-purpose",
+    }
+    usage = {
+        "input_tokens": 12,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 1,
+    }
+    start = {
+        "id": "msg_" + request_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": model,
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return [
+        sse_event({"type": "message_start", "message": start}),
+        sse_event(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "tool_use", "id": "toolu_" + request_id, "name": tool, "input": {}},
+            }
+        ),
+        sse_event(
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": json.dumps(arguments)},
+            }
+        ),
+        sse_event({"type": "content_block_stop", "index": 0}),
+        sse_event(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 30},
+            }
+        ),
+        sse_event({"type": "message_stop"}),
+    ]
 
 
 class _TextReply:

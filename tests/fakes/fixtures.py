@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from functions.proxy.app import create_app
+from functions.proxy.budgets import BudgetGuard
 from functions.proxy.publisher import UsagePublisher
 from functions.proxy.slugs import SlugResolver
 from shared.settings import get_settings
@@ -38,8 +39,8 @@ def fake_upstream(fake_upstream_server: FakeAnthropic) -> FakeAnthropic:
 def start_proxy(aws: Any, fake_upstream: FakeAnthropic) -> Iterator[Callable[..., RunningProxy]]:
     """Starts the proxy under uvicorn, pointed at the fake upstream, with a new proxy endpoint.
 
-    `start_proxy(publisher=None, endpoints=None, limiter=None, **settings)`: the first three replace
-    the real ones (see `create_app`); keyword arguments override settings fields
+    `start_proxy(publisher=None, endpoints=None, limiter=None, budgets=None, **settings)`: the first
+    four replace the real ones (see `create_app`); keyword arguments override settings fields
     (`inline_body_limit=1000`, `upstream_url=...`, `usage_queue_url=...`).
     """
     servers: list[ServerThread] = []
@@ -48,11 +49,14 @@ def start_proxy(aws: Any, fake_upstream: FakeAnthropic) -> Iterator[Callable[...
         publisher: UsagePublisher | None = None,
         endpoints: SlugResolver | None = None,
         limiter: RateLimiter | None = None,
+        budgets: BudgetGuard | None = None,
         **overrides: Any,
     ) -> RunningProxy:
         settings = get_settings().model_copy(update={"upstream_url": fake_upstream.url, **overrides})
         endpoint = EndpointStore(settings.table_name).create(PROXY_TENANT_ID, "Test laptop")
-        app = create_app(settings=settings, publisher=publisher, endpoints=endpoints, limiter=limiter)
+        app = create_app(
+            settings=settings, publisher=publisher, endpoints=endpoints, limiter=limiter, budgets=budgets
+        )
         # As functions/proxy/run.sh runs it.
         server = ServerThread(app, server_header=False).start()
         servers.append(server)

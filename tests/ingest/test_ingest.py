@@ -14,8 +14,8 @@ import pytest
 
 from devstack.poller import LocalLambdaContext, lambda_event
 from functions.usage_ingest.handler import handler
-from functions.usage_ingest.ingest import UsageIngest
 from shared.ids import new_id
+from shared.ingest import UsageIngest
 from shared.settings import get_settings
 from shared.store import layout
 from shared.store.usage_records import UsageStore

@@ -23,6 +23,7 @@ from functions.api.schemas import (
     UsageSummary,
 )
 from shared.ids import is_id
+from shared.sessions import ID_PATTERN
 from shared.store.usage_records import TOKEN_FIELDS, UsageQuery, public_record
 from shared.timefmt import format_timestamp, parse_date_or_datetime, parse_timestamp
 
@@ -79,7 +80,50 @@ def usage_view(item: dict[str, Any]) -> dict[str, Any]:
     record["stream"] = bool(record["stream"])
     record["cost_unknown"] = bool(record["cost_unknown"])
     record["complete"] = record["complete"] is not False
+    record["agent"] = record["agent"] if record["agent"] in ("main", "subagent") else None
     return record
+
+
+ModelFilter = Annotated[
+    str | None,
+    Query(max_length=200, description="Model name prefix: `claude-opus` matches `claude-opus-4-6`"),
+]
+CredentialFilter = Annotated[
+    str | None, Query(description="Fingerprint of the Anthropic credential (`api_key_id` of a record)")
+]
+SessionFilter = Annotated[
+    str | None, Query(max_length=128, description="Only this Claude Code session (`session_id` of a record)")
+]
+
+
+def session_filter(session_id: str | None) -> str | None:
+    if session_id is not None and not ID_PATTERN.match(session_id):
+        raise invalid("session_id", "query", "Not a session id")
+    return session_id
+
+
+def usage_query(
+    tenant_id: str,
+    model: str | None,
+    start: str | None,
+    end: str | None,
+    proxy_endpoint_id: str | None,
+    api_key_id: str | None,
+    session_id: str | None,
+) -> UsageQuery:
+    """The filters of `/api/usage` (and of its CSV export), checked: a bad one is a 400."""
+    first, last = _range(start, end)
+    if api_key_id is not None and not _CREDENTIAL_FINGERPRINT.match(api_key_id):
+        raise invalid("api_key_id", "query", "Expected 16 lowercase hex characters")
+    return UsageQuery(
+        tenant_id=tenant_id,
+        start=first,
+        end=last,
+        model_prefix=model or None,
+        proxy_endpoint_id=_endpoint_filter(proxy_endpoint_id),
+        api_key_id=api_key_id,
+        session_id=session_filter(session_id),
+    )
 
 
 @router.get("", response_model=Page[UsageRecord])
@@ -88,40 +132,25 @@ def list_usage(
     page: PageParams,
     usage: Usage,
     services: Services,
-    model: Annotated[
-        str | None,
-        Query(max_length=200, description="Model name prefix: `claude-opus` matches `claude-opus-4-6`"),
-    ] = None,
+    model: ModelFilter = None,
     start: From = None,
     end: To = None,
     proxy_endpoint_id: EndpointFilter = None,
-    api_key_id: Annotated[
-        str | None, Query(description="Fingerprint of the Anthropic credential (`api_key_id` of a record)")
-    ] = None,
+    api_key_id: CredentialFilter = None,
+    session_id: SessionFilter = None,
 ) -> dict[str, Any]:
-    first, last = _range(start, end)
-    if api_key_id is not None and not _CREDENTIAL_FINGERPRINT.match(api_key_id):
-        raise invalid("api_key_id", "query", "Expected 16 lowercase hex characters")
-    query = UsageQuery(
-        tenant_id=principal.tenant_id,
-        start=first,
-        end=last,
-        model_prefix=model or None,
-        proxy_endpoint_id=_endpoint_filter(proxy_endpoint_id),
-        api_key_id=api_key_id,
-    )
-    paged = PagedQuery(
-        principal.tenant_id,
-        {
-            "list": "usage",
-            "model": query.model_prefix,
-            "from": first.isoformat() if first else None,
-            "to": last.isoformat() if last else None,
-            "proxy_endpoint_id": query.proxy_endpoint_id,
-            "api_key_id": query.api_key_id,
-        },
-        services.secret,
-    )
+    query = usage_query(principal.tenant_id, model, start, end, proxy_endpoint_id, api_key_id, session_id)
+    binding: dict[str, Any] = {
+        "list": "usage",
+        "model": query.model_prefix,
+        "from": query.start.isoformat() if query.start else None,
+        "to": query.end.isoformat() if query.end else None,
+        "proxy_endpoint_id": query.proxy_endpoint_id,
+        "api_key_id": query.api_key_id,
+    }
+    if query.session_id:
+        binding["session_id"] = query.session_id  # only when set: earlier cursors stay valid
+    paged = PagedQuery(principal.tenant_id, binding, services.secret)
     result = usage.list(query, page.limit, paged.start_key(page))
     return paged.envelope(result, usage_view)
 
@@ -214,4 +243,9 @@ def get_usage(usage_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[
     if item is None:
         raise NotFound("Usage record")
     bodies = usage.bodies(item)
-    return {**usage_view(item), "request_body": bodies.request_body, "response_body": bodies.response_body}
+    return {
+        **usage_view(item),
+        "request_body": bodies.request_body,
+        "response_body": bodies.response_body,
+        "bodies_missing": bool(item.get("bodies_missing")),
+    }

@@ -1,4 +1,9 @@
-"""Turns one usage message into one stored usage record: tokens, cost and where the bodies are."""
+"""Turns one usage message into one stored usage record: tokens, cost and where the bodies are.
+
+Shared because two callers write records: the ingest function (from the queue) and, when the queue
+cannot be reached, the proxy itself (straight to the table). Both go through the same idempotent
+`UsageStore.write`, so a record written by both is still counted once.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 from shared import aws
 from shared.pricing import PRICE_SNAPSHOT, price_usage, price_without_cache
+from shared.sessions import session_of
 from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
 from shared.timefmt import format_timestamp
 from shared.usage import Usage, requested_model
@@ -17,21 +23,38 @@ class UsageIngest:
     def __init__(self, store: UsageStore) -> None:
         self.store = store
 
-    def ingest(self, event: UsageEvent) -> bool:
-        """Stores the call once; False when this message was already ingested (a redelivery)."""
-        record = self.build_record(event)
+    def ingest(self, event: UsageEvent, request_text: str | None = None) -> bool:
+        """Stores the call once; False when this message was already ingested (a redelivery).
+
+        `request_text`: the request body, when the caller still holds it (the proxy), so a
+        claim-checked body need not be read back from S3.
+        """
+        record = self.build_record(event, request_text)
         # A body small enough to travel inline is kept in the table; a claim-checked one stays in S3.
         inline = event.request_body.text is not None or event.response_body.text is not None
         bodies = Bodies(event.request_body.text, event.response_body.text) if inline else None
         return self.store.write(record, bodies)
 
-    def build_record(self, event: UsageEvent) -> dict[str, Any]:
+    def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
         usage = Usage(**event.usage.model_dump())
+        body: list[str | None] = []  # the request body, read (from S3 maybe) once and only if needed
+
+        def request_body() -> str | None:
+            if not body:
+                body.append(request_text if request_text is not None else self._body_text(event.request_body))
+            return body[0]
+
         # Error replies name no model: the request said which one it asked for.
-        model = usage.model or requested_model(self._body_text(event.request_body))
+        model = usage.model or requested_model(request_body())
+        # A session header without the agent header says all there is unless the body is at hand anyway.
+        at_hand = bool(body) or request_text is not None or event.request_body.text is not None
+        needs_body = event.session_header is None or (event.agent_header is None and at_hand)
+        session = session_of(event.session_header, event.agent_header, request_body() if needs_body else None)
         usage.model = model
         cost, cost_unknown = self._cost(event, usage)
-        uncached = None if cost is None else (price_without_cache(usage, event.requested_at) if cost else cost)
+        uncached = (
+            None if cost is None else (price_without_cache(usage, event.requested_at) if cost else cost)
+        )
         record: dict[str, Any] = {
             "id": event.id,
             "tenant_id": event.tenant_id,
@@ -47,6 +70,9 @@ class UsageIngest:
             "request_id": event.request_id,
             "api_key_id": event.api_key_id,
             "api_key_hint": event.api_key_hint,
+            "session_id": session.session_id,
+            "agent": session.agent,
+            "agent_id": session.agent_id,
             "server_tool_use": dict(usage.server_tool_use),
             "service_tier": usage.service_tier,
             "stop_reason": usage.stop_reason,
@@ -61,6 +87,8 @@ class UsageIngest:
             "response_body_key": event.response_body.key,
             "request_body_size": event.request_body.size,
             "response_body_size": event.response_body.size,
+            # Neither inline nor in S3: the proxy could not store it (S3 was unavailable).
+            "bodies_missing": _missing(event.request_body) or _missing(event.response_body),
         }
         for name in TOKEN_FIELDS:
             record[name] = getattr(usage, name)
@@ -81,3 +109,7 @@ class UsageIngest:
             return body.text
         response = aws.s3().get_object(Bucket=self.store.bucket, Key=body.key)
         return str(response["Body"].read().decode("utf-8"))
+
+
+def _missing(body: BodyRef) -> bool:
+    return body.text is None and body.key is None

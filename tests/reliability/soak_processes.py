@@ -1,0 +1,58 @@
+"""The soak tests' own processes, so the proxy's memory can be read from /proc and nothing else
+shares its event loop or its GIL:
+
+    python -m tests.reliability.soak_processes moto PORT        # the embedded AWS, see moto_transactions
+    python -m tests.reliability.soak_processes proxy PORT       # env: AWS_ENDPOINT_URL, CODECOSTS_*
+    python -m tests.reliability.soak_processes upstream PORT [PAUSE_SECONDS]
+
+The proxy gets a `GenerousLimiter`: the contract's limits (300 a minute per endpoint, 600 per client
+IP) times 1000, still counted in the table, so a load test from one IP is not refused. That is the
+way to load-test the proxy locally: `create_app(limiter=...)`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import uvicorn
+
+from functions.proxy.app import create_app
+from shared.settings import get_settings
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.reliability.support import GenerousLimiter
+
+
+def main(argv: list[str]) -> None:
+    role, port = argv[0], int(argv[1])
+    if role == "moto":
+        from moto.server import ThreadedMotoServer
+
+        from tests.reliability import moto_transactions
+
+        moto_transactions.install()
+        ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
+        threading.Event().wait()  # until the test terminates this process
+        return
+    if role == "proxy":
+        settings = get_settings()
+        app = create_app(settings, limiter=GenerousLimiter(settings.table_name))
+    elif role == "upstream":
+        app = FakeAnthropic()
+        app.pause = float(argv[2]) if len(argv) > 2 else 0.0
+    else:
+        raise SystemExit(f"unknown role {role!r}")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+        backlog=2048,
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

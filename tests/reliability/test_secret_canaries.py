@@ -1,0 +1,189 @@
+"""Canaries: an Anthropic API key, an OAuth bearer token and a Codecosts key, used throughout a run
+(streams, plain replies, errors, abandoned streams, bodies claim-checked to S3, the dead-letter queue
+and its redrive, the management API, a key sent to the wrong place), appear nowhere afterwards: not in
+the table, the bucket, the queue, the dead-letter queue, or anything the in-process servers logged.
+
+Only what the contract allows is kept: a key's kind and last four characters, and an HMAC fingerprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+
+import boto3
+import httpx
+import pytest
+
+from codecosts_cli.main import main as codecosts
+from devstack.resources import LocalResources
+from functions.api.app import create_app as create_api_app
+from shared.settings import get_settings
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.proxy_server import RunningProxy
+from tests.fakes.servers import ServerThread
+from tests.reliability.conftest import CapturedLogs
+from tests.reliability.support import (
+    IngestLoop,
+    ThrottledStore,
+    api_key_for,
+    bucket_objects,
+    dumps,
+    fast_retries,
+    poll_until_empty,
+    poller,
+    queue_bodies,
+    scan_items,
+    usage_items,
+    wait_for,
+)
+
+ANTHROPIC_CANARY = "sk-ant-api03-CANARYk3yQ7vXw2Lr9Tz4Mn8Pb5Hd1Jf6Gs0Ac3Ee7Ui2Oy9-CnRy"
+OAUTH_CANARY = "sk-ant-oat01-CANARYt0k3nBv8Nq2Wx5Ze7Rt1Yu4Io6Pa9Sd3Fg0Hj2Kl5-OaTh"
+
+
+def fragments(secret: str) -> list[str]:
+    """The secret, and its middle: what must never be stored, even cut or re-encoded."""
+    middle = secret[12:-4]
+    return [secret, middle, base64.b64encode(secret.encode()).decode()[4:-4]]
+
+
+def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
+    """Every kind of call, with each credential; `rounds` times over."""
+    api_key = {
+        "x-api-key": ANTHROPIC_CANARY,
+        "content-type": "application/json",
+        "anthropic-version": "2023-06-01",
+    }
+    oauth = {
+        "authorization": f"Bearer {OAUTH_CANARY}",
+        "content-type": "application/json",
+        "anthropic-beta": "oauth-2025-04-20",
+    }
+    wrong_place = {"x-api-key": codecosts_key, "content-type": "application/json"}
+    big = "y" * 3_000  # over the inline limit below: bodies go to S3
+    with httpx.Client(base_url=proxy.base_url, timeout=20) as client:
+        for _ in range(rounds):
+            for headers in (api_key, oauth, wrong_place):
+                for model, stream in (
+                    ("fake:cache-1h", True),
+                    ("claude-haiku-4-5", False),
+                    ("fake:error/401", False),
+                ):
+                    body = (
+                        f'{{"model":"{model}","max_tokens":9,"stream":{str(stream).lower()},'
+                        f'"messages":[{{"role":"user","content":"{big}"}}]}}'
+                    )
+                    reply = client.post("/v1/messages?beta=true", content=body, headers=headers)
+                    assert reply.status_code in (200, 401)
+                client.post(
+                    "/v1/messages/count_tokens", content=b'{"model":"m","messages":[]}', headers=headers
+                )
+            with client.stream(
+                "POST",
+                "/v1/messages",
+                content=b'{"model":"fake:cache-1h","max_tokens":9,"stream":true,"messages":[]}',
+                headers=oauth,
+            ) as abandoned:
+                next(abandoned.iter_raw())
+
+
+def use_the_api(url: str, key: str, tenant_id: str) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url, timeout=20) as api:
+        usage = api.get("/api/usage?limit=100", headers=auth).json()["items"]
+        for record in usage[:5]:
+            assert api.get(f"/api/usage/{record['id']}", headers=auth).status_code == 200
+        assert api.get("/api/usage/summary", headers=auth).status_code == 200
+        assert api.get("/api/usage?cursor=forged", headers=auth).status_code == 400
+        assert api.get("/api/usage", headers={"Authorization": f"Bearer {key[:-1]}x"}).status_code == 401
+        assert api.get("/api/usage", cookies={"__session": key}).status_code == 401
+        assert api.post("/api/api-keys", json={"name": "another"}, headers=auth).status_code == 201
+
+
+def run_canary(
+    start_proxy: Callable[..., RunningProxy],
+    resources: LocalResources,
+    logs: CapturedLogs,
+    capfd: pytest.CaptureFixture[str],
+    rounds: int,
+) -> None:
+    settings = get_settings()
+    proxy = start_proxy(inline_body_limit=2_000)
+    codecosts_key = api_key_for(proxy.tenant_id)
+    fast_retries(resources.queue_url)
+
+    calls(proxy, codecosts_key, rounds)
+    expected = rounds * 10  # 9 calls + 1 abandoned stream per round (count_tokens is not recorded)
+    sqs = boto3.client("sqs")
+    assert wait_for(
+        lambda: (
+            int(
+                sqs.get_queue_attributes(
+                    QueueUrl=resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]["ApproximateNumberOfMessages"]
+            )
+            >= expected
+        ),
+        timeout=30,
+    )
+    queued = queue_bodies(resources.queue_url)
+    assert len(queued) == expected
+
+    # The table throttles until every message is in the dead-letter queue; then it is redriven.
+    poll_until_empty(poller(resources.queue_url, ThrottledStore(failures=10**9)), max_rounds=10 * expected)
+    dead_letters = queue_bodies(resources.dead_letter_queue_url)
+    assert len(dead_letters) == expected
+    assert codecosts(["redrive-dlq"]) == 0
+    with IngestLoop():
+        assert wait_for(lambda: len(usage_items(proxy.tenant_id)) == expected, timeout=60)
+
+    api = create_api_app(settings)
+    with ServerThread(api, access_log=True, log_level="debug") as server:
+        use_the_api(server.url, codecosts_key, proxy.tenant_id)
+
+    stored = {
+        "table": dumps(scan_items()),
+        "bucket": dumps(
+            {
+                key: body.decode("utf-8", "replace")
+                for key, body in bucket_objects(settings.bodies_bucket).items()
+            }
+        ),
+        "queue": dumps(queued + queue_bodies(resources.queue_url)),
+        "dead-letter queue": dumps(dead_letters + queue_bodies(resources.dead_letter_queue_url)),
+        "logs": logs.text,
+    }
+    output = capfd.readouterr()
+    stored["stdout and stderr"] = output.out + output.err
+    assert len(bucket_objects(settings.bodies_bucket)) >= expected  # the S3 path was exercised
+    assert "sk-ant-api03-...CnRy" in stored["table"] and "sk-ant-oat01-...OaTh" in stored["table"]
+    assert len(logs.text) > 1000, "nothing was logged: the log capture is not working"
+    for where, text in stored.items():
+        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key):
+            for fragment in fragments(secret):
+                at = text.find(fragment)
+                assert at < 0, f"a credential leaked into the {where}: ...{text[max(0, at - 300) : at + 80]}"
+
+
+def test_no_credential_is_kept_anywhere(
+    start_proxy: Callable[..., RunningProxy],
+    fake_upstream: FakeAnthropic,
+    redrive_env: LocalResources,
+    all_logs: CapturedLogs,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    run_canary(start_proxy, redrive_env, all_logs, capfd, rounds=1)
+    assert threading.active_count() < 100
+
+
+@pytest.mark.soak
+def test_no_credential_is_kept_anywhere_after_a_long_run(
+    start_proxy: Callable[..., RunningProxy],
+    fake_upstream: FakeAnthropic,
+    redrive_env: LocalResources,
+    all_logs: CapturedLogs,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    run_canary(start_proxy, redrive_env, all_logs, capfd, rounds=30)
