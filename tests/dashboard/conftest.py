@@ -125,7 +125,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             assert dev_stack.stop() == 0, dev_stack.output
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread until it stops,
+# and the async tests that run later need the thread without one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
