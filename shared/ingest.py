@@ -7,6 +7,7 @@ cannot be reached, the proxy itself (straight to the table). Both go through the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,7 @@ class UsageIngest:
         return self.store.write(record, bodies)
 
     def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
-        usage = Usage(**event.usage.model_dump())
+        usage = replace(event.usage)  # a copy: the model may be filled in below
         body: list[str | None] = []  # the request body, read (from S3 maybe) once and only if needed
 
         def request_body() -> str | None:

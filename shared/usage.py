@@ -7,7 +7,7 @@ fields it carries, because they are cumulative. A non-streaming reply carries `u
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -69,9 +69,6 @@ class Usage:
     def take_error(self, payload: dict[str, Any]) -> None:
         error = payload.get("error")
         self.error_type = str(error.get("type")) if isinstance(error, dict) else "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _INTERESTING_EVENTS = frozenset({b"message_start", b"message_delta", b"error"})

@@ -10,24 +10,11 @@ import json
 from datetime import datetime
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shared.usage import Usage
 
 SCHEMA_VERSION: Final = 1
-
-
-class UsageTokens(BaseModel):
-    model: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_5m_input_tokens: int = 0
-    cache_creation_1h_input_tokens: int = 0
-    server_tool_use: dict[str, int] = Field(default_factory=dict)
-    service_tier: str | None = None
-    stop_reason: str | None = None
-    error_type: str | None = None
-    seen: bool = False
 
 
 class BodyRef(BaseModel):
@@ -59,7 +46,7 @@ class UsageEvent(BaseModel):
     # Claude Code's `x-claude-code-session-id` and `x-claude-code-agent-id` headers, as received.
     session_header: str | None = None
     agent_header: str | None = None
-    usage: UsageTokens
+    usage: Usage  # the reader's own dataclass: pydantic validates and serializes it
     request_body: BodyRef
     response_body: BodyRef
 

@@ -27,7 +27,7 @@ from shared.models import SlugTarget
 from shared.observability import MetricUnit, logger, metrics
 from shared.store.layout import body_object_key
 from shared.usage import Usage, read_json_usage
-from shared.usage_event import BodyRef, UsageEvent, UsageTokens
+from shared.usage_event import BodyRef, UsageEvent
 
 if TYPE_CHECKING:
     from shared.ingest import UsageIngest
@@ -86,7 +86,7 @@ def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_bod
         api_key_hint=record.api_key_hint,
         session_header=record.session_header,
         agent_header=record.agent_header,
-        usage=UsageTokens(**usage.to_dict()),
+        usage=usage,
         request_body=request_body,
         response_body=response_body,
     )

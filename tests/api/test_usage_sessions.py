@@ -19,7 +19,8 @@ from shared.ingest import UsageIngest
 from shared.sessions import SessionInfo, claude_code_headers, session_of
 from shared.store.usage_records import UsageStore
 from shared.timefmt import format_timestamp
-from shared.usage_event import BodyRef, UsageEvent, UsageTokens
+from shared.usage import Usage
+from shared.usage_event import BodyRef, UsageEvent
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EP1 = "01JP0000000000000000000001"
@@ -100,9 +101,9 @@ def test_session_of_a_call(
 # The sessions API, from records the ingest built out of Claude-Code-shaped messages.
 
 
-def cached_call_usage() -> UsageTokens:
+def cached_call_usage() -> Usage:
     """100 input, 20 output, 1,000 written to the 1-hour cache, 5,000 read: 0.81 cents, 1.86 uncached."""
-    return UsageTokens(
+    return Usage(
         model="claude-sonnet-4-5",
         input_tokens=100,
         output_tokens=20,

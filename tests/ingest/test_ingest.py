@@ -20,7 +20,7 @@ from shared.settings import get_settings
 from shared.store import layout
 from shared.store.usage_records import UsageStore
 from shared.usage import read_json_usage, read_stream_usage
-from shared.usage_event import BodyRef, UsageEvent, UsageTokens
+from shared.usage_event import BodyRef, UsageEvent
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 EXPECTED = json.loads((FIXTURES / "expected-usage.json").read_text())
@@ -47,7 +47,7 @@ def usage_event(
         "request_id": "req_011CTest",
         "api_key_id": "0123456789abcdef",
         "api_key_hint": "sk-ant-api03-...Wxyz",
-        "usage": UsageTokens(**usage.to_dict()),
+        "usage": usage,
         "request_body": BodyRef(text=request_body, size=len(request_body)),
         "response_body": BodyRef(text=raw.decode(), size=len(raw)),
     }
@@ -191,7 +191,7 @@ def test_an_error_reply_takes_its_model_from_a_claim_checked_request_body(aws):
         "text-1h-cache.sse",
         status_code=529,
         stream=False,
-        usage=UsageTokens(**read_json_usage(error_body.encode()).to_dict()),
+        usage=read_json_usage(error_body.encode()),
         request_body=BodyRef(key="bodies/user_a/r1/request", size=len(request_body)),
         response_body=BodyRef(text=error_body, size=len(error_body)),
     )

@@ -11,7 +11,7 @@ import httpx2
 from anthropic.types import MessageParam
 
 from shared.credentials import credential_hint, fingerprint_credential
-from shared.usage_event import UsageTokens
+from shared.usage import Usage
 from tests.fakes.proxy_server import RunningProxy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
@@ -44,7 +44,7 @@ def key_hint(credential: str) -> str:
     return credential_hint(credential)
 
 
-def assert_usage(usage: UsageTokens, expected: dict[str, Any]) -> None:
+def assert_usage(usage: Usage, expected: dict[str, Any]) -> None:
     for name in (
         "model",
         "input_tokens",
