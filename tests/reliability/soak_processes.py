@@ -5,9 +5,9 @@ shares its event loop or its GIL:
     python -m tests.reliability.soak_processes proxy PORT       # env: AWS_ENDPOINT_URL, CODECOSTS_*
     python -m tests.reliability.soak_processes upstream PORT [PAUSE_SECONDS]
 
-The proxy gets a `GenerousLimiter`: the contract's limits (300 a minute per endpoint, 600 per client
-IP) times 1000, still counted in the table, so a load test from one IP is not refused. That is the
-way to load-test the proxy locally: `create_app(limiter=...)`.
+The proxy gets a `GenerousLimiter` that lets every call through (the contract's limits are 300 a
+minute per endpoint and 600 per client IP, and a load test comes from one IP): that is the way to
+load-test the proxy locally, `create_app(limiter=...)`.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
   the scenario did not cause.
 
 Every loop is bounded in count and in time. The proxy's rate limits are lifted by injecting a limiter
-with high limits (see soak_processes.py); the calls still count in the table as they would.
+that lets every call through (see soak_processes.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from tests.conftest import free_port
 from tests.reliability.conftest import CapturedLogs
 from tests.reliability.support import ANTHROPIC_KEY, IngestLoop, aggregate_requests, usage_items, wait_for
 
-pytestmark = [pytest.mark.soak, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.soak, pytest.mark.timeout(5400)]
 
 TENANT = "tenant_soak"
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,12 +246,14 @@ def test_a_soak_of_10000_mixed_calls_loses_nothing_and_keeps_memory_flat(
         elapsed = time.monotonic() - started
         rss["at the end"] = rss_kib(stack.proxy.pid)
         sent = sum(outcomes.values())
+        print(f"\nsoak: {sent} calls in {elapsed:.0f} s; {dict(sorted(outcomes.items()))}; RSS KiB {rss}")
         assert sent == total, f"only {sent} of {total} calls within {deadline_seconds} s"
         recorded_calls = total - outcomes["count_tokens 200"]
-        items = assert_records_exact(recorded_calls, timeout=600)
-    print(
-        f"\nsoak: {total} calls in {elapsed:.0f} s; outcomes {dict(sorted(outcomes.items()))}; RSS KiB {rss}"
-    )
+        # The embedded AWS ingests a few records a second: the queue drains well after the load.
+        items = assert_records_exact(recorded_calls, timeout=2_400)
+        print(
+            f"soak: all {recorded_calls} records ingested {time.monotonic() - started:.0f} s after the start"
+        )
 
     assert outcomes["count_tokens 200"] == total // len(MIX)
     assert sum(n for kind, n in outcomes.items() if kind.startswith("error ")) == total * 3 // len(MIX)
