@@ -34,6 +34,8 @@ LAMBDA_PYTHON = "3.13"
 class BundleSpec:
     requirements: tuple[str, ...]  # names from [project] dependencies; versions and extras come from there
     root_scripts: tuple[str, ...] = ()  # files of the function's folder that must also sit at the bundle root
+    # Our modules that the function imports only on a rarer path (the bundle test imports them too).
+    lazy_modules: tuple[str, ...] = ()
 
 
 # The one place that says which runtime dependencies each function carries.
@@ -51,6 +53,7 @@ BUNDLES: dict[str, BundleSpec] = {
             "genai-prices",
         ),
         root_scripts=("run.sh",),
+        lazy_modules=("shared.ingest",),
     ),
     # FastAPI through Mangum; verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
     # genai-prices prices the 1-hour cache writes a session never read back.

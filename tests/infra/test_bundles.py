@@ -45,7 +45,7 @@ NEVER_BUNDLED = (
 _IMPORT_CHECK = """
 import importlib, json, sys
 from importlib.metadata import packages_distributions
-bundle, kind, target = sys.argv[1:4]
+bundle, kind, target, *lazy = sys.argv[1:]
 sys.path.insert(0, bundle)
 if kind == "asgi":
     from uvicorn.importer import import_from_string
@@ -54,6 +54,8 @@ else:
     module, name = target.rsplit(".", 1)
     entry = getattr(importlib.import_module(module), name)
 assert callable(entry), target
+for module in lazy:
+    importlib.import_module(module)
 owners = packages_distributions()
 loaded = {dist for module in list(sys.modules) for dist in owners.get(module.partition(".")[0], [])}
 print(json.dumps(sorted(loaded)))
@@ -126,7 +128,11 @@ def test_handler_imports_from_its_bundle_alone_and_uses_every_dependency(
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     result = subprocess.run(
-        [python, "-I", "-S", "-B", "-c", _IMPORT_CHECK, str(bundles[function]), kind, target],
+        [
+            python,
+            *("-I", "-S", "-B", "-c", _IMPORT_CHECK),
+            *(str(bundles[function]), kind, target, *BUNDLES[function].lazy_modules),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
