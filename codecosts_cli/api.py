@@ -158,11 +158,14 @@ class Api:
 
 
 def money(cents: Any) -> str:
-    """Cents (number or decimal string) as dollars: `$12.34`, or `$0.0123` below a dollar."""
+    """Cents (number or decimal string) as dollars: `$12.34`, `$0.0123` below a dollar, and down to
+    `$0.000047` for the smallest calls, so a cheap call never reads as free."""
     if cents is None:
         return "?"
     dollars = Decimal(str(cents)) / 100
-    return f"${dollars:,.2f}" if abs(dollars) >= 1 else f"${dollars:.4f}"
+    if abs(dollars) >= 1:
+        return f"${dollars:,.2f}"
+    return f"${dollars:.4f}" if abs(dollars) >= Decimal("0.0001") or not dollars else f"${dollars:.6f}"
 
 
 def count(value: Any) -> str:
