@@ -17,9 +17,12 @@ from functions.api.app import create_app
 from functions.api.dashboard import STATIC_DIR, clerk_frontend_api, mount_dashboard
 from shared.settings import Settings, get_settings
 
-pytestmark = pytest.mark.skipif(
-    not (STATIC_DIR / "index.html").is_file(), reason="dashboard not built (make dashboard)"
-)
+
+@pytest.fixture(autouse=True)
+def built_dashboard() -> None:
+    if not (STATIC_DIR / "index.html").is_file():
+        pytest.fail("The dashboard is not built: `make test` builds it (or `make dashboard`)")
+
 
 CLERK_KEY = "pk_test_" + base64.b64encode(b"clean-mole-12.clerk.accounts.dev$").decode()
 
