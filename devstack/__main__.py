@@ -157,6 +157,7 @@ Codecosts is running on {settings.base_url}  ({restored} stored items restored)
 
   API key:        {dev["api_key"]}
   Proxy endpoint: {endpoint["name"]} ({endpoint["id"]})
+  Dashboard:      {settings.base_url}/  (sign in with the API key)
 
 Point Claude Code or the Anthropic SDK at it:
 
