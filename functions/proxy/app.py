@@ -235,8 +235,9 @@ class ProxyApp:
                 if refusal is not None:
                     await _over_budget(send, *refusal)
                     return
-            send = counting.starting_after_first_byte(send)
-            await self._forward(scope, receive, send, target, upstream_path, logged, started, requested_at)
+            await self._forward(
+                scope, receive, send, target, upstream_path, logged, started, requested_at, counting.start
+            )
         finally:
             await counting.settle()
 
@@ -250,6 +251,7 @@ class ProxyApp:
         logged: bool,
         started: float,
         requested_at: datetime,
+        after_first_byte: Callable[[], None],
     ) -> None:
         try:
             if _declared_too_large(scope["headers"]):
@@ -275,7 +277,7 @@ class ProxyApp:
             path=upstream_path.decode(),
             request_body=body,
         )
-        relay = Relay(record, send, started, keep_body=logged)
+        relay = Relay(record, send, started, keep_body=logged, after_first_byte=after_first_byte)
         client_left, failure = await _relay_while_connected(relay, client, request, receive)
         if client_left or failure is not None:
             record.complete = False

@@ -18,9 +18,7 @@ counts for that subject that have not landed yet, so a sequence of calls is stil
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from shared.store.rate_limits import CLIENT_IP, Decision, RateLimit, RateLimiter
 
@@ -74,10 +72,6 @@ class SharedLimit:
         self._views[subject] = _View(window, count)
 
 
-Message = MutableMapping[str, Any]
-Send = Callable[[Message], Awaitable[None]]
-
-
 @dataclass(eq=False)
 class Counting:
     """The background counts of one call: started after its first byte, awaited before its handler returns."""
@@ -108,18 +102,6 @@ class Counting:
     def _add_all(self) -> list[int | None]:
         """Blocking, in a worker thread: one table write per count."""
         return [limit.limiter.add(limit.rule, subject, view.window) for limit, subject, view in self.counts]
-
-    def starting_after_first_byte(self, send: Send) -> Send:
-        """`send`, which starts the counts once the first body bytes have been sent."""
-        if not self.counts:
-            return send
-
-        async def sending(message: Message) -> None:
-            await send(message)
-            if self._task is None and message["type"] == "http.response.body":
-                self.start()
-
-        return sending
 
     async def settle(self) -> None:
         """Awaited before the call's handler returns: in Lambda nothing may outlive the call."""

@@ -37,8 +37,17 @@ def json_reply(status: int, payload: dict[str, Any]) -> tuple[Message, Message]:
 
 
 class Relay:
-    def __init__(self, record: CallRecord, send: Send, started: float, keep_body: bool) -> None:
+    def __init__(
+        self,
+        record: CallRecord,
+        send: Send,
+        started: float,
+        keep_body: bool,
+        after_first_byte: Callable[[], None] | None = None,
+    ) -> None:
         self.record = record
+        # Called once, right after the first body bytes went out (starts deferred side work).
+        self.after_first_byte = after_first_byte
         self.send = send
         self.started = started  # perf_counter() when the request arrived
         self.keep_body = keep_body
@@ -78,6 +87,9 @@ class Relay:
                 if self.keep_body:
                     chunks.append(chunk)  # before the send: a client leaving mid-send still got it
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if self.after_first_byte is not None:
+                    self.after_first_byte()
+                    self.after_first_byte = None
                 if reader is not None:
                     reader.feed(chunk)
             self.relayed_all = True
