@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from shared.credentials import api_key_prefix, generate_api_key, hash_api_key
 from shared.ids import new_id
 from shared.models import Principal
@@ -86,15 +84,7 @@ class ApiKeyStore(Store):
         )
 
     def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
-        page = self.query_page(
-            {
-                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
-                & Key("sk").begins_with("KEY#")
-            },
-            limit,
-            start_key,
-            lambda item: {"pk": item["pk"], "sk": item["sk"]},
-        )
+        page = self.tenant_items(tenant_id, "KEY#", limit, start_key)
         page.items = [_public(item) for item in page.items]
         return page
 

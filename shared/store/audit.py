@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from shared.ids import new_id
 from shared.models import Principal
 from shared.store import layout
@@ -53,14 +51,6 @@ class AuditStore(Store):
         )
 
     def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
-        page = self.query_page(
-            {
-                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
-                & Key("sk").begins_with("AUDIT#")
-            },
-            limit,
-            start_key,
-            lambda item: {"pk": item["pk"], "sk": item["sk"]},
-        )
+        page = self.tenant_items(tenant_id, "AUDIT#", limit, start_key)
         page.items = [{key: item.get(key) for key in _PUBLIC_FIELDS} for item in page.items]
         return page

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from boto3.dynamodb.conditions import Key
+
 from shared import aws
+from shared.store import layout
 
 
 @dataclass
@@ -52,3 +55,15 @@ class Store:
                 return Page(items[:limit], key_of(items[limit - 1]))
             if not exclusive:
                 return Page(items, None)
+
+    def tenant_items(self, tenant_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None) -> Page:
+        """A page of one kind of the tenant's items (sort keys starting with `prefix`), newest first."""
+        return self.query_page(
+            {
+                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
+                & Key("sk").begins_with(prefix)
+            },
+            limit,
+            start_key,
+            lambda item: {"pk": item["pk"], "sk": item["sk"]},
+        )

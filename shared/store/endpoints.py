@@ -7,8 +7,6 @@ import secrets
 import string
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
-
 from shared.ids import new_id
 from shared.models import SlugTarget
 from shared.store import layout
@@ -91,15 +89,7 @@ class EndpointStore(Store):
         return _public(item) if item else None
 
     def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
-        page = self.query_page(
-            {
-                "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
-                & Key("sk").begins_with("EP#")
-            },
-            limit,
-            start_key,
-            lambda item: {"pk": item["pk"], "sk": item["sk"]},
-        )
+        page = self.tenant_items(tenant_id, "EP#", limit, start_key)
         page.items = [_public(item) for item in page.items]
         return page
 
