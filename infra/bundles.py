@@ -55,7 +55,8 @@ BUNDLES: dict[str, BundleSpec] = {
         root_scripts=("run.sh",),
         lazy_modules=("shared.ingest",),
     ),
-    # FastAPI through Mangum; verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
+    # FastAPI: through Mangum (the API function) and under uvicorn behind the Lambda Web Adapter (run.sh:
+    # the export function, streamed). Verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
     # genai-prices prices the 1-hour cache writes a session never read back.
     "api": BundleSpec(
         requirements=(
@@ -68,7 +69,10 @@ BUNDLES: dict[str, BundleSpec] = {
             "mangum",
             "fastapi",
             "genai-prices",
+            "uvicorn",
         ),
+        # The export function runs the same app under uvicorn behind the Lambda Web Adapter.
+        root_scripts=("run.sh",),
     ),
     # SQS batch handler; prices each call with genai-prices.
     "usage_ingest": BundleSpec(

@@ -78,11 +78,22 @@ class CodecostsStack(Stack):
             upstream_url=config.upstream_url,
             api_environment=config.api_environment(),
         )
-        api = ManagementApi(self, "Api", handler=functions.api, log_retention=LOG_RETENTION)
+        api = ManagementApi(
+            self,
+            "Api",
+            handler=functions.api,
+            export_handler=functions.export,
+            log_retention=LOG_RETENTION,
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
-            functions={"Proxy": functions.proxy, "Api": functions.api, "Ingest": functions.ingest},
+            functions={
+                "Proxy": functions.proxy,
+                "Api": functions.api,
+                "Export": functions.export,
+                "Ingest": functions.ingest,
+            },
             messaging=messaging,
             alarm_email=config.alarm_email,
         )

@@ -1,7 +1,7 @@
 """600 requests a minute per client IP on every API route, counted in DynamoDB across instances.
 
-The IP is the one the platform reports (API Gateway's request context through Mangum, the socket
-under uvicorn), never a client's `X-Forwarded-For`.
+The IP is the one the platform reports (API Gateway's request context through Mangum or the Lambda
+Web Adapter, the socket under uvicorn), never a client's `X-Forwarded-For`: see shared/client_ip.py.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from anyio import to_thread
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.client_ip import client_ip
 from shared.store.rate_limits import CLIENT_IP, RateLimiter, rate_limited_body
 
 
@@ -20,8 +21,7 @@ class ClientRateLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            client = scope.get("client") or ("unknown", 0)
-            decision = await to_thread.run_sync(self.limiter.hit, CLIENT_IP, str(client[0]))
+            decision = await to_thread.run_sync(self.limiter.hit, CLIENT_IP, client_ip(scope))
             if not decision.allowed:
                 response = JSONResponse(
                     rate_limited_body(decision.retry_after),

@@ -23,13 +23,13 @@ from typing import Any
 import httpx
 
 from functions.proxy.budgets import BudgetGuard
-from functions.proxy.client_ip import client_ip
 from functions.proxy.forwarding import caller_credential, upstream_request_headers
 from functions.proxy.limits import ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
 from functions.proxy.slugs import SlugCache, SlugResolver
 from functions.proxy.upstream import COUNT_TOKENS_PATH, MESSAGES_PATH, Upstream
+from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.ids import new_id
 from shared.models import SlugTarget

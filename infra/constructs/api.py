@@ -1,49 +1,50 @@
-"""The management API: an HTTP API in front of the API function, `/api` and `/api/{proxy+}`."""
+"""The management API: a regional REST API in front of two functions running the same FastAPI app.
+
+- `/api` and `/api/{proxy+}`: the API function (Mangum), buffered: every JSON route.
+- `GET /api/usage/export.csv`: the export function (the app under uvicorn behind the Lambda Web
+  Adapter), with the integration's response transfer mode STREAM: rows reach the client as they are
+  read, past API Gateway's 29 s and 10 MB and Lambda's 6 MB buffered limits. Response streaming is a
+  REST API feature (HTTP APIs buffer), hence a REST API for the whole management API: one host, one
+  set of credentials, whatever the route.
+
+API Gateway matches the most specific resource and does not fall back to a parent's `{proxy+}`, so
+`/api/usage` and `/api/usage/{proxy+}` are routed to the API function explicitly, as are the other
+methods of `/api/usage/export.csv` (the app answers them 405).
+"""
 
 from __future__ import annotations
 
 import json
 
-import jsii
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
-from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.nag import acknowledge
 
+STAGE_NAME = "v1"
 # Stage-wide ceiling that protects the account and the table; the contract's per-client limit
 # (600 requests / minute per IP) is enforced by the app itself, with counters in DynamoDB.
 THROTTLE_RATE_PER_SECOND = 100
 THROTTLE_BURST = 200
+# A streamed response may last up to 15 minutes; the export function's timeout matches.
+EXPORT_TIMEOUT = Duration.minutes(15)
 
 _ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
     "requestTime": "$context.requestTime",
-    "routeKey": "$context.routeKey",
+    "method": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
     "status": "$context.status",
     "responseLength": "$context.responseLength",
     "latencyMs": "$context.responseLatency",
-    "integrationLatencyMs": "$context.integrationLatency",
-    "integrationError": "$context.integrationErrorMessage",
+    "integrationLatencyMs": "$context.integration.latency",
+    "integrationError": "$context.integration.error",
 }
-
-
-@jsii.implements(apigwv2.IAccessLogSettings)
-class AccessLogSettings:
-    def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigwv2.LogGroupLogDestination(log_group)
-
-    @property
-    def destination(self) -> apigwv2.IAccessLogDestination:
-        return self._destination
-
-    @property
-    def format(self) -> apigateway.AccessLogFormat:
-        return apigateway.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT))
 
 
 class ManagementApi(Construct):
@@ -53,36 +54,107 @@ class ManagementApi(Construct):
         construct_id: str,
         *,
         handler: lambda_.IFunction,
+        export_handler: lambda_.IFunction,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.http_api = apigwv2.HttpApi(
-            self,
-            "HttpApi",
-            description="Codecosts management API",
-            # The stage is made below, with throttling and access logs.
-            create_default_stage=False,
-        )
-        integration = integrations.HttpLambdaIntegration("ApiFunction", handler)
-        for path in ("/api", "/api/{proxy+}"):
-            self.http_api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
-
         access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention)
-        self.stage = self.http_api.add_stage(
-            "DefaultStage",
-            stage_name="$default",
-            auto_deploy=True,
-            throttle=apigwv2.ThrottleSettings(
-                rate_limit=THROTTLE_RATE_PER_SECOND, burst_limit=THROTTLE_BURST
+        self.rest_api = apigateway.RestApi(
+            self,
+            "RestApi",
+            description="Codecosts management API",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            # Access logs need the account's API Gateway logging role: made below, without the
+            # managed policy CDK's own role would carry.
+            cloud_watch_role=False,
+            deploy_options=apigateway.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=THROTTLE_RATE_PER_SECOND,
+                throttling_burst_limit=THROTTLE_BURST,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FORMAT)),
+                # Execution logs for errors only: INFO would log request and response metadata.
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                tracing_enabled=True,
             ),
-            access_log_settings=AccessLogSettings(access_logs),
         )
+        self._logging_role()
+
+        buffered = apigateway.LambdaIntegration(handler)
+        streamed = apigateway.LambdaIntegration(
+            export_handler,
+            response_transfer_mode=apigateway.ResponseTransferMode.STREAM,
+            timeout=EXPORT_TIMEOUT,
+        )
+        api = self.rest_api.root.add_resource("api")
+        api.add_method("ANY", buffered)
+        api.add_proxy(default_integration=buffered, any_method=True)
+        usage = api.add_resource("usage")
+        usage.add_method("ANY", buffered)
+        usage.add_proxy(default_integration=buffered, any_method=True)
+        export = usage.add_resource("export.csv")
+        export.add_method("GET", streamed)
+        export.add_method("ANY", buffered)
+
         # The API's base URL: routes live under /api.
-        self.url = f"{self.stage.url}api"
+        self.url = f"{self.rest_api.url}api"
 
         acknowledge(
-            self.http_api,
+            self.rest_api,
             "AwsSolutions-APIG4",
             "Authentication is the app's: a Clerk session JWT or an sk_ API key, verified in the API "
-            "function (docs/API contract); /api/health is public by contract.",
+            "functions (docs/API contract); /api/health is public by contract.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "Users sign in with Clerk, not Cognito; the app verifies Clerk's JWTs and its own API keys.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Every route is a Lambda proxy: the FastAPI app validates each request against its schema "
+            "and answers the contract's 400 with details, which API Gateway's validator cannot.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF by default: per-IP limits are the app's (600/min in DynamoDB) and the stage is "
+            "throttled; ops can associate a web ACL with the stage without changing the app.",
+        )
+
+    def _logging_role(self) -> None:
+        """API Gateway writes REST APIs' logs with one role per account and region
+        (AWS::ApiGateway::Account). Kept on stack deletion: other APIs may log through it by then."""
+        role = iam.Role(
+            self,
+            "LoggingRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            description="API Gateway's account-wide role for writing CloudWatch logs",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogGroups",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                    "logs:GetLogEvents",
+                    "logs:FilterLogEvents",
+                ],
+                resources=["*"],
+            )
+        )
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        account = apigateway.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
+        # The stage may only enable logging once the account has the role.
+        self.rest_api.deployment_stage.node.add_dependency(account)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "API Gateway's account logging role writes the execution and access logs of every REST API "
+            "of the account and region, whose log groups API Gateway names itself: AWS documents '*'.",
         )

@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.bundles import LAMBDA_PYTHON
+from infra.constructs.api import EXPORT_TIMEOUT
 from infra.constructs.messaging import Messaging
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
@@ -27,7 +28,7 @@ WEB_ADAPTER_LAYER_ACCOUNT = "753240598075"
 # The bundles' wheels are built for this Python version: one setting for both.
 RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
-PROXY_PORT = "8000"
+ADAPTER_PORT = "8000"  # where run.sh starts uvicorn, inside the sandbox
 
 
 def web_adapter_layer_arn(region: str) -> str:
@@ -39,7 +40,7 @@ def web_adapter_layer_arn(region: str) -> str:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    name: str  # folder under functions/, bundle under the bundle directory
+    name: str  # the function's name in the stack (construct id, Powertools service)
     handler: str
     description: str
     timeout: Duration
@@ -47,11 +48,12 @@ class FunctionSpec:
     environment: Mapping[str, str]
     statements: Sequence[iam.PolicyStatement]
     layers: Sequence[lambda_.ILayerVersion] = field(default_factory=tuple)
+    bundle: str | None = None  # its bundle (a folder under functions/), when not `name`
 
 
 def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -> lambda_.Function:
     """An arm64 Python function with its own role, log group, tracing and Powertools settings."""
-    code_dir = bundle_dir / spec.name
+    code_dir = bundle_dir / (spec.bundle or spec.name)
     if not code_dir.is_dir():
         raise FileNotFoundError(f"no bundle at {code_dir}: run `make bundles` first")
     construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
@@ -132,6 +134,15 @@ class Functions(Construct):
             # The secret's ARN, never its value: resolved once at start-up by shared.settings.
             "CODECOSTS_SERVER_SECRET_ARN": storage.server_secret.secret_arn,
         }
+        # The Lambda Web Adapter runs a function's run.sh (uvicorn) and streams its responses.
+        web_adapter = lambda_.LayerVersion.from_layer_version_arn(
+            self, "WebAdapterLayer", web_adapter_layer_arn(Stack.of(self).region)
+        )
+        streaming_adapter = {
+            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+            "AWS_LWA_INVOKE_MODE": "response_stream",
+            "PORT": ADAPTER_PORT,
+        }
 
         self.proxy = codecosts_function(
             self,
@@ -143,18 +154,12 @@ class Functions(Construct):
                 # Claude's longest streams (extended thinking) run for many minutes: Lambda's maximum.
                 timeout=Duration.minutes(15),
                 memory_size=1024,
-                layers=[
-                    lambda_.LayerVersion.from_layer_version_arn(
-                        self, "WebAdapterLayer", web_adapter_layer_arn(Stack.of(self).region)
-                    )
-                ],
+                layers=[web_adapter],
                 environment={
                     **common,
-                    "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
-                    "AWS_LWA_INVOKE_MODE": "response_stream",
+                    **streaming_adapter,
                     # The adapter's readiness check GETs "/": the app answers 404 there, which counts
                     # as ready (anything below 500) and touches neither the table nor the upstream.
-                    "PORT": PROXY_PORT,
                     "CODECOSTS_USAGE_QUEUE_URL": messaging.usage_queue.queue_url,
                     "CODECOSTS_UPSTREAM_URL": upstream_url,
                 },
@@ -187,35 +192,62 @@ class Functions(Construct):
         # The function URL ends in "/": the base without it, so `<base>/proxy/<slug>` reads as documented.
         self.proxy_base_url = f"https://{Fn.select(2, Fn.split('/', self.proxy_url.url))}"
 
+        api_settings = {
+            **common,
+            # The `url` of a proxy endpoint: the proxy's own function URL.
+            "CODECOSTS_PUBLIC_URL": self.proxy_base_url,
+            **api_environment,
+        }
+        query_indexes = iam.PolicyStatement(actions=["dynamodb:Query"], resources=index_arns)
+        # What any API request may do: read, count its rate limit, note a key's last use, create a
+        # new Clerk user's profile.
+        request_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
         self.api = codecosts_function(
             self,
             FunctionSpec(
                 name="api",
                 handler="functions.api.handler.handler",
                 description="Codecosts management API (FastAPI through Mangum)",
-                # API Gateway gives up on an integration after 30 s.
+                # API Gateway gives up on a buffered integration after 29 s.
                 timeout=Duration.seconds(29),
                 memory_size=512,
-                environment={
-                    **common,
-                    # The `url` of a proxy endpoint: the proxy's own function URL.
-                    "CODECOSTS_PUBLIC_URL": self.proxy_base_url,
-                    **api_environment,
-                },
+                environment=api_settings,
                 statements=[
                     iam.PolicyStatement(
-                        actions=[
-                            "dynamodb:GetItem",
-                            "dynamodb:PutItem",
-                            "dynamodb:UpdateItem",
-                            "dynamodb:DeleteItem",
-                            "dynamodb:ConditionCheckItem",
-                            "dynamodb:Query",
-                        ],
+                        actions=[*request_actions, "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
                         resources=[table_arn],
                     ),
-                    iam.PolicyStatement(actions=["dynamodb:Query"], resources=index_arns),
+                    query_indexes,
                     iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
+                    read_secret,
+                ],
+            ),
+            bundle_dir,
+        )
+        # The same app and bundle, run by the adapter so that API Gateway streams
+        # `GET /api/usage/export.csv` (constructs/api.py): it needs only what any request may do.
+        self.export = codecosts_function(
+            self,
+            FunctionSpec(
+                name="usage_export",
+                bundle="api",
+                handler="run.sh",
+                description="Codecosts usage CSV export, streamed through API Gateway",
+                timeout=EXPORT_TIMEOUT,
+                # One DynamoDB page (1 MB) in memory at a time; more memory is more CPU for the CSV.
+                memory_size=512,
+                layers=[web_adapter],
+                environment={
+                    **api_settings,
+                    **streaming_adapter,
+                    # The adapter's readiness check GETs "/": the dashboard's page, or a 404 where
+                    # the bundle has none, both below 500, so ready, without a table read.
+                    # A REST API event's path is the resource path; never prefix it with the stage.
+                    "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true",
+                },
+                statements=[
+                    iam.PolicyStatement(actions=request_actions, resources=[table_arn]),
+                    query_indexes,
                     read_secret,
                 ],
             ),

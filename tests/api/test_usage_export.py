@@ -206,3 +206,91 @@ def test_export_of_100k_rows_streams_with_bounded_memory(
 ) -> None:
     seed_records(api_settings, "user_alice", 100_000)
     assert_streamed(traced_api, 100_000)
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzip"),
+    [
+        (None, False),
+        ("identity", False),
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, identity", False),
+        ("*", True),
+        ("*, gzip;q=0", False),
+        ("x-gzip", True),
+        ("gzip;q=bad", False),
+    ],
+)
+def test_gzip_is_used_only_where_accept_encoding_allows_it(accept_encoding: str | None, gzip: bool) -> None:
+    from functions.api.routes.usage_export import accepts_gzip
+
+    assert accepts_gzip(accept_encoding) is gzip
+
+
+def test_export_is_gzipped_for_clients_that_accept_it_with_the_same_rows(
+    client: TestClient, alice: dict[str, str], write_usage: WriteUsage
+) -> None:
+    import zlib
+
+    for minute in range(3):
+        write_usage("user_alice", EP1, T0 + timedelta(minutes=minute))
+    plain = client.get("/api/usage/export.csv", headers={**alice, "Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert plain.headers["vary"] == "Accept-Encoding"
+    with client.stream(
+        "GET", "/api/usage/export.csv", headers={**alice, "Accept-Encoding": "gzip"}
+    ) as zipped:
+        assert zipped.headers["content-encoding"] == "gzip"
+        raw = b"".join(zipped.iter_raw())
+    assert raw[:2] == b"\x1f\x8b"  # a gzip member, not plain text
+    assert zlib.decompress(raw, wbits=31).decode() == plain.text
+    assert len(_rows(plain)) == 3
+
+
+def test_export_streams_through_the_export_functions_entry_point(
+    api_settings: Settings, tmp_path: Path
+) -> None:
+    """`functions/api/run.sh` is what the Lambda Web Adapter runs for the streamed export in AWS: the
+    same app under uvicorn. Started here as the adapter starts it (PORT, LAMBDA_TASK_ROOT), it serves
+    the export in chunks (no content-length), gzipped for a client that accepts it."""
+    _, key = ApiKeyStore(api_settings.table_name, api_settings.secret_bytes()).create(
+        Principal(user_id="user_alice", tenant_id="user_alice"), "run.sh test"
+    )
+    seed_records(api_settings, "user_alice", 2500)
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "LAMBDA_TASK_ROOT": str(root),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(root / "functions/api/run.sh")], env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "run.sh did not start uvicorn"
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        headers = {"Authorization": f"Bearer {key}", "Accept-Encoding": "gzip"}
+        with httpx.stream("GET", f"{url}/api/usage/export.csv", headers=headers, timeout=120) as response:
+            assert response.status_code == 200
+            assert response.headers["content-encoding"] == "gzip"
+            assert "content-length" not in response.headers
+            assert response.headers["transfer-encoding"] == "chunked"
+            lines = list(response.iter_lines())  # httpx decodes the gzip stream as it comes
+        assert lines[0] == ",".join(PUBLIC_FIELDS)
+        assert len(lines) - 1 == 2500
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

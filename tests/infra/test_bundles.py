@@ -22,11 +22,12 @@ from infra.bundles import BUNDLES, LAMBDA_PYTHON, build_all, normalize
 ROOT = Path(__file__).resolve().parents[2]
 HOST_PLATFORM = "manylinux2014_x86_64"
 
-# How Lambda starts each function: run.sh's uvicorn target, or the handler setting.
+# How Lambda starts each function of a bundle: run.sh's uvicorn target, or the handler setting.
+# The api bundle serves two functions: the API (Mangum) and the streamed export (run.sh).
 ENTRY_POINTS = {
-    "proxy": ("asgi", "functions.proxy.app:app"),
-    "api": ("handler", "functions.api.handler.handler"),
-    "usage_ingest": ("handler", "functions.usage_ingest.handler.handler"),
+    "proxy": [("asgi", "functions.proxy.app:app")],
+    "api": [("handler", "functions.api.handler.handler"), ("asgi", "functions.api.app:app")],
+    "usage_ingest": [("handler", "functions.usage_ingest.handler.handler")],
 }
 NEVER_BUNDLED = (
     "aws_cdk",
@@ -104,10 +105,11 @@ def test_bundle_holds_its_function_and_nothing_it_must_not(
     # Bytecode is shipped (Lambda's task root is read-only), compiled for the bundle's Python only.
     tags = {pyc.name.split(".")[-2] for pyc in bundle.rglob("*.pyc")}
     assert tags <= {f"cpython-{LAMBDA_PYTHON.replace('.', '')}"}, tags
-    if function == "proxy":
-        run = bundle / "run.sh"
-        assert run.is_file() and os.access(run, os.X_OK)
-        assert ENTRY_POINTS["proxy"][1] in run.read_text()
+    for kind, target in ENTRY_POINTS[function]:
+        if kind == "asgi":
+            run = bundle / "run.sh"
+            assert run.is_file() and os.access(run, os.X_OK)
+            assert target in run.read_text()
 
 
 @pytest.mark.bundles
@@ -117,7 +119,6 @@ def test_handler_imports_from_its_bundle_alone_and_uses_every_dependency(
     host_bundles: tuple[dict[str, Path], str], function: str, tmp_path: Path
 ) -> None:
     bundles, python = host_bundles
-    kind, target = ENTRY_POINTS[function]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
@@ -127,21 +128,24 @@ def test_handler_imports_from_its_bundle_alone_and_uses_every_dependency(
         "CODECOSTS_SERVER_SECRET": "bundle-test-secret",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    result = subprocess.run(
-        [
-            python,
-            *("-I", "-S", "-B", "-c", _IMPORT_CHECK),
-            *(str(bundles[function]), kind, target, *BUNDLES[function].lazy_modules),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    loaded = {normalize(name) for name in json.loads(result.stdout.strip().splitlines()[-1])}
+    loaded: set[str] = set()
+    for kind, target in ENTRY_POINTS[function]:
+        result = subprocess.run(
+            [
+                python,
+                *("-I", "-S", "-B", "-c", _IMPORT_CHECK),
+                *(str(bundles[function]), kind, target, *BUNDLES[function].lazy_modules),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        loaded |= {normalize(name) for name in json.loads(result.stdout.strip().splitlines()[-1])}
+    # Every dependency is imported by one of the bundle's entry points.
     unused = {normalize(name) for name in BUNDLES[function].requirements} - loaded
     assert not unused, f"{function} bundles dependencies its code never imports: {sorted(unused)}"
 

@@ -20,11 +20,12 @@ def _resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, 
     return {name: r for name, r in template_json["Resources"].items() if r["Type"] == kind}
 
 
-def _function(template_json: dict[str, Any], handler: str) -> tuple[str, dict[str, Any]]:
+def _function(template_json: dict[str, Any], service: str) -> tuple[str, dict[str, Any]]:
+    """A function by its Powertools service name: codecosts-proxy, -api, -usage-export, -usage-ingest."""
     for name, resource in _resources(template_json, "AWS::Lambda::Function").items():
-        if resource["Properties"]["Handler"] == handler:
+        if resource["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == service:
             return name, resource["Properties"]
-    raise AssertionError(f"no function with handler {handler}")
+    raise AssertionError(f"no function {service}")
 
 
 def _statements_of(template_json: dict[str, Any], function_name: str) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def test_proxy_streams_through_a_public_function_url(template: Template) -> None
 
 
 def test_proxy_runs_uvicorn_behind_the_web_adapter_layer(template_json: dict[str, Any]) -> None:
-    _, proxy = _function(template_json, "run.sh")
+    _, proxy = _function(template_json, "codecosts-proxy")
     assert proxy["Runtime"] == "python3.13"
     assert proxy["Architectures"] == ["arm64"]
     assert proxy["Timeout"] == 15 * 60
@@ -86,7 +87,7 @@ def test_no_function_carries_the_server_secret_value(template_json: dict[str, An
 
 def test_every_function_is_traced_and_named_for_powertools(template_json: dict[str, Any]) -> None:
     functions = _resources(template_json, "AWS::Lambda::Function").values()
-    assert len(functions) == 3
+    assert len(functions) == 4
     for function in functions:
         properties = function["Properties"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
@@ -99,25 +100,96 @@ def test_every_function_is_traced_and_named_for_powertools(template_json: dict[s
 
 
 def test_api_urls_point_at_the_proxy_function_url(template_json: dict[str, Any]) -> None:
-    _, api = _function(template_json, "functions.api.handler.handler")
+    _, api = _function(template_json, "codecosts-api")
     public_url = json.dumps(api["Environment"]["Variables"]["CODECOSTS_PUBLIC_URL"])
     assert "FunctionUrl" in public_url
     assert json.dumps(template_json["Outputs"]["ProxyUrl"]["Value"]) == public_url
 
 
-def test_api_serves_api_routes_with_a_throttled_stage(template: Template) -> None:
-    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "ANY /api"})
-    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": "ANY /api/{proxy+}"})
+def _methods(template_json: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(resource path, HTTP method) -> the method's integration, for every method of the REST API."""
+    resources = _resources(template_json, "AWS::ApiGateway::Resource")
+
+    def path(resource: Any) -> str:
+        if not isinstance(resource, dict) or "Ref" not in resource:
+            return ""  # the root resource (Fn::GetAtt RootResourceId)
+        properties = resources[resource["Ref"]]["Properties"]
+        return f"{path(properties['ParentId'])}/{properties['PathPart']}"
+
+    return {
+        (path(m["Properties"]["ResourceId"]), m["Properties"]["HttpMethod"]): m["Properties"]["Integration"]
+        for m in _resources(template_json, "AWS::ApiGateway::Method").values()
+    }
+
+
+def _target(integration: dict[str, Any]) -> str:
+    return str(
+        next(part for part in integration["Uri"]["Fn::Join"][1] if "Fn::GetAtt" in part)["Fn::GetAtt"][0]
+    )
+
+
+def test_api_routes_every_path_to_the_api_function_through_a_throttled_logged_stage(
+    template: Template, template_json: dict[str, Any]
+) -> None:
+    api, _ = _function(template_json, "codecosts-api")
+    methods = _methods(template_json)
+    # API Gateway does not fall back to a parent's {proxy+}: every resource answers every method.
+    for path in ("/api", "/api/{proxy+}", "/api/usage", "/api/usage/{proxy+}", "/api/usage/export.csv"):
+        integration = methods[(path, "ANY")]
+        assert integration["Type"] == "AWS_PROXY" and _target(integration) == api, path
+        assert "ResponseTransferMode" not in integration  # buffered, as Mangum answers
     template.has_resource_properties(
-        "AWS::ApiGatewayV2::Stage",
+        "AWS::ApiGateway::Stage",
         {
-            "DefaultRouteSettings": {
-                "ThrottlingRateLimit": Match.any_value(),
-                "ThrottlingBurstLimit": Match.any_value(),
-            },
-            "AccessLogSettings": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "HttpMethod": "*",
+                            "ResourcePath": "/*",
+                            "ThrottlingRateLimit": Match.any_value(),
+                            "ThrottlingBurstLimit": Match.any_value(),
+                            "LoggingLevel": "ERROR",
+                            "DataTraceEnabled": False,
+                        }
+                    )
+                ]
+            ),
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "TracingEnabled": True,
         },
     )
+    # Access logs need the account's logging role; it carries no managed policy.
+    (account,) = _resources(template_json, "AWS::ApiGateway::Account").values()
+    role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert "ManagedPolicyArns" not in template_json["Resources"][role]["Properties"]
+
+
+def test_csv_export_streams_from_its_own_function_behind_the_web_adapter(
+    template_json: dict[str, Any],
+) -> None:
+    export, properties = _function(template_json, "codecosts-usage-export")
+    integration = _methods(template_json)[("/api/usage/export.csv", "GET")]
+    assert integration["ResponseTransferMode"] == "STREAM"
+    assert integration["Uri"]["Fn::Join"][1][-1] == "/response-streaming-invocations"
+    assert _target(integration) == export
+    # A streamed response may last 15 minutes: the integration and the function allow it.
+    assert integration["TimeoutInMillis"] == 15 * 60 * 1000
+    assert properties["Timeout"] == 15 * 60
+    # The api bundle's run.sh (the same app under uvicorn), run by the adapter in streaming mode.
+    assert properties["Handler"] == "run.sh"
+    _, api = _function(template_json, "codecosts-api")
+    assert properties["Code"] == api["Code"]
+    env = properties["Environment"]["Variables"]
+    assert env["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert env["AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"] == "true"
+    # The API's settings, all of them: the same app answers.
+    api_env = dict(api["Environment"]["Variables"])
+    del api_env["POWERTOOLS_SERVICE_NAME"]
+    assert api_env.items() <= env.items()
+    _, proxy = _function(template_json, "codecosts-proxy")
+    assert properties["Layers"] == proxy["Layers"]
 
 
 def test_outputs_give_the_proxy_and_api_urls(template_json: dict[str, Any]) -> None:
@@ -148,7 +220,7 @@ def test_failed_usage_messages_land_in_the_dead_letter_queue(template_json: dict
     assert usage["VisibilityTimeout"] >= 6 * INGEST_TIMEOUT_SECONDS
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    _, ingest = _function(template_json, "functions.usage_ingest.handler.handler")
+    _, ingest = _function(template_json, "codecosts-usage-ingest")
     assert ingest["Timeout"] == INGEST_TIMEOUT_SECONDS
 
 
@@ -264,7 +336,7 @@ def test_each_function_gets_only_what_it_uses(template_json: dict[str, Any]) -> 
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    proxy, _ = _function(template_json, "run.sh")
+    proxy, _ = _function(template_json, "codecosts-proxy")
     assert _granted(_statements_of(template_json, proxy)) - logs_and_traces == {
         "sqs:SendMessage",
         "s3:PutObject",
@@ -275,7 +347,7 @@ def test_each_function_gets_only_what_it_uses(template_json: dict[str, Any]) -> 
         "dynamodb:ConditionCheckItem",
         "secretsmanager:GetSecretValue",
     }
-    ingest, _ = _function(template_json, "functions.usage_ingest.handler.handler")
+    ingest, _ = _function(template_json, "codecosts-usage-ingest")
     assert _granted(_statements_of(template_json, ingest)) - logs_and_traces == {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
@@ -289,7 +361,16 @@ def test_each_function_gets_only_what_it_uses(template_json: dict[str, Any]) -> 
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
     }
-    api, _ = _function(template_json, "functions.api.handler.handler")
+    export, _ = _function(template_json, "codecosts-usage-export")
+    # Reads records; writes only what any authenticated request may (counters, a key's last use).
+    assert _granted(_statements_of(template_json, export)) - logs_and_traces == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "secretsmanager:GetSecretValue",
+    }
+    api, _ = _function(template_json, "codecosts-api")
     api_statements = _statements_of(template_json, api)
     assert "s3:PutObject" not in _granted(api_statements)
     assert "sqs:SendMessage" not in _granted(api_statements)
