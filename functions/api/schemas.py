@@ -60,10 +60,12 @@ class ProxyEndpoint(BaseModel):
 
 
 class ProxyEndpointUpdate(BaseModel):
-    """Only the fields sent change; `monthly_budget_cents: null` removes the budget."""
+    """Only the fields sent change; `monthly_budget_cents: null` removes the budget. An unknown field
+    is a 400 (nothing changes), as in every request body: a typo must not pass for a change."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"monthly_budget_cents": 5000, "budget_action": "block"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"monthly_budget_cents": 5000, "budget_action": "block"}]},
     )
 
     name: Name | None = None

@@ -105,12 +105,16 @@ def test_budget_validation_and_isolation(
         ({"name": None}, "name"),
         ({"name": "   "}, "name"),
         ({}, "body"),
-        ({"colour": "blue"}, "body"),
+        ({"colour": "blue"}, "colour"),
+        ({"name": "renamed", "monthly_budget_cents": 5, "colour": "blue"}, "colour"),
         ({"budget_action": "block"}, "budget_action"),  # no budget to act on yet
     ):
         response = client.patch(path, json=body, headers=alice)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["details"][0]["field"] == field, body
+    # None of the refused bodies changed anything.
+    (unchanged,) = client.get("/api/proxy-endpoints", headers=alice).json()["items"]
+    assert unchanged["name"] == endpoint["name"] and unchanged["monthly_budget_cents"] is None
     assert client.patch(path, json={"monthly_budget_cents": 5}, headers=bob).status_code == 404
     missing = client.patch(
         "/api/proxy-endpoints/01JP0000000000000000000009", json={"name": "x"}, headers=alice
