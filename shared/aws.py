@@ -31,6 +31,13 @@ def dynamodb_client() -> Any:
 
 
 @lru_cache(maxsize=1)
+def dynamodb_typed() -> Any:
+    """DynamoDB's own client, values typed as the API has them (`{"N": "1"}`): without the resource
+    layer's conversions (a quarter of a small call's CPU), for hot calls on simple items."""
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=1)
 def sqs() -> Any:
     return boto3.client("sqs", config=_CONFIG)
 

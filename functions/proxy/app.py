@@ -20,15 +20,20 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from functions.proxy.budgets import BudgetGuard
 from functions.proxy.forwarding import caller_credential, upstream_request_headers
 from functions.proxy.limits import ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
+from functions.proxy.side_work import FirstByteGate, SideWork
 from functions.proxy.slugs import SlugCache, SlugResolver
-from functions.proxy.upstream import COUNT_TOKENS_PATH, MESSAGES_PATH, Upstream
+from functions.proxy.upstream import (
+    COUNT_TOKENS_PATH,
+    MESSAGES_PATH,
+    InvalidQuery,
+    Upstream,
+    UpstreamRequest,
+)
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.ids import new_id
@@ -102,11 +107,11 @@ async def _client_gone(receive: Receive) -> None:
 
 
 async def _relay_while_connected(
-    relay: Relay, client: httpx.AsyncClient, request: httpx.Request, receive: Receive
+    relay: Relay, upstream: Upstream, request: UpstreamRequest, receive: Receive
 ) -> tuple[bool, BaseException | None]:
     """Runs the relay to its end, or until the client leaves, which cancels it and so closes the
     upstream request at once. Returns whether the client left, and what the relay raised if anything."""
-    relaying = asyncio.create_task(relay.run(client, request))
+    relaying = asyncio.create_task(relay.run(upstream, request))
     watching = asyncio.create_task(_client_gone(receive))
     try:
         await asyncio.wait((relaying, watching), return_when=asyncio.FIRST_COMPLETED)
@@ -157,6 +162,7 @@ class ProxyApp:
         self._limiter = limiter
         self._budgets = budgets
         self._ready = False
+        self.first_bytes = FirstByteGate()
 
     def _prepare(self) -> None:
         """Done on the first request, so that importing the app needs no configuration."""
@@ -214,19 +220,32 @@ class ProxyApp:
                 logger.error("Proxy not configured", extra={"error": str(error)})
                 await _reply(send, 500, "Internal server error")
                 return
+        gate = self.first_bytes
+        gate.arrived()
+        waiting = True
+        side: SideWork | None = None
+
+        def after_first_byte() -> None:
+            nonlocal waiting
+            waiting = False
+            gate.answered()
+            if side is not None:
+                gate.when_quiet(side.start)
+
         try:
-            target = await self.slugs.resolve(slug)
-        except Exception as error:
-            logger.error("Proxy endpoint lookup failed", extra={"error": type(error).__name__})
-            await _reply(send, 503, "Service unavailable")
-            return
-        if target is None:
-            await _reply(send, 404, "Proxy endpoint not found")
-            return
-        decision, counting = await self.limits[upstream_path].admit(
-            client_ip(scope), target.proxy_endpoint_id
-        )
-        try:
+            try:
+                target = await self.slugs.resolve(slug)
+            except Exception as error:
+                logger.error("Proxy endpoint lookup failed", extra={"error": type(error).__name__})
+                await _reply(send, 503, "Service unavailable")
+                return
+            if target is None:
+                await _reply(send, 404, "Proxy endpoint not found")
+                return
+            decision, counting = await self.limits[upstream_path].admit(
+                client_ip(scope), target.proxy_endpoint_id
+            )
+            side = SideWork(counting, lambda: self.slugs.refresh(slug))
             if not decision.allowed:
                 await _rate_limited(send, decision.retry_after)
                 return
@@ -236,10 +255,22 @@ class ProxyApp:
                     await _over_budget(send, *refusal)
                     return
             await self._forward(
-                scope, receive, send, target, upstream_path, logged, started, requested_at, counting.start
+                scope,
+                receive,
+                send,
+                target,
+                upstream_path,
+                logged,
+                started,
+                requested_at,
+                after_first_byte,
+                side,
             )
         finally:
-            await counting.settle()
+            if waiting:
+                gate.answered()
+            if side is not None:
+                await side.settle()
 
     async def _forward(
         self,
@@ -252,6 +283,7 @@ class ProxyApp:
         started: float,
         requested_at: datetime,
         after_first_byte: Callable[[], None],
+        side: SideWork,
     ) -> None:
         try:
             if _declared_too_large(scope["headers"]):
@@ -263,13 +295,11 @@ class ProxyApp:
         if body is None:
             return  # the client left before sending its request: nothing reached the upstream
         try:
-            url = self.upstream.url(upstream_path, scope["query_string"])
-        except (httpx.InvalidURL, UnicodeDecodeError):
+            upstream_target = self.upstream.target(upstream_path, scope["query_string"])
+        except InvalidQuery:
             await _reply(send, 400, "Invalid query string")
             return
         headers = scope["headers"]
-        client = self.upstream.client
-        request = client.build_request("POST", url, headers=upstream_request_headers(headers), content=body)
         record = CallRecord(
             id=new_id(requested_at),
             target=target,
@@ -278,7 +308,8 @@ class ProxyApp:
             request_body=body,
         )
         relay = Relay(record, send, started, keep_body=logged, after_first_byte=after_first_byte)
-        client_left, failure = await _relay_while_connected(relay, client, request, receive)
+        request = UpstreamRequest(upstream_target, upstream_request_headers(headers), body)
+        client_left, failure = await _relay_while_connected(relay, self.upstream, request, receive)
         if client_left or failure is not None:
             record.complete = False
             if not relay.responded:
@@ -289,7 +320,10 @@ class ProxyApp:
                 record.api_key_id = fingerprint_credential(credential, self.secret)
                 record.api_key_hint = credential_hint(credential)
             record.session_header, record.agent_header = claude_code_headers(headers)
-            await self.publisher.publish(record)
+            # The side work (started after the first byte) ends with the message, before the response.
+            await asyncio.gather(self.publisher.publish(record), side.settle())
+        else:
+            await side.settle()
         if failure is not None:
             raise failure  # recorded; uvicorn answers 500 or drops the connection
         if relay.relayed_all and not client_left:

@@ -4,9 +4,14 @@ A conditional write per call would be exact but would add a DynamoDB round trip 
 reaches Anthropic. So each instance keeps its last view of every shared counter: while that view is
 well below the limit, a call goes through at once and is counted in the background (the count is
 settled before the response ends, so nothing is left running after it). Near the limit (within
-`headroom`), with no view yet (a new minute), or when the view is stale, a call is checked exactly
-with the conditional write. Overshoot is therefore possible only if more than `headroom` calls reach
-other instances within one round trip, and a sequence of calls is limited exactly.
+`headroom`), or with no view of the subject, a call is checked exactly with the conditional write.
+Overshoot is therefore possible only if more than `headroom` calls reach other instances within one
+round trip, and a sequence of calls is limited exactly.
+
+A new minute starts every counter at zero, so a view that was well below the limit in the minute
+that just ended becomes a view of zero for the new one (exact at the minute's start, as a fresh view
+is); its first call is not made to wait for a table write. A subject that was near the limit, or
+unseen for longer, gets the exact check.
 
 The background counts of a call start only once its first byte has gone to the client: boto3 holds
 the GIL for a millisecond or more per call, and started earlier the counts would slow the very
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from shared.store.rate_limits import CLIENT_IP, Decision, RateLimit, RateLimiter
+from shared.store.rate_limits import CLIENT_IP, WINDOW_SECONDS, Decision, RateLimit, RateLimiter
 
 _MAX_VIEWS = 10_000
 
@@ -43,12 +48,8 @@ class SharedLimit:
     async def admit(self, subject: str, counting: Counting) -> Decision:
         """The decision; a call let through without a table write is added to `counting`."""
         window = self.limiter.window()
-        view = self._views.get(subject)
-        if (
-            view is None
-            or view.window != window
-            or view.count + view.in_flight >= self.rule.limit - self.headroom
-        ):
+        view = self._view(subject, window)
+        if view is None or view.count + view.in_flight >= self.rule.limit - self.headroom:
             if view is not None and view.counting:
                 # The exact check must see this instance's own calls: their counts go first, at once.
                 pending = [counting.started() for counting in view.counting]
@@ -61,6 +62,17 @@ class SharedLimit:
         view.counting.add(counting)
         counting.counts.append((self, subject, view))
         return Decision(True)
+
+    def _view(self, subject: str, window: int) -> _View | None:
+        """This instance's view of the subject's count in `window`, if it has one it may trust."""
+        view = self._views.get(subject)
+        if view is None or view.window == window:
+            return view
+        far = view.count + view.in_flight < self.rule.limit - self.headroom
+        if view.window == window - WINDOW_SECONDS and far:
+            fresh = self._views[subject] = _View(window, 0)
+            return fresh
+        return None
 
     def _see(self, subject: str, window: int, count: int) -> None:
         view = self._views.get(subject)

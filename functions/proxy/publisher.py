@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from functions.proxy.send_batches import SendBatches
 from shared import aws
 from shared.models import SlugTarget
 from shared.observability import MetricUnit, logger, metrics
@@ -130,6 +131,7 @@ class UsagePublisher:
         self._sqs = sqs
         self._s3 = s3
         self._ingest: UsageIngest | None = None
+        self._batches: SendBatches | None = None
 
     async def publish(self, record: CallRecord) -> None:
         try:
@@ -157,13 +159,15 @@ class UsagePublisher:
     def _send(self, message: str) -> None:
         if not self.queue_url:
             raise RuntimeError("CODECOSTS_USAGE_QUEUE_URL is not set")
+        if self._batches is None:
+            self._batches = SendBatches(lambda: self.sqs, self.queue_url)
         for delay in self.retry_delays:
             try:
-                self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
+                self._batches.send(message)
                 return
             except Exception:
                 time.sleep(delay)
-        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message)
+        self._batches.send(message)
 
     def message(self, record: CallRecord) -> tuple[UsageEvent, str]:
         """The usage event of a call and its message text, after putting large bodies in S3."""

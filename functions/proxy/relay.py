@@ -12,10 +12,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import httpx
-
 from functions.proxy.forwarding import client_response_headers
 from functions.proxy.publisher import CallRecord
+from functions.proxy.upstream import Upstream, UpstreamError, UpstreamRequest, UpstreamTimeout
 from shared.observability import logger
 from shared.usage import StreamUsageReader, Usage
 
@@ -57,21 +56,21 @@ class Relay:
     def _elapsed_ms(self) -> int:
         return round((time.perf_counter() - self.started) * 1000)
 
-    async def run(self, client: httpx.AsyncClient, request: httpx.Request) -> None:
+    async def run(self, upstream: Upstream, request: UpstreamRequest) -> None:
         record = self.record
         try:
-            response = await client.send(request, stream=True)
-        except httpx.ReadTimeout:
+            response = await upstream.post(request)
+        except UpstreamTimeout:
             await self._reply_own(504, "Upstream timed out")
             return
-        except httpx.RequestError as error:
+        except UpstreamError as error:
             logger.warning("Upstream unreachable", extra={"error": type(error).__name__})
             await self._reply_own(502, "Upstream unreachable")
             return
         record.ttfb_ms = self._elapsed_ms()
         record.status_code = response.status_code
-        record.request_id = response.headers.get("request-id")
-        record.stream = response.headers.get("content-type", "").startswith(_EVENT_STREAM)
+        record.request_id = response.header(b"request-id")
+        record.stream = (response.header(b"content-type") or "").startswith(_EVENT_STREAM)
         reader = StreamUsageReader() if record.stream and self.keep_body else None
         chunks = record.response_chunks
         try:
@@ -79,11 +78,11 @@ class Relay:
                 {
                     "type": "http.response.start",
                     "status": response.status_code,
-                    "headers": client_response_headers(response.headers.raw),
+                    "headers": client_response_headers(response.headers),
                 }
             )
             self.responded = True
-            async for chunk in response.aiter_bytes():
+            async for chunk in response.chunks():
                 if self.keep_body:
                     chunks.append(chunk)  # before the send: a client leaving mid-send still got it
                 await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -93,7 +92,7 @@ class Relay:
                 if reader is not None:
                     reader.feed(chunk)
             self.relayed_all = True
-        except httpx.RequestError as error:
+        except UpstreamError as error:
             record.complete = False
             logger.warning("Upstream broke off the reply", extra={"error": type(error).__name__})
         finally:

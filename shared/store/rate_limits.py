@@ -11,9 +11,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared import aws
 from shared.observability import MetricUnit, logger, metrics
 from shared.store import layout
 from shared.store.base import Store
@@ -42,21 +44,26 @@ class RateLimiter(Store):
     def window(self) -> int:
         return int(self.clock() // WINDOW_SECONDS) * WINDOW_SECONDS
 
+    def _key(self, rule: RateLimit, subject: str, window: int) -> dict[str, Any]:
+        return {"pk": {"S": layout.rate_counter_pk(rule.scope, subject)}, "sk": {"S": str(window)}}
+
     def hit(self, rule: RateLimit, subject: str) -> Decision:
         """Counts the request if the limit allows it: exact, one conditional write."""
         now = self.clock()
         window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-        client = self.table.meta.client
+        # The plain client (typed values): these writes are on every proxied call's path.
+        client = aws.dynamodb_typed()
         try:
-            response = self.table.update_item(
-                Key={"pk": layout.rate_counter_pk(rule.scope, subject), "sk": str(window)},
+            response = client.update_item(
+                TableName=self.table_name,
+                Key=self._key(rule, subject, window),
                 UpdateExpression="ADD #count :one SET expires_at = :expires",
                 ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
                 ExpressionAttributeNames={"#count": "count"},
                 ExpressionAttributeValues={
-                    ":one": 1,
-                    ":limit": rule.limit,
-                    ":expires": window + 2 * WINDOW_SECONDS,
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(rule.limit)},
+                    ":expires": {"N": str(window + 2 * WINDOW_SECONDS)},
                 },
                 ReturnValues="UPDATED_NEW",
             )
@@ -69,16 +76,20 @@ class RateLimiter(Store):
             )
             metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
             return Decision(True)
-        return Decision(True, count=int(response["Attributes"]["count"]))
+        return Decision(True, count=int(response["Attributes"]["count"]["N"]))
 
     def add(self, rule: RateLimit, subject: str, window: int) -> int | None:
         """Counts a request already let through (see functions/proxy/limits.py); the new count."""
         try:
-            response = self.table.update_item(
-                Key={"pk": layout.rate_counter_pk(rule.scope, subject), "sk": str(window)},
+            response = aws.dynamodb_typed().update_item(
+                TableName=self.table_name,
+                Key=self._key(rule, subject, window),
                 UpdateExpression="ADD #count :one SET expires_at = :expires",
                 ExpressionAttributeNames={"#count": "count"},
-                ExpressionAttributeValues={":one": 1, ":expires": window + 2 * WINDOW_SECONDS},
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":expires": {"N": str(window + 2 * WINDOW_SECONDS)},
+                },
                 ReturnValues="UPDATED_NEW",
             )
         except (ClientError, BotoCoreError) as error:
@@ -87,7 +98,7 @@ class RateLimiter(Store):
             )
             metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
             return None
-        return int(response["Attributes"]["count"])
+        return int(response["Attributes"]["count"]["N"])
 
 
 # The contract's limits (API.md "Rate limits"). The per-IP counter is one for the API and the proxy.
