@@ -86,7 +86,7 @@ def main() -> None:
     began = time.monotonic()
     results = Results(machine=_machine(), command="make bench" + (" (--quick)" if args.quick else ""))
     started = _step("cold start: handler imports in fresh interpreters")
-    results.imports = coldstart.measure(runs=3 if args.quick else 7, cold_runs=1 if args.quick else 3)
+    results.imports = coldstart.measure(runs=3 if args.quick else 9, venv_runs=1 if args.quick else 3)
     results.seconds["imports"] = time.monotonic() - started
     started = _step("bundles (make bundles)")
     results.bundles = coldstart.bundle_sizes()

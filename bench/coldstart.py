@@ -1,8 +1,12 @@
 """Cold start: each Lambda handler module imported in a fresh interpreter, and each bundle's size.
 
 `python -X importtime -c "import <module>"`, several times; the module's cumulative import time is
-read from its own line. "Without bytecode" compiles every module from source, as Lambda does with
-these bundles (built `--no-compile`, and /var/task is read-only, so no .pyc is ever written there).
+read from its own line. Measured where Lambda imports it from: the function's bundle, built by
+`infra/bundles.py` exactly as `make bundles` builds it but for this machine's platform (the deployable
+bundles are arm64, whose compiled wheels cannot load here), with its bytecode compiled by Python 3.13
+as shipped, imported by Python 3.13 with nothing but the bundle on the path (`-I -S -B`). The dev
+venv's figure is measured too, for comparison: it has other packages (httpx's command line pulls in
+`rich` there, for one) and another Python.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +27,28 @@ HANDLERS = {
     "usage_ingest": "functions.usage_ingest.handler",
 }
 TARGETS_MS = {"proxy": 250.0, "api": 600.0, "usage_ingest": 400.0}
-# Packages a handler has no use for at start-up; any of them loaded is a finding.
+# Packages a handler has no use for at start-up; any of them loaded is a finding (and fails
+# tests/infra/test_handler_imports.py). Some load later, on the paths that need them:
+# - proxy: pydantic and genai_prices when the usage queue is down and it writes a record itself;
+# - api: PyJWT, cryptography and httpx at the first Clerk session token, genai_prices at the first
+#   session with unread 1-hour cache writes.
 NOT_AT_START = {
-    "proxy": ("aws_xray_sdk", "fastapi", "starlette", "mangum", "genai_prices", "jwt"),
-    "api": ("aws_xray_sdk", "uvicorn", "genai_prices"),
-    "usage_ingest": ("aws_xray_sdk", "fastapi", "starlette", "httpx", "uvicorn"),
+    "proxy": (
+        "aws_xray_sdk",
+        "fastapi",
+        "starlette",
+        "mangum",
+        "genai_prices",
+        "jwt",
+        "cryptography",
+    ),
+    "api": ("aws_xray_sdk", "uvicorn", "genai_prices", "jwt", "cryptography", "httpx"),
+    "usage_ingest": ("aws_xray_sdk", "fastapi", "starlette", "httpx", "uvicorn", "jwt"),
 }
+# A handler Lambda runs inside a server (run.sh: uvicorn behind the Lambda Web Adapter) is also
+# measured after the server's own imports, as it is loaded there: its share of the start-up.
+SERVERS = {"proxy": "uvicorn.main"}
+HOST_PLATFORM = "manylinux2014_x86_64"
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
@@ -37,8 +56,10 @@ _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 class ImportTime:
     function: str
     module: str
-    runs_ms: list[float] = field(default_factory=list)
-    cold_runs_ms: list[float] = field(default_factory=list)  # without bytecode
+    python: str = ""  # the interpreter that imported it from the bundle, e.g. "3.13"
+    runs_ms: list[float] = field(default_factory=list)  # from the bundle
+    venv_runs_ms: list[float] = field(default_factory=list)  # from the dev venv
+    in_server_runs_ms: list[float] = field(default_factory=list)  # from the bundle, after SERVERS
     by_package_ms: dict[str, float] = field(default_factory=dict)  # own time of each top-level package
     unneeded: list[str] = field(default_factory=list)
 
@@ -47,19 +68,30 @@ class ImportTime:
         return median(self.runs_ms)
 
     @property
-    def cold_median_ms(self) -> float:
-        return median(self.cold_runs_ms)
+    def venv_median_ms(self) -> float:
+        return median(self.venv_runs_ms)
+
+    @property
+    def in_server_median_ms(self) -> float | None:
+        return median(self.in_server_runs_ms) if self.in_server_runs_ms else None
 
 
-def _import_once(module: str, env: dict[str, str]) -> tuple[float, dict[str, float], list[str]]:
-    probe = f"import sys, {module}; print(','.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
-    done = subprocess.run(  # noqa: S603 - our own interpreter, a fixed module name
-        [sys.executable, "-X", "importtime", "-c", probe],
+def _import_once(
+    command: list[str], module: str, env: dict[str, str], path: Path | None = None, after: str = ""
+) -> tuple[float, dict[str, float], list[str]]:
+    setup = f"sys.path.insert(0, {str(path)!r}); " if path else ""
+    setup += f"import {after}; " if after else ""
+    listing = "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    probe = f"import sys; {setup}import {module}; {listing}"
+    done = subprocess.run(  # noqa: S603 - our own interpreters, a fixed module name
+        [*command, "-c", probe],
         capture_output=True,
         text=True,
         env=env,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"importing {module} failed:\n{done.stderr[-4000:]}")
     total = 0.0
     own: dict[str, float] = defaultdict(float)
     for match in _LINE.finditer(done.stderr):
@@ -67,28 +99,46 @@ def _import_once(module: str, env: dict[str, str]) -> tuple[float, dict[str, flo
         own[name.split(".")[0]] += int(self_us) / 1000
         if name == module:
             total = int(cumulative_us) / 1000
-    return total, own, done.stdout.strip().split(",")
+    return total, own, done.stdout.strip().splitlines()[-1].split(",")
 
 
-def measure(runs: int = 5, cold_runs: int = 3) -> list[ImportTime]:
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
+def host_bundles(python_version: str) -> dict[str, Path]:
+    """The bundles built for this machine (the same ones tests/infra/test_bundles.py imports)."""
+    from infra.bundles import BUNDLES, ROOT, build_all
+
+    out = ROOT / "build" / "host-bundles" / f"cp{python_version.replace('.', '')}"
+    return build_all(list(BUNDLES), out, platform=HOST_PLATFORM, python_version=python_version)
+
+
+def measure(runs: int = 5, venv_runs: int = 3) -> list[ImportTime]:
+    from infra.bundles import lambda_python
+
+    python, version = lambda_python()
+    bundles = host_bundles(version)
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(Path.home())}
+    flags = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
     results = []
+    command = [python, "-X", "importtime", "-I", "-S", "-B"]
     for function, module in HANDLERS.items():
-        result = ImportTime(function, module)
+        result = ImportTime(function, module, python=version)
         packages: dict[str, float] = defaultdict(float)
         loaded: list[str] = []
         for _ in range(runs):
-            total, own, loaded = _import_once(module, env)
+            total, own, loaded = _import_once(command, module, {**base, **flags}, bundles[function])
             result.runs_ms.append(total)
+            if function in SERVERS:
+                result.in_server_runs_ms.append(
+                    _import_once(command, module, {**base, **flags}, bundles[function], SERVERS[function])[0]
+                )
             for name, value in own.items():
                 packages[name] += value
         heaviest = sorted(packages.items(), key=lambda pair: -pair[1])[:6]
         result.by_package_ms = {name: value / runs for name, value in heaviest}
         result.unneeded = [name for name in NOT_AT_START[function] if name in loaded]
-        for _ in range(cold_runs):
-            with tempfile.TemporaryDirectory() as empty:
-                cold_env = {**env, "PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}
-                result.cold_runs_ms.append(_import_once(module, cold_env)[0])
+        for _ in range(venv_runs):
+            venv_env = {**os.environ, **flags}
+            venv_command = [sys.executable, "-X", "importtime"]
+            result.venv_runs_ms.append(_import_once(venv_command, module, venv_env)[0])
         results.append(result)
     return results
 

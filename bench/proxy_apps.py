@@ -25,6 +25,10 @@ class _Queue:
         self.sent += 1
         return {"MessageId": str(self.sent)}
 
+    def send_message_batch(self, **request: Any) -> dict[str, Any]:
+        self.sent += len(request["Entries"])
+        return {"Successful": [{"Id": entry["Id"]} for entry in request["Entries"]], "Failed": []}
+
     def put_object(self, **request: Any) -> dict[str, Any]:
         return {}
 

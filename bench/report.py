@@ -22,47 +22,57 @@ FIXES = """\
 |---|---|---|---|
 | Rate-limit background counts start after the first byte has gone to the client, both counts in one worker-thread hop (`functions/proxy/limits.py`) | added TTFB median, c=1 / c=16 | 7.8 ms / 60.6 ms | see the table above |
 | `shared.aws.table()` cached per table name: every DynamoDB call rebuilt a boto3 `Table` resource from its model (~1 ms CPU) | proxy CPU per short call | 13.1 ms | 7.4 ms (then the counts change above) |
-| (bench) moto served with HTTP/1.1 keep-alive: werkzeug's HTTP/1.0 made every boto3 call open a TCP connection, which AWS never makes it do | added TTFB median, c=1 | 11.9 ms | 7.8 ms |
+| (bench) moto served with HTTP/1.1 keep-alive: werkzeug's HTTP/1.0 made every boto3 call open a TCP connection, which AWS never makes it do (it did not take: werkzeug 3.1 closes every connection whatever the protocol; see the moto row below) | added TTFB median, c=1 | 11.9 ms | 7.8 ms |
+| (bench) moto behind uvicorn (`bench/moto_server.py`): connections kept alive for real, and SendMessage no longer builds every queue attribute (counting each message held) to read one flag: moto's CPU per send grew by 2-3 ms per 100 messages waiting, SQS's does not | whole path, proxy as before these fixes: calls/s at c=2; proxy CPU per short call; moto CPU per SendMessage with 300-500 messages queued | 25-29/s; 12.8-14.1 ms; 16-18 ms | 47-62/s; 9.2-12.0 ms; ~3 ms |
+| A slug found is served for a second TTL (up to 10 s from its read, the contract's limit for a deleted endpoint) while it is re-read after the call's first byte (`functions/proxy/slugs.py`): at this pace every other call waited for a table read | added TTFB, c=1 median / p99; c=16 p99 (without -> with, two runs each) | 2.4-3.3 / 7.4-13.6 ms; 116-130 ms | 0.7-0.9 / 1.4-4.2 ms; 4.5-4.9 ms |
+| A rate-limit view well below the limit carries into the next minute as a view of zero (every counter starts the minute at zero) instead of an exact check (`functions/proxy/limits.py`): a minute's first call waited for two conditional writes | added TTFB p99, c=1 (without -> with, two runs each) | 19-24 ms | 1.4-4.2 ms |
+| A call's side work (rate-limit counts, slug re-read) waits until no call waits for its first byte, at most 50 ms (`functions/proxy/side_work.py`): the counts of the first calls of a round of 16 took the GIL from the later ones | added TTFB, c=16 median / p99 (without -> with, two runs each) | 8.1-8.6 / 20.3-20.7 ms | 3.9-4.6 / 4.5-4.9 ms |
+| The proxy's own HTTP/1.1 client to Anthropic (`functions/proxy/upstream.py`: asyncio + httptools, a keep-alive pool) instead of httpx: httpx spent ~1 ms of CPU per call (pool, h11, anyio, cookies), and httpcore 1.0.9's pool gave calls arriving together the same idle connection, so they went upstream one after another, ~2 ms apart (16 at once: heads at 13-50 ms through httpx, 1-3 ms on a raw socket) | added TTFB median, c=1 / c=16 (one run each, the fixes above in place); AWS in-process: proxy CPU per short call and calls/s, c=1 | 3.2 / 33.0 ms; 2.4-3.0 ms, 260-326/s | 0.8 / 5.9 ms; 1.0-1.2 ms, 661-726/s |
+| Rate-limit counters written with the plain DynamoDB client (`shared/store/rate_limits.py`, no resource-layer conversions); usage messages of calls that end together sent in one `SendMessageBatch` without an added wait (`functions/proxy/send_batches.py`, group commit) | whole path, proxy CPU per short call, c=4 (alternating runs, noisy); SQS requests for 80 messages, c=16 | 9.5-10.0 ms; 80 | 6.8-9.1 ms; 36 |
+| All of the above together, the proxy alone (same harness and moto, two runs each, load 1.5-2.5) | added TTFB median c=1 / c=16; whole path proxy CPU per short call, c=2 | 3.2-7.7 / 69-89 ms; 9.2-12.0 ms | 0.7-0.9 / 3.9-4.6 ms; 7.4-9.3 ms |
 | The X-Ray tracer made on first use (`shared/observability.py`); no function uses it today | proxy import | 590-740 ms | see the table above (no `aws_xray_sdk` at start) |
+| The API imports PyJWT, cryptography and httpx at the first Clerk session token and genai-prices at the first session needing a price (`functions/api/auth/clerk.py`, `shared/cache_economics.py`); the proxy no longer imports httpx (its own upstream client, above) | handler import from its bundle, median of 15 interleaved runs (loaded machine) | API 915 ms, proxy 437 ms | see the cold start table (this run) |
 """
 
 
 # Why the targets that are missed are missed, from py-spy profiles (`py-spy record --gil`) of the proxy
 # under this harness; the numbers above come from the run itself.
 ANALYSIS = """\
-- **Added TTFB at concurrency 1** (target < 2 ms). What is left is the proxy's own work before the first
-  byte: uvicorn's request parsing, the slug cache and rate-limit views, then httpx building and sending
-  the upstream request and parsing its response head (httpx is about a sixth of the proxy's CPU), then
-  the response head and first chunk through uvicorn. The slug cache expires every 5 s, so about one
-  call in four at this pace waits for a table read (the p99). Closing the gap needs a leaner upstream
-  client than httpx (h11 or httptools over asyncio streams, with a connection pool): not done here.
-- **Added TTFB at concurrency 16** (target < 20 ms median). The 16 calls of a round arrive together on
-  one event loop: each waits for the ones ahead of it (about 2-3 ms of CPU each before their first
-  byte), and the boto3 calls of the calls already streaming (rate-limit counts, usage messages, ~1.5-3
-  ms of CPU each, in worker threads) take the GIL from the loop. Counting after the first byte (fixed
-  below) took the counts out of each call's own path; the rest needs less CPU per call (see next).
+- **Added TTFB** (targets < 2 ms at c=1, < 20 ms at c=16). What is left before the first byte is
+  one more local hop each way and the proxy's own work: uvicorn parsing the request, the slug cache and
+  rate-limit views, writing the upstream request and parsing its head (~0.2 ms, `upstream.py`), then
+  the head and first chunk back through uvicorn. The 16 calls of a round arrive together on one event
+  loop and go upstream one after another, each after ~0.3 ms of the loop's time. The p99 is the first
+  call of a subject the instance has no view of (a new client IP: an exact rate-limit write, ~5-10 ms
+  against moto) or of a slug unused for more than 10 s (a table read); on a loaded machine also the
+  proxy process waiting for a core (four processes share two).
 - **Throughput** (target 300 calls/s on one worker). Against moto the run measures moto: it shares the
-  two cores and spends more CPU per call than the proxy (see "moto CPU/call"), so a few dozen calls a
-  second is the local stack's limit, not the proxy's. The proxy itself spends about 3 ms of CPU per
-  short call without the AWS round trips (the AWS-in-process table: ~320 calls/s per core) and about
-  9-12 ms with them: three boto3 calls per proxied call (two rate-limit `UpdateItem`s and the
-  `SendMessage`) cost 1.5-3 ms of CPU each (request serialisation, SigV4 signing, urllib3, response
-  parsing), about 45% of the proxy's CPU in the profile. Ways down, in order of effect: one
-  `UpdateItem ADD n` per subject for all the calls in flight instead of one per call; the usage
-  messages of concurrent calls sent with `SendMessageBatch` (up to 10 per request); the DynamoDB
-  client without the resource layer. In Lambda each instance serves one call at a time, so none of
-  this limits throughput there: it only shortens each call's billed time by a few milliseconds.
-- **Cold start**. All three handlers still import boto3/botocore (~100 ms), pydantic (~50-90 ms: the
-  usage message and settings models) and Powertools; they need them on the first request anyway, so
-  importing them later would only move the time. The proxy could lose ~100 ms by not using pydantic
-  (a dataclass for the usage message, `os.environ` for its few settings). httpx imports its command
-  line (`rich`, `click`) in the dev environment only: the bundle has no `rich`. The API loads
-  `genai_prices` at import (through `shared/pricing.py`); it needs it only for cost-without-cache
-  figures. Bigger than any of these: the bundles ship no bytecode (`--no-compile`, and /var/task is
-  read-only), so every Lambda cold start compiles every module from source (the 'from source' column,
-  several times the cached figure). Compiling the bundles with the runtime's own Python 3.13
-  (`python3.13 -m compileall -j0 --invalidation-mode unchecked-hash` in the build, e.g. in the
-  `public.ecr.aws/lambda/python:3.13-arm64` image) would remove that.
+  two cores and spends more CPU per call than the proxy (see "moto CPU/call"; one `UpdateItem` costs it
+  ~4 ms), so a few dozen calls a second is the local stack's limit, not the proxy's. The proxy itself
+  spends about 1 ms of CPU per short call without the AWS round trips (the AWS-in-process table) and
+  7-9 ms with them: the two rate-limit `UpdateItem`s and the `SendMessage` are about 70% of its CPU in
+  the profile (botocore: serialisation, SigV4 signing, urllib3, parsing; ~1.5 ms each, in worker
+  threads). Done: the plain DynamoDB client for the counters, one `SendMessageBatch` for the messages
+  of calls that end together. Left: one `UpdateItem ADD n` per subject for the calls in flight
+  together (it helps one busy user's concurrent calls; the bench spreads its calls over 100 endpoints
+  and many client IPs, so it would not show here); DynamoDB has no batched update that returns the
+  counts. In Lambda each instance serves one call at a time, so none of this limits throughput there:
+  it only shortens each call's billed time by a few milliseconds.
+- **Cold start** (each handler imported from its own bundle, as Lambda imports it). What is left at
+  start-up is what the first request runs on, plus two choices kept on purpose (see the cold start
+  section): pydantic-settings with pydantic (~100 ms of the proxy's import) and the ingest's
+  Powertools BatchProcessor (~60 ms). boto3 (~120-140 ms with botocore, urllib3 and the
+  s3transfer it imports eagerly) serves every first request of every function (slug lookup, rate
+  limit, record write), so importing it later would only move it into that request, and out of the
+  init phase that provisioned concurrency would pay ahead. The proxy's app is under its target inside
+  uvicorn ('in its server': asyncio and click are uvicorn's by then), not alone. The API is mostly
+  FastAPI itself (~250 ms: its OpenAPI models, the OpenTelemetry API it now requires, and `pydantic.v1`,
+  imported at the first route only to refuse v1 models; fastapi/fastapi#16374 proposed skipping that)
+  plus building its routes (~60-100 ms). The ingest is boto3 plus genai-prices, whose package also
+  imports its price-update client (httpx2, asyncio: ~35 ms) that pricing never calls. Further down:
+  the stores on the low-level DynamoDB client instead of the boto3 resource layer (no boto3 or
+  s3transfer import, ~20-30 ms for each function), and genai-prices importing its updater lazily (an
+  upstream change).
 - **DynamoDB**. The inline body item is nearly all of a record's write units (a 90 KB request costs
   ~200 WRU, 2 per KB because it is written in the transaction). Cheaper, in order: keep bodies above a
   few KB in S3 (two PUTs, $0.01 per 1,000 calls, against ~$0.12 per 1,000 in WRU), compress bodies
@@ -154,8 +164,8 @@ def _headline(results: Results) -> list[str]:
         )
     for item in results.imports:
         lines.append(
-            f"| Import `{item.module}` (median of {len(item.runs_ms)}) | {item.median_ms:.0f} ms "
-            f"(from source: {item.cold_median_ms:.0f} ms) | < {TARGETS_MS[item.function]:g} ms | "
+            f"| Import `{item.module}` from its bundle (median of {len(item.runs_ms)}) | {item.median_ms:.0f} ms "
+            f"(dev venv: {item.venv_median_ms:.0f} ms) | < {TARGETS_MS[item.function]:g} ms | "
             f"{_status(item.median_ms, TARGETS_MS[item.function])} |"
         )
     for function, size in results.bundles.items():
@@ -229,16 +239,43 @@ def _memory_detail(results: Results) -> list[str]:
 
 def _imports_detail(results: Results) -> list[str]:
     lines = [
-        "| Handler | median | runs (ms) | most own time (ms) | loaded but not needed |",
-        "|---|---|---|---|---|",
+        "| Handler | from its bundle: median | runs (ms) | most own time (ms) | loaded but not needed "
+        "| in its server | dev venv: median |",
+        "|---|---|---|---|---|---|---|",
     ]
     for item in results.imports:
         packages = ", ".join(f"{name} {value:.0f}" for name, value in item.by_package_ms.items())
         runs = ", ".join(f"{value:.0f}" for value in item.runs_ms)
+        in_server = item.in_server_median_ms
         lines.append(
-            f"| `{item.module}` | {item.median_ms:.0f} ms | {runs} | {packages} | {', '.join(item.unneeded) or 'none'} |"
+            f"| `{item.module}` | {item.median_ms:.0f} ms | {runs} | {packages} | "
+            f"{', '.join(item.unneeded) or 'none'} | {'-' if in_server is None else f'{in_server:.0f} ms'} "
+            f"| {item.venv_median_ms:.0f} ms |"
         )
-    return lines
+    python = results.imports[0].python if results.imports else "?"
+    return [
+        f"`python{python} -X importtime -I -S -B -c 'import <handler>'` in fresh interpreters, with only the",
+        "handler's bundle on the path: the bundle `make bundles` builds, built by the same script for this",
+        "machine's platform (the arm64 wheels cannot load here), its bytecode compiled by Python 3.13 as",
+        "shipped. 'In its server': the same import after `import uvicorn.main`, as run.sh loads the proxy",
+        "(uvicorn has imported asyncio, logging and click by then): the app's own share of the start-up.",
+        "'Dev venv': the same import from the development environment (other packages, other Python), for",
+        "comparison only.",
+        "",
+        *lines,
+        "",
+        "Not loaded at start, but on the path that needs them (moved, not removed, for those requests):",
+        "the API's PyJWT, cryptography and httpx at the first Clerk session token (never for a Codecosts",
+        "API key), its genai-prices at the first session with unread 1-hour cache writes; the proxy's",
+        "genai-prices when the usage queue is down and it writes a record itself.",
+        "",
+        "Kept at start on purpose: pydantic-settings (the settings model every function reads first) and",
+        "the pydantic it loads (~100 ms of the proxy's import), and in the ingest Powertools'",
+        "BatchProcessor (with every event source's data classes, ~60 ms). Both are the project's chosen",
+        "design; plain-Python replacements met the proxy and ingest targets in a trial, at the price of",
+        "our own settings parser and a second serializer of the usage message. The ingest's cold start is",
+        "off every caller's path (it reads a queue).",
+    ]
 
 
 def _dynamo_detail(results: Results) -> list[str]:
@@ -316,8 +353,9 @@ def render(results: Results) -> str:
         f"- Python: {results.machine['python']}; {results.machine['packages']}",
         f"- Load average (1 min): {results.machine['load']}; other work on the machine slows both sides, and",
         "  the proxy's side more (it has more to do): compare runs made at similar loads.",
-        "- Processes: moto (the local AWS: slug lookup, rate limit counters, usage queue, bodies bucket), the",
-        "  bench upstream (`bench/upstream.py`, bare asyncio), the proxy as `functions/proxy/run.sh` starts it",
+        "- Processes: moto (the local AWS: slug lookup, rate limit counters, usage queue, bodies bucket; under",
+        "  uvicorn with keep-alive, `bench/moto_server.py`), the bench upstream (`bench/upstream.py`, bare",
+        "  asyncio), the proxy as `functions/proxy/run.sh` starts it",
         "  (uvicorn, one worker, uvloop + httptools), and the client (`bench/client.py`, bare asyncio, the",
         "  same for direct and proxied calls). All four share the machine's cores.",
         "- Added = proxied minus direct, for the same percentile, measured in alternating rounds so a noisy",
@@ -351,10 +389,6 @@ def render(results: Results) -> str:
         *_memory_detail(results),
         "",
         "## Cold start",
-        "",
-        "`python -X importtime -c 'import <handler>'` in fresh interpreters, with bytecode cached as a",
-        "developer's machine has it; 'from source' compiles every module (the standard library included, so",
-        "an upper bound), as Lambda does for these bundles.",
         "",
         *_imports_detail(results),
         "",

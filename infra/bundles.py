@@ -30,23 +30,45 @@ LAMBDA_PLATFORM = "manylinux2014_aarch64"
 LAMBDA_PYTHON = "3.13"
 
 
+def lambda_python() -> tuple[str, str]:
+    """An interpreter of Lambda's Python version when one is installed here (pyenv or PATH), else this
+    one: (its path, its version). For checks that import a bundle's bytecode as Lambda would."""
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{LAMBDA_PYTHON}.*/bin/python{LAMBDA_PYTHON}"))
+    for candidate in [*map(str, candidates), shutil.which(f"python{LAMBDA_PYTHON}")]:
+        if candidate is None:
+            continue
+        # A pyenv shim may exist without the version behind it: ask the interpreter itself.
+        probe = subprocess.run(  # noqa: S603 - a version probe of a local interpreter
+            [candidate, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == LAMBDA_PYTHON:
+            return candidate, LAMBDA_PYTHON
+    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
 @dataclass(frozen=True)
 class BundleSpec:
     requirements: tuple[str, ...]  # names from [project] dependencies; versions and extras come from there
     root_scripts: tuple[str, ...] = ()  # files of the function's folder that must also sit at the bundle root
-    # Our modules that the function imports only on a rarer path (the bundle test imports them too).
+    # Modules the function imports only on a rarer path, not at start (the bundle test imports them too,
+    # so that each one still finds what it needs in the bundle).
     lazy_modules: tuple[str, ...] = ()
 
 
 # The one place that says which runtime dependencies each function carries.
 BUNDLES: dict[str, BundleSpec] = {
     # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler);
-    # genai-prices prices a record it writes itself when the usage queue is down (loaded only then).
+    # its upstream client is asyncio + httptools, trusting certifi's roots; genai-prices prices a record
+    # it writes itself when the usage queue is down (loaded only then).
     "proxy": BundleSpec(
         requirements=(
             "aws-lambda-powertools",
             "boto3",
-            "httpx",
+            "certifi",
+            "httptools",
             "pydantic",
             "pydantic-settings",
             "uvicorn",
@@ -57,7 +79,8 @@ BUNDLES: dict[str, BundleSpec] = {
     ),
     # FastAPI: through Mangum (the API function) and under uvicorn behind the Lambda Web Adapter (run.sh:
     # the export function, streamed). Verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
-    # genai-prices prices the 1-hour cache writes a session never read back.
+    # genai-prices prices the 1-hour cache writes a session never read back. PyJWT, httpx and
+    # genai-prices load on first use (a Clerk session token; a session with such writes), not at start.
     "api": BundleSpec(
         requirements=(
             "aws-lambda-powertools",
@@ -73,6 +96,7 @@ BUNDLES: dict[str, BundleSpec] = {
         ),
         # The export function runs the same app under uvicorn behind the Lambda Web Adapter.
         root_scripts=("run.sh",),
+        lazy_modules=("jwt", "cryptography.hazmat.primitives.serialization", "httpx", "shared.pricing"),
     ),
     # SQS batch handler; prices each call with genai-prices.
     "usage_ingest": BundleSpec(

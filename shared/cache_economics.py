@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.pricing import price_usage
 from shared.timefmt import parse_timestamp
 from shared.usage import Usage
 
@@ -49,6 +48,10 @@ class _Call:
 
 def _extra_cost(model: str | None, tokens: int, at: datetime) -> Decimal:
     """What `tokens` cost as 1-hour cache writes above what they would have cost as plain input."""
+    # The price tables (genai-prices, ~40-70 ms to import) load on the first unread write priced,
+    # not with the API: only the session views of sessions with such writes need them.
+    from shared.pricing import price_usage
+
     as_write = price_usage(
         Usage(model=model, cache_creation_input_tokens=tokens, cache_creation_1h_input_tokens=tokens), at
     )

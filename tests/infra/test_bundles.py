@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from infra.bundles import BUNDLES, LAMBDA_PYTHON, build_all, normalize
+from infra.bundles import BUNDLES, LAMBDA_PYTHON, build_all, lambda_python, normalize
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST_PLATFORM = "manylinux2014_x86_64"
@@ -63,28 +61,9 @@ print(json.dumps(sorted(loaded)))
 """
 
 
-def _lambda_python() -> tuple[str, str]:
-    """An interpreter for the import check: Lambda's Python version when installed, else this one."""
-    candidates = [shutil.which(f"python{LAMBDA_PYTHON}")]
-    candidates += sorted(
-        str(p) for p in Path.home().glob(f".pyenv/versions/{LAMBDA_PYTHON}*/bin/python{LAMBDA_PYTHON}")
-    )
-    for candidate in filter(None, candidates):
-        # A pyenv shim may exist without the version behind it: ask the interpreter itself.
-        probe = subprocess.run(
-            [candidate, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == LAMBDA_PYTHON:
-            return candidate, LAMBDA_PYTHON
-    return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
 @pytest.fixture(scope="module")
 def host_bundles() -> tuple[dict[str, Path], str]:
-    python, version = _lambda_python()
+    python, version = lambda_python()
     out = ROOT / "build" / "host-bundles" / f"cp{version.replace('.', '')}"
     return build_all(list(BUNDLES), out, platform=HOST_PLATFORM, python_version=version), python
 

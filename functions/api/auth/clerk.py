@@ -4,6 +4,10 @@ The verification key is either `CLERK_JWT_KEY` (PEM, no network) or the keys pub
 `CLERK_JWKS_URL`, kept for five minutes; a token signed with a key id not seen yet triggers one
 refetch, and at most one refetch per `REFETCH_INTERVAL_SECONDS`, so made-up key ids cannot turn
 every request into a request to Clerk.
+
+PyJWT, cryptography and httpx are imported when a session token is first verified (or a PEM key is
+parsed), not with the app: requests with a Codecosts API key, and the deployed API's start-up (keys
+come from the JWKS URL there), never need them.
 """
 
 from __future__ import annotations
@@ -14,10 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-import httpx
-import jwt
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from shared.observability import logger
 
@@ -44,6 +44,8 @@ class PemSigningKey:
     """`CLERK_JWT_KEY`: the instance's public key, no network."""
 
     def __init__(self, pem: str) -> None:
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
         # Environments often carry the PEM on one line with literal `\n`s.
         self.key = load_pem_public_key(pem.replace("\\n", "\n").strip().encode())
 
@@ -76,6 +78,9 @@ class JwksSigningKeys:
             return self._keys.get(key_id) if key_id is not None else None
 
     def _refresh(self, now: float) -> None:
+        import httpx
+        import jwt
+
         self._fetched_at = now  # also on failure: a broken endpoint is retried at the same pace
         try:
             key_set = jwt.PyJWKSet.from_dict(_fetch_json(self.url))
@@ -87,6 +92,8 @@ class JwksSigningKeys:
 
 
 def _fetch_json(url: str) -> dict[str, Any]:
+    import httpx
+
     response = httpx.get(url, timeout=5.0, follow_redirects=False)
     response.raise_for_status()
     body = response.json()
@@ -103,6 +110,8 @@ class ClerkSessionVerifier:
 
     def verify(self, token: str) -> SessionClaims | None:
         """The session's claims, or None for any token that is not a valid session for this app."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") != ALGORITHM:
