@@ -1,17 +1,20 @@
-"""For the soak's moto process only: DynamoDB transactions that stay fast as the table grows.
+"""For the soak tests' moto only: DynamoDB transactions that stay fast as the table grows.
 
 moto makes a transaction undoable by deep-copying the whole table first (once per item of the
 transaction), without a lock. With the single-table layout every usage record lives in one table, so
 each ingest would copy thousands of items, and a rate-limit counter updated meanwhile breaks the copy
-("dictionary changed size during iteration"). Installed in the soak's own moto process, this keeps moto's own
+("dictionary changed size during iteration"). Installed in the soak's own moto process (or, with
+`installed()`, in the tests' own moto for the length of one long test), this keeps moto's own
 transaction code and its all-or-nothing outcome, but undoes a failed transaction by restoring only
 the items it touched, one transaction at a time. Nothing of the project is patched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from moto.dynamodb import models
@@ -63,3 +66,14 @@ def install() -> None:
 
     models.copy = _TablesAreNotCopied  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """Installed for a while in this process's moto (the tests' own), then moto's code again."""
+    saved = models.copy, models.DynamoDBBackend.transact_write_items
+    install()
+    try:
+        yield
+    finally:
+        models.copy, models.DynamoDBBackend.transact_write_items = saved  # type: ignore[method-assign]

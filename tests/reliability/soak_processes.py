@@ -1,7 +1,9 @@
 """The soak tests' own processes, so the proxy's memory can be read from /proc and nothing else
 shares its event loop or its GIL:
 
-    python -m tests.reliability.soak_processes moto PORT        # the embedded AWS, see moto_transactions
+    python -m tests.reliability.soak_processes moto PORT        # the embedded AWS: see moto_queues,
+                                                                # moto_queries, moto_requests and
+                                                                # moto_transactions
     python -m tests.reliability.soak_processes proxy PORT       # env: AWS_ENDPOINT_URL, CODECOSTS_*
     python -m tests.reliability.soak_processes upstream PORT [PAUSE_SECONDS]
 
@@ -12,6 +14,7 @@ load-test the proxy locally, `create_app(limiter=...)`.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 
@@ -28,9 +31,13 @@ def main(argv: list[str]) -> None:
     if role == "moto":
         from moto.server import ThreadedMotoServer
 
-        from tests.reliability import moto_transactions
+        from tests.reliability import moto_queries, moto_queues, moto_requests, moto_transactions
 
+        moto_queues.install()
+        moto_queries.install()
+        moto_requests.install()
         moto_transactions.install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line for every request
         ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
         threading.Event().wait()  # until the test terminates this process
         return

@@ -176,6 +176,7 @@ def test_schemathesis_finds_no_500_and_no_response_off_the_schema(served_api: tu
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(600)  # its own budget is 300 s of fuzzing, then the subprocess's 60 s more
 def test_schemathesis_long_run(served_api: tuple[str, str]) -> None:
     url, key = served_api
     schemathesis_run(url, key, max_examples=500, max_seconds=300)
