@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
 from functions.api.errors import NotFound, error_responses, invalid
@@ -103,20 +103,20 @@ def session_filter(session_id: str | None) -> str | None:
 
 
 def usage_query(
-    tenant_id: str,
-    model: str | None,
-    start: str | None,
-    end: str | None,
-    proxy_endpoint_id: str | None,
-    api_key_id: str | None,
-    session_id: str | None,
+    principal: CurrentPrincipal,
+    model: ModelFilter = None,
+    start: From = None,
+    end: To = None,
+    proxy_endpoint_id: EndpointFilter = None,
+    api_key_id: CredentialFilter = None,
+    session_id: SessionFilter = None,
 ) -> UsageQuery:
     """The filters of `/api/usage` (and of its CSV export), checked: a bad one is a 400."""
     first, last = _range(start, end)
     if api_key_id is not None and not _CREDENTIAL_FINGERPRINT.match(api_key_id):
         raise invalid("api_key_id", "query", "Expected 16 lowercase hex characters")
     return UsageQuery(
-        tenant_id=tenant_id,
+        tenant_id=principal.tenant_id,
         start=first,
         end=last,
         model_prefix=model or None,
@@ -126,20 +126,18 @@ def usage_query(
     )
 
 
+# The list's filters as one dependency: the list and the CSV export take the same query parameters.
+UsageFilters = Annotated[UsageQuery, Depends(usage_query)]
+
+
 @router.get("", response_model=Page[UsageRecord])
 def list_usage(
     principal: CurrentPrincipal,
     page: PageParams,
     usage: Usage,
     services: Services,
-    model: ModelFilter = None,
-    start: From = None,
-    end: To = None,
-    proxy_endpoint_id: EndpointFilter = None,
-    api_key_id: CredentialFilter = None,
-    session_id: SessionFilter = None,
+    query: UsageFilters,
 ) -> dict[str, Any]:
-    query = usage_query(principal.tenant_id, model, start, end, proxy_endpoint_id, api_key_id, session_id)
     binding: dict[str, Any] = {
         "list": "usage",
         "model": query.model_prefix,

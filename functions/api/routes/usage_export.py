@@ -21,18 +21,9 @@ from typing import Any
 from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
-from functions.api.deps import CurrentPrincipal, Usage
+from functions.api.deps import Usage
 from functions.api.errors import error_responses
-from functions.api.routes.usage import (
-    CredentialFilter,
-    EndpointFilter,
-    From,
-    ModelFilter,
-    SessionFilter,
-    To,
-    usage_query,
-    usage_view,
-)
+from functions.api.routes.usage import UsageFilters, usage_view
 from shared.store.usage_records import PUBLIC_FIELDS, UsageQuery, UsageStore
 
 router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
@@ -103,20 +94,13 @@ def gzipped(chunks: Iterable[str]) -> Iterator[bytes]:
     responses={200: {"content": {"text/csv": {}}, "description": "One row per call, newest first"}},
 )
 def export_usage_csv(
-    principal: CurrentPrincipal,
     usage: Usage,
-    model: ModelFilter = None,
-    start: From = None,
-    end: To = None,
-    proxy_endpoint_id: EndpointFilter = None,
-    api_key_id: CredentialFilter = None,
-    session_id: SessionFilter = None,
+    query: UsageFilters,
     accept_encoding: str | None = Header(default=None, include_in_schema=False),
 ) -> StreamingResponse:
     """The records `/api/usage` lists with the same filters, all of them (no paging), as CSV: the
     record fields as columns, in the order of the API's record, bodies left out. Gzipped when the
     request's `Accept-Encoding` allows it."""
-    query = usage_query(principal.tenant_id, model, start, end, proxy_endpoint_id, api_key_id, session_id)
     rows = csv_rows(usage, query, PAGE_SIZE)
     headers = {"Content-Disposition": 'attachment; filename="codecosts-usage.csv"', "Vary": "Accept-Encoding"}
     if accepts_gzip(accept_encoding):
