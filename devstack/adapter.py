@@ -70,15 +70,14 @@ class ReadinessCheck:
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> ReadinessCheck:
-        port = environment.get("AWS_LWA_PORT", environment.get("PORT", "8080"))
+        port = _setting(environment, "PORT", "8080")  # AWS_LWA_PORT, else PORT
+        protocol = _setting(environment, "READINESS_CHECK_PROTOCOL", "http").lower()
         healthy = environment.get("AWS_LWA_READINESS_CHECK_HEALTHY_STATUS")
         if healthy is None:
             unhealthy_from = environment.get("AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS", "500")
             healthy = f"100-{int(unhealthy_from) - 1}"
         return cls(
-            protocol="tcp"
-            if _setting(environment, "READINESS_CHECK_PROTOCOL", "http").lower() == "tcp"
-            else "http",
+            protocol="tcp" if protocol == "tcp" else "http",  # the adapter takes anything else as http
             host=_setting(environment, "HOST", "127.0.0.1"),
             port=int(_setting(environment, "READINESS_CHECK_PORT", port)),
             path=_setting(environment, "READINESS_CHECK_PATH", "/"),

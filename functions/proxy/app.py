@@ -4,7 +4,8 @@ No framework sits on this path: every call pays for what runs here, and the targ
 added. The same app runs under uvicorn locally and in Lambda behind the Lambda Web Adapter.
 
 One call, in order:
-1. route and resolve the slug (cached); unknown slugs never reach the upstream;
+1. route (a body declared over Lambda's request limit is refused here) and resolve the slug
+   (cached); unknown slugs never reach the upstream;
 2. read the request body whole (it is recorded) and forward it byte for byte;
 3. relay every upstream chunk to the client as it arrives, reading usage on the side, while a watcher
    waits for the client to leave (then the upstream request is closed at once);

@@ -13,7 +13,7 @@ import boto3
 import httpx
 import pytest
 
-from devstack.adapter import REPO_ROOT, AdaptedFunction, FunctionNotReady
+from devstack.adapter import REPO_ROOT, AdaptedFunction, FunctionNotReady, ReadinessCheck
 from devstack.resources import LocalResources
 from shared.hosting import READINESS_CHECK_PATH
 
@@ -168,3 +168,39 @@ def test_a_function_that_exits_fails_at_once_with_its_output() -> None:
 def test_a_function_the_adapter_does_not_wrap_is_refused() -> None:
     with pytest.raises(ValueError, match="AWS_LAMBDA_EXEC_WRAPPER is not /opt/bootstrap"):
         AdaptedFunction("proxy", PROXY_RUN_SCRIPT, {"PORT": "8000"})
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"PORT": "8000"}, "GET http://127.0.0.1:8000/ answered 100-499"),
+        (
+            {"AWS_LWA_PORT": "9000", "PORT": "8000", "AWS_LWA_READINESS_CHECK_PATH": "/ready"},
+            "GET http://127.0.0.1:9000/ready answered 100-499",
+        ),
+        (
+            {"AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS": "400", "READINESS_CHECK_PATH": "/up"},
+            "GET http://127.0.0.1:8080/up answered 100-399",
+        ),
+        (
+            {
+                "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200",
+                "AWS_LWA_READINESS_CHECK_MIN_UNHEALTHY_STATUS": "400",
+            },
+            "GET http://127.0.0.1:8080/ answered 200",
+        ),
+        (
+            {"AWS_LWA_READINESS_CHECK_PROTOCOL": "TCP", "AWS_LWA_READINESS_CHECK_PORT": "7000"},
+            "a TCP connection to 127.0.0.1:7000",
+        ),
+    ],
+)
+def test_the_readiness_check_is_read_from_the_environment_as_the_adapter_reads_it(
+    settings: dict[str, str], expected: str
+) -> None:
+    assert ReadinessCheck.from_environment(settings).describe() == expected
+
+
+def test_healthy_statuses_are_codes_and_inclusive_ranges() -> None:
+    check = ReadinessCheck.from_environment({"AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200-204, 404"})
+    assert check.healthy_codes == {200, 201, 202, 203, 204, 404}
