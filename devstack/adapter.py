@@ -179,7 +179,6 @@ class AdaptedFunction:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._relay_output, name=f"{self.name}-output", daemon=True)
         self._reader.start()
