@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, proxy_endpoints, sessions, usage_export, usage, api_keys, profile, audit_logs):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(health.readiness_router)
     mount_dashboard(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Added last, so it runs first: a refused client costs one counter update and nothing else.

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.client_ip import client_ip
+from shared.hosting import READINESS_CHECK_PATH
 from shared.store.rate_limits import CLIENT_IP, RateLimiter, rate_limited_body
 
 
@@ -20,7 +21,9 @@ class ClientRateLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # The adapter's readiness probes are not clients: counting them would write to the table at
+        # every cold start, and a probe answered 429 would not count as ready.
+        if scope["type"] == "http" and scope["path"] != READINESS_CHECK_PATH:
             decision = await to_thread.run_sync(self.limiter.hit, CLIENT_IP, client_ip(scope))
             if not decision.allowed:
                 response = JSONResponse(

@@ -4,7 +4,8 @@ No framework sits on this path: every call pays for what runs here, and the targ
 added. The same app runs under uvicorn locally and in Lambda behind the Lambda Web Adapter.
 
 One call, in order:
-1. route and resolve the slug (cached); unknown slugs never reach the upstream;
+1. route (a body declared over Lambda's request limit is refused here) and resolve the slug
+   (cached); unknown slugs never reach the upstream;
 2. read the request body whole (it is recorded) and forward it byte for byte;
 3. relay every upstream chunk to the client as it arrives, reading usage on the side, while a watcher
    waits for the client to leave (then the upstream request is closed at once);
@@ -36,6 +37,7 @@ from functions.proxy.upstream import (
 )
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
+from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES, READINESS_CHECK_PATH
 from shared.ids import new_id
 from shared.models import SlugTarget
 from shared.observability import logger
@@ -58,8 +60,6 @@ _ROUTES = {
     "/v1/messages/count_tokens": (COUNT_TOKENS_PATH, False),
 }
 _ROUTE_LIMITS = {MESSAGES_PATH: PROXY_MESSAGES, COUNT_TOKENS_PATH: PROXY_COUNT_TOKENS}
-# Anthropic's own limit for a Messages request.
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # The record of a call the client abandoned before any reply arrived (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
 
@@ -72,7 +72,7 @@ def _declared_too_large(headers: list[tuple[bytes, bytes]]) -> bool:
     """A `content-length` above the limit: refused before a byte of the body is read."""
     for name, value in headers:
         if name == b"content-length":
-            return not value.isdigit() or int(value) > MAX_REQUEST_BYTES
+            return not value.isdigit() or int(value) > LAMBDA_REQUEST_PAYLOAD_BYTES
     return False
 
 
@@ -82,7 +82,7 @@ async def _read_body(receive: Receive) -> bytes | None:
     if message["type"] == "http.disconnect":
         return None
     body: bytes = message.get("body", b"")
-    if len(body) > MAX_REQUEST_BYTES:
+    if len(body) > LAMBDA_REQUEST_PAYLOAD_BYTES:
         raise _BodyTooLarge
     if not message.get("more_body"):
         return body  # the common case: one message, no copy
@@ -94,7 +94,7 @@ async def _read_body(receive: Receive) -> bytes | None:
             return None
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_REQUEST_BYTES:
+        if size > LAMBDA_REQUEST_PAYLOAD_BYTES:
             raise _BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
@@ -126,10 +126,23 @@ async def _relay_while_connected(
     return client_left, None if relaying.cancelled() else relaying.exception()
 
 
-async def _reply(send: Send, status: int, error: str) -> None:
-    head, body = json_reply(status, {"error": error})
+async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    head, body = json_reply(status, payload)
     await send(head)
     await send(body)
+
+
+async def _reply(send: Send, status: int, error: str) -> None:
+    await _send_json(send, status, {"error": error})
+
+
+async def _request_too_large(send: Send) -> None:
+    """Anthropic's own shape for a body too large, so Claude Code and the SDKs show why; not retried."""
+    message = (
+        f"Request body exceeds {LAMBDA_REQUEST_PAYLOAD_BYTES} bytes, "
+        "the most AWS Lambda accepts for a request to the proxy"
+    )
+    await _send_json(send, 413, {"type": "error", "error": {"type": "request_too_large", "message": message}})
 
 
 async def _rate_limited(send: Send, retry_after: int) -> None:
@@ -210,7 +223,14 @@ class ProxyApp:
         slug, _, rest = path[len(_PREFIX) :].partition("/")
         route = _ROUTES.get("/" + rest) if path.startswith(_PREFIX) else None
         if route is None or scope["method"] != "POST":
-            await _reply(send, 404, "Not found")
+            if path == READINESS_CHECK_PATH and scope["method"] == "GET":
+                await _send_json(send, 200, {"status": "ready"})
+            else:
+                await _reply(send, 404, "Not found")
+            return
+        if _declared_too_large(scope["headers"]):
+            # Refused before anything else, as AWS refuses it before the function runs.
+            await _request_too_large(send)
             return
         upstream_path, logged = route
         if not self._ready:
@@ -286,11 +306,9 @@ class ProxyApp:
         side: SideWork,
     ) -> None:
         try:
-            if _declared_too_large(scope["headers"]):
-                raise _BodyTooLarge
             body = await _read_body(receive)
         except _BodyTooLarge:
-            await _reply(send, 413, "Request body too large")
+            await _request_too_large(send)
             return
         if body is None:
             return  # the client left before sending its request: nothing reached the upstream

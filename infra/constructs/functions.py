@@ -18,6 +18,7 @@ from infra.constructs.api import EXPORT_TIMEOUT
 from infra.constructs.messaging import Messaging
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
+from shared.hosting import READINESS_CHECK_PATH
 from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
 
 # AWS Lambda Web Adapter, arm64 layer published by AWS (account 753240598075) in every commercial
@@ -142,6 +143,11 @@ class Functions(Construct):
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
             "AWS_LWA_INVOKE_MODE": "response_stream",
             "PORT": ADAPTER_PORT,
+            # Before the first invocation the adapter polls this path until the app answers, for as
+            # long as it takes. Both apps answer 200 there with no I/O (shared/hosting.py); only a 200
+            # counts, so a 404 from a wrong path or an unbuilt dashboard's 503 never passes for ready.
+            "AWS_LWA_READINESS_CHECK_PATH": READINESS_CHECK_PATH,
+            "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200",
         }
 
         self.proxy = codecosts_function(
@@ -158,8 +164,6 @@ class Functions(Construct):
                 environment={
                     **common,
                     **streaming_adapter,
-                    # The adapter's readiness check GETs "/": the app answers 404 there, which counts
-                    # as ready (anything below 500) and touches neither the table nor the upstream.
                     "CODECOSTS_USAGE_QUEUE_URL": messaging.usage_queue.queue_url,
                     "CODECOSTS_UPSTREAM_URL": upstream_url,
                 },
@@ -240,8 +244,6 @@ class Functions(Construct):
                 environment={
                     **api_settings,
                     **streaming_adapter,
-                    # The adapter's readiness check GETs "/": the dashboard's page, or a 404 where
-                    # the bundle has none, both below 500, so ready, without a table read.
                     # A REST API event's path is the resource path; never prefix it with the stage.
                     "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true",
                 },

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import anthropic
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from devstack.poller import LocalLambdaContext, lambda_event
 from functions.api.app import create_app as create_api_app
-from functions.proxy.app import MAX_REQUEST_BYTES
 from functions.usage_ingest.handler import handler
+from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES
 from shared.settings import get_settings
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy, UsageMessage
@@ -56,23 +57,78 @@ def raw_exchange(url: str, request: bytes, timeout: float = 5) -> tuple[int, byt
         return int(head.split(b" ", 2)[1]), body
 
 
-def test_a_body_declared_over_32_mib_is_refused_before_it_is_sent(
+TOO_LARGE = {
+    "type": "error",
+    "error": {
+        "type": "request_too_large",
+        "message": f"Request body exceeds {LAMBDA_REQUEST_PAYLOAD_BYTES} bytes, "
+        "the most AWS Lambda accepts for a request to the proxy",
+    },
+}
+
+
+def test_a_body_declared_over_the_lambda_limit_is_refused_before_it_is_sent(
     proxy_server: RunningProxy, fake_upstream: FakeAnthropic
 ) -> None:
     path = f"/proxy/{proxy_server.slug}/v1/messages"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"x-api-key: k\r\nContent-Length: {MAX_REQUEST_BYTES + 1}\r\n\r\n"
+        f"x-api-key: k\r\nContent-Length: {LAMBDA_REQUEST_PAYLOAD_BYTES + 1}\r\n\r\n"
     ).encode()
-    # Only the head and a few bytes go out: the answer must not wait for the other 32 MiB.
+    # Only the head and a few bytes go out: the answer must not wait for the other 6 MB.
     status, body = raw_exchange(proxy_server.url, head + b'{"model":', timeout=5)
     assert status == 413
-    assert json.loads(body) == {"error": "Request body too large"}
+    assert json.loads(body) == TOO_LARGE
     assert fake_upstream.requests == []
     assert proxy_server.queue.is_empty()
 
 
-async def test_a_chunked_body_is_refused_once_it_passes_32_mib(proxy_server: RunningProxy) -> None:
+def test_the_sdk_sees_anthropics_413_for_a_message_over_the_limit(
+    proxy_server: RunningProxy, fake_upstream: FakeAnthropic
+) -> None:
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=proxy_server.base_url, max_retries=0)
+    pasted = "x" * LAMBDA_REQUEST_PAYLOAD_BYTES  # with the JSON around it, one body just over the limit
+    with pytest.raises(anthropic.ContentTooLargeError) as refused:
+        client.messages.create(
+            model="fake:text", max_tokens=64, messages=[{"role": "user", "content": pasted}]
+        )
+    assert refused.value.status_code == 413
+    assert refused.value.body == TOO_LARGE
+    assert fake_upstream.requests == []
+    assert proxy_server.queue.is_empty()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_and_one_under_it_goes_through(
+    proxy_server: RunningProxy, fake_upstream: FakeAnthropic
+) -> None:
+    def chunked(size: int) -> Iterator[bytes]:
+        """A JSON body of `size` bytes, sent without a length (transfer-encoding: chunked)."""
+        opening, closing = REQUEST[:-1] + b',"metadata":{"user_id":"', b'"}}'
+        filler = size - len(opening) - len(closing)
+        yield opening
+        for start in range(0, filler, 1 << 20):
+            yield b"x" * min(1 << 20, filler - start)
+        yield closing
+
+    refused = httpx.post(
+        proxy_server.base_url + "/v1/messages",
+        content=chunked(LAMBDA_REQUEST_PAYLOAD_BYTES + 1),
+        headers=HEADERS,
+    )
+    assert refused.status_code == 413
+    assert refused.json() == TOO_LARGE
+    assert fake_upstream.requests == []
+    assert proxy_server.queue.is_empty()
+
+    accepted = httpx.post(
+        proxy_server.base_url + "/v1/messages", content=chunked(LAMBDA_REQUEST_PAYLOAD_BYTES), headers=HEADERS
+    )
+    assert accepted.status_code == 200
+    assert len(fake_upstream.last_request.body) == LAMBDA_REQUEST_PAYLOAD_BYTES
+    assert proxy_server.queue.receive_one().event.status_code == 200
+
+
+async def test_a_chunked_body_is_read_only_up_to_the_limit(proxy_server: RunningProxy) -> None:
     """No length declared: the proxy stops reading at the limit instead of holding the whole body."""
     httpx.post(proxy_server.base_url + "/v1/messages", content=REQUEST, headers=HEADERS)  # warm the app
     proxy_server.queue.receive_one()
@@ -99,7 +155,7 @@ async def test_a_chunked_body_is_refused_once_it_passes_32_mib(proxy_server: Run
     }
     await proxy_server.app(scope, receive, send)
     assert sent[0]["status"] == 413
-    assert offered == MAX_REQUEST_BYTES // len(chunk) + 1  # 33 chunks read, not 100
+    assert offered == LAMBDA_REQUEST_PAYLOAD_BYTES // len(chunk) + 1  # 7 chunks read, not 100
 
 
 def test_a_body_that_is_not_json_is_still_forwarded_and_recorded_without_usage(

@@ -1,4 +1,7 @@
-"""GET /api/health: is the table reachable, and how fast. No credentials."""
+"""GET /api/health: is the table reachable, and how fast. No credentials.
+
+GET /ready (outside `/api`): the Lambda Web Adapter's readiness check, answered without any I/O.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,20 @@ from fastapi.responses import JSONResponse
 
 from functions.api.deps import Services
 from functions.api.schemas import Health, HealthFailure
+from shared.hosting import READINESS_CHECK_PATH
 from shared.observability import logger
 from shared.store import layout
 
 router = APIRouter(tags=["health"])
+# Included at the root, not under /api: it is the adapter's, not the API's (no schema, no rate limit).
+readiness_router = APIRouter(include_in_schema=False)
+
+
+@readiness_router.get(READINESS_CHECK_PATH)
+async def ready() -> dict[str, str]:
+    """The app is serving: the adapter may send it invocations. Nothing it depends on is checked here,
+    so that a cold start waits on nothing but the import, and a probe costs no DynamoDB write."""
+    return {"status": "ready"}
 
 
 @router.get(
