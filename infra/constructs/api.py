@@ -150,6 +150,10 @@ class ManagementApi(Construct):
         role.apply_removal_policy(RemovalPolicy.RETAIN)
         account = apigateway.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
         account.apply_removal_policy(RemovalPolicy.RETAIN)
+        # The role's statements are a separate AWS::IAM::Policy: API Gateway checks them when the
+        # Account resource is set, and refuses a role whose policy is not attached yet ("The role ARN
+        # does not have required permissions"), so the Account waits for the policy, not only the role.
+        account.node.add_dependency(role)
         # The stage may only enable logging once the account has the role.
         self.rest_api.deployment_stage.node.add_dependency(account)
         acknowledge(

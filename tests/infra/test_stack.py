@@ -398,3 +398,16 @@ def test_cfn_lint_is_clean(synthesized: tuple[Any, Path]) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_api_gateway_account_waits_for_its_logging_role_policy(template_json: dict[str, Any]) -> None:
+    # API Gateway refuses a logging role whose permissions are not attached yet: the role's policy is
+    # a resource of its own, created after the role.
+    (account,) = _resources(template_json, "AWS::ApiGateway::Account").values()
+    role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    (policy,) = (
+        name
+        for name, policy in _resources(template_json, "AWS::IAM::Policy").items()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+    )
+    assert policy in account.get("DependsOn", [])
