@@ -11,7 +11,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION
-from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE, USAGE_QUEUE
+from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -207,12 +207,20 @@ def test_ingest_reports_partial_batch_failures(template: Template) -> None:
     )
 
 
+def _dead_letter_queue(template_json: dict[str, Any]) -> str:
+    """The logical id of the queue that another queue's redrive policy points at."""
+    (target,) = (
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in _resources(template_json, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    )
+    return str(target)
+
+
 def test_failed_usage_messages_land_in_the_dead_letter_queue(template_json: dict[str, Any]) -> None:
     queues = _resources(template_json, "AWS::SQS::Queue")
-    usage = next(q["Properties"] for q in queues.values() if q["Properties"]["QueueName"] == USAGE_QUEUE.name)
-    dead_letter_name = next(
-        name for name, q in queues.items() if q["Properties"]["QueueName"] == USAGE_QUEUE.dead_letter_name
-    )
+    usage = next(q["Properties"] for q in queues.values() if "RedrivePolicy" in q["Properties"])
+    dead_letter_name = _dead_letter_queue(template_json)
     assert usage["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dead_letter_name, "Arn"]},
         "maxReceiveCount": 5,
@@ -225,11 +233,7 @@ def test_failed_usage_messages_land_in_the_dead_letter_queue(template_json: dict
 
 
 def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(template_json: dict[str, Any]) -> None:
-    dead_letter_name = next(
-        name
-        for name, q in _resources(template_json, "AWS::SQS::Queue").items()
-        if q["Properties"]["QueueName"] == USAGE_QUEUE.dead_letter_name
-    )
+    dead_letter_name = _dead_letter_queue(template_json)
     alarms = [a["Properties"] for a in _resources(template_json, "AWS::CloudWatch::Alarm").values()]
     dead_letter_alarms = [
         a
@@ -263,7 +267,6 @@ def test_alarms_cover_ingest_age_and_each_function_error_rate(template_json: dic
 
 def test_table_is_defined_by_the_shared_definition(template_json: dict[str, Any]) -> None:
     (table,) = (t["Properties"] for t in _resources(template_json, "AWS::DynamoDB::Table").values())
-    assert table["TableName"] == TABLE.name
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["TimeToLiveSpecification"] == {"AttributeName": TABLE.ttl_attribute, "Enabled": True}
@@ -280,10 +283,34 @@ def test_table_is_defined_by_the_shared_definition(template_json: dict[str, Any]
     }
 
 
-def test_what_must_survive_is_retained(template_json: dict[str, Any]) -> None:
+def test_what_must_survive_is_retained_once_created(template_json: dict[str, Any]) -> None:
+    # Kept on stack deletion and on replacement; deleted only by the rollback of their own creation,
+    # so a failed first deploy leaves nothing behind that the retry would collide with.
     for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
         for resource in _resources(template_json, kind).values():
-            assert resource["DeletionPolicy"] == "Retain", kind
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", kind
+            assert resource["UpdateReplacePolicy"] == "Retain", kind
+    (table,) = _resources(template_json, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_a_retried_deploy_never_collides_with_a_leftover_name(template_json: dict[str, Any]) -> None:
+    # Names fixed in the template would be taken by what a failed first deploy left behind (or, for
+    # a queue, refused for 60 s after its deletion): CloudFormation names them all.
+    named = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::SecretsManager::Secret": "Name",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::CloudWatch::Alarm": "AlarmName",
+    }
+    for kind, name in named.items():
+        for logical_id, resource in _resources(template_json, kind).items():
+            assert name not in resource["Properties"], logical_id
 
 
 def test_bodies_bucket_is_private_tls_only_and_expires_bodies(template_json: dict[str, Any]) -> None:
