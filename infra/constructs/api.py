@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -70,6 +70,8 @@ class ManagementApi(Construct):
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            # The ApiName dimension of its metrics (constructs/monitoring.py): one per stack.
+            rest_api_name=f"{Stack.of(self).stack_name}-api",
             description="Codecosts management API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             binary_media_types=["*/*"],
