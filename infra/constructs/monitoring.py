@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -109,7 +109,15 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # CloudWatch can publish to an encrypted topic only with a customer managed key it may use.
-        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, description="Codecosts alarm topic")
+        # It encrypts alarm messages in transit through the topic, nothing kept: it goes with the stack
+        # (and with a failed first deploy's rollback), after KMS's waiting period.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            enable_key_rotation=True,
+            description="Codecosts alarm topic",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:

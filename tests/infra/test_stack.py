@@ -324,6 +324,14 @@ def test_what_must_survive_is_retained_once_created(template_json: dict[str, Any
     assert table["Properties"]["DeletionProtectionEnabled"] is True
 
 
+def test_a_rolled_back_first_deploy_leaves_only_its_logs_and_the_account_logging_role(
+    template_json: dict[str, Any],
+) -> None:
+    # Logs say why the deploy failed; API Gateway's logging role is the account's, not the stack's.
+    retained = {r["Type"] for r in template_json["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
+    assert retained == {"AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::ApiGateway::Account"}
+
+
 def test_a_retried_deploy_never_collides_with_a_leftover_name(template_json: dict[str, Any]) -> None:
     # Names fixed in the template would be taken by what a failed first deploy left behind (or, for
     # a queue, refused for 60 s after its deletion): CloudFormation names them all.
