@@ -9,7 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.constructs.api import ManagementApi
-from infra.constructs.functions import LOG_RETENTION, Functions
+from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -24,10 +24,13 @@ class DeploymentConfig:
     body_retention_days: int
     upstream_url: str
     bundle_dir: Path
+    concurrency: Concurrency
+    account_concurrency_limit: int
     alarm_email: str | None = None
     clerk_jwks_url: str | None = None
     clerk_issuer: str | None = None
     clerk_authorized_parties: str | None = None
+    clerk_publishable_key: str | None = None
 
     @classmethod
     def from_context(cls, scope: Construct) -> DeploymentConfig:
@@ -41,7 +44,19 @@ class DeploymentConfig:
                 raise ValueError(f"context value {key!r} is not set (see cdk.json)")
             return found
 
+        def count(key: str) -> int | None:
+            found = value(key)
+            return int(found) if found is not None else None
+
         bundle_dir = Path(required("bundleDir"))
+        concurrency = Concurrency(
+            proxy=count("proxyMaxConcurrency"),
+            api=count("apiReservedConcurrency"),
+            export=count("exportMaxConcurrency"),
+            ingest=count("ingestReservedConcurrency"),
+        )
+        account_limit = int(required("accountConcurrencyLimit"))
+        concurrency.check(account_limit)
         return cls(
             body_retention_days=int(required("bodyRetentionDays")),
             upstream_url=required("upstreamUrl"),
@@ -50,14 +65,19 @@ class DeploymentConfig:
             clerk_jwks_url=value("clerkJwksUrl"),
             clerk_issuer=value("clerkIssuer"),
             clerk_authorized_parties=value("clerkAuthorizedParties"),
+            clerk_publishable_key=value("clerkPublishableKey"),
+            concurrency=concurrency,
+            account_concurrency_limit=account_limit,
         )
 
     def api_environment(self) -> dict[str, str]:
-        """Clerk verification for the API; unset keys stay unset (Clerk sessions are then refused)."""
+        """Clerk verification for the API, and the key of its sign-in for the dashboard's page; unset
+        keys stay unset (Clerk sessions are then refused, and the page offers API-key sign-in only)."""
         settings = {
             "CLERK_JWKS_URL": self.clerk_jwks_url,
             "CLERK_ISSUER": self.clerk_issuer,
             "CLERK_AUTHORIZED_PARTIES": self.clerk_authorized_parties,
+            "CLERK_PUBLISHABLE_KEY": self.clerk_publishable_key,
         }
         return {name: setting for name, setting in settings.items() if setting}
 
@@ -77,6 +97,7 @@ class CodecostsStack(Stack):
             bundle_dir=config.bundle_dir,
             upstream_url=config.upstream_url,
             api_environment=config.api_environment(),
+            concurrency=config.concurrency,
         )
         api = ManagementApi(
             self,
@@ -88,13 +109,11 @@ class CodecostsStack(Stack):
         monitoring = Monitoring(
             self,
             "Monitoring",
-            functions={
-                "Proxy": functions.proxy,
-                "Api": functions.api,
-                "Export": functions.export,
-                "Ingest": functions.ingest,
-            },
+            functions=functions,
             messaging=messaging,
+            table=storage.table,
+            api_stage=api.rest_api.deployment_stage,
+            account_concurrency_limit=config.account_concurrency_limit,
             alarm_email=config.alarm_email,
         )
 
@@ -106,7 +125,20 @@ class CodecostsStack(Stack):
         )
         CfnOutput(self, "ApiUrl", value=api.url, description="Management API, e.g. <ApiUrl>/health")
         CfnOutput(
+            self,
+            "DashboardUrl",
+            value=api.dashboard_url,
+            description="The dashboard: sign in with Clerk (clerkPublishableKey) or a Codecosts API key",
+        )
+        CfnOutput(
             self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Subscribe to get alarms"
+        )
+        CfnOutput(
+            self,
+            "MonitoringDashboardUrl",
+            value=f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}#dashboards/dashboard/"
+            f"{monitoring.dashboard.dashboard_name}",
+            description="Every alarm on one CloudWatch dashboard (docs/operations.md)",
         )
         CfnOutput(
             self,

@@ -1,5 +1,7 @@
 // The Codecosts JSON API (shared/API.md): the only thing this dashboard talks to.
 
+import { underBase } from "./base";
+
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
@@ -183,7 +185,7 @@ async function request<T>(
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
   try {
-    response = await fetch(withQuery(path, query), {
+    response = await fetch(underBase(withQuery(path, query)), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

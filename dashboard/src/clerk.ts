@@ -1,6 +1,8 @@
 // Clerk sign-in for the deployed dashboard, loaded only when the server passes a publishable key.
 // Clerk's script comes from the instance's Frontend API, whose host the publishable key encodes.
 
+import { underBase } from "./base";
+
 export interface ClerkBrowser {
   load(options?: Record<string, unknown>): Promise<void>;
   user: { primaryEmailAddress?: { emailAddress: string } | null; fullName?: string | null } | null;
@@ -55,7 +57,11 @@ export function loadClerk(publishableKey: string): Promise<ClerkBrowser> {
         reject(new Error("Clerk's script loaded but did not start."));
         return;
       }
-      clerk.load().then(() => resolve(clerk), reject);
+      // Clerk sends a signed-in or signed-out browser to "/" by default: outside the stage in AWS.
+      const home = underBase("/");
+      clerk
+        .load({ signInFallbackRedirectUrl: home, signUpFallbackRedirectUrl: home, afterSignOutUrl: home })
+        .then(() => resolve(clerk), reject);
     });
     document.head.appendChild(script);
   });

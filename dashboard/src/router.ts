@@ -1,5 +1,7 @@
 // Client-side routes on real paths (/calls, /calls/<id>, ...); the server answers each with index.html.
+// Routes are the app's paths; the address bar shows them under the page's base (`/v1/calls` in AWS).
 import { useEffect, useState } from "preact/hooks";
+import { basePath, underBase, withoutBase } from "./base";
 
 export interface Location {
   path: string;
@@ -7,15 +9,15 @@ export interface Location {
 }
 
 function current(): Location {
-  return { path: window.location.pathname, query: new URLSearchParams(window.location.search) };
+  return { path: withoutBase(window.location.pathname), query: new URLSearchParams(window.location.search) };
 }
 
 const listeners = new Set<() => void>();
 window.addEventListener("popstate", () => listeners.forEach((listener) => listener()));
 
 export function navigate(href: string, replace = false): void {
-  if (replace) window.history.replaceState(null, "", href);
-  else window.history.pushState(null, "", href);
+  if (replace) window.history.replaceState(null, "", underBase(href));
+  else window.history.pushState(null, "", underBase(href));
   listeners.forEach((listener) => listener());
   if (!replace) window.scrollTo(0, 0);
 }
@@ -38,11 +40,12 @@ export function href(path: string, query: Record<string, string | null | undefin
   return text ? `${path}?${text}` : path;
 }
 
-/** For `<a onClick>`: same-tab clicks become client navigation; modified clicks keep browser behaviour. */
+/** For `<a href={underBase(path)} onClick>`: same-tab clicks become client navigation; modified
+ * clicks keep browser behaviour (the href is a real address under the base). */
 export function followLink(event: MouseEvent): void {
   const anchor = (event.currentTarget as HTMLAnchorElement | null) ?? null;
   if (!anchor || event.defaultPrevented || event.button !== 0) return;
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
-  navigate(anchor.getAttribute("href") ?? "/");
+  navigate(withoutBase(anchor.getAttribute("href") ?? basePath));
 }

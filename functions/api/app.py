@@ -22,6 +22,7 @@ from functions.api.routes import (
     usage_export,
 )
 from functions.api.services import ApiServices
+from shared.observability import PublishMetrics
 from shared.settings import Settings, get_settings
 
 # Management bodies are a name or two; anything near this size is a mistake or an attack.
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     # Added last, so it runs first: a refused client costs one counter update and nothing else.
     app.add_middleware(ClientRateLimit, limiter=app.state.services.rate_limiter)
+    # Outermost: what any part of the request counted (the rate limiter's fail-open among them) is
+    # published before the response ends; nothing else flushes metrics in the API or the export.
+    app.add_middleware(PublishMetrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -3,6 +3,9 @@
 `index.html` answers `/` and every client route (`/calls/<id>`, `/endpoints`, ...), never cached, with
 the Clerk publishable key written into it; the hashed files under `assets/` are cached for a year.
 Nothing under `/api/` or `/proxy/` is the dashboard's: an unknown API path stays a JSON 404.
+
+The page's URLs are relative to its `<base href>`, which says where the app is mounted: `/` locally,
+`/v1/` under the REST API's stage (the request's ASGI `root_path`, functions/api/handler.py).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import base64
 import binascii
 import json
 import re
+from html import escape
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
@@ -26,6 +30,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONFIG_PLACEHOLDER = (
     '<script id="codecosts-config" type="application/json">{"clerkPublishableKey":null}</script>'
 )
+# Where the build leaves the page's base for the server to fill in (dashboard/index.html).
+BASE_PLACEHOLDER = '<base href="/" />'
 IMMUTABLE = "public, max-age=31536000, immutable"
 _HOST = re.compile(r"^[a-z0-9.-]+$", re.IGNORECASE)
 
@@ -68,7 +74,7 @@ def content_security_policy(clerk_host: str | None) -> str:
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],
-        "base-uri": ["'none'"],
+        "base-uri": ["'self'"],  # the server's own <base href>, nothing elsewhere
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
@@ -86,8 +92,8 @@ def content_security_policy(clerk_host: str | None) -> str:
 def _page(static_dir: Path, clerk_publishable_key: str | None) -> str:
     index = static_dir / "index.html"
     html = index.read_text()
-    if CONFIG_PLACEHOLDER not in html:
-        raise RuntimeError(f"{index} has no configuration placeholder: rebuild the dashboard")
+    if CONFIG_PLACEHOLDER not in html or BASE_PLACEHOLDER not in html:
+        raise RuntimeError(f"{index} has no configuration or base placeholder: rebuild the dashboard")
     config = json.dumps({"clerkPublishableKey": clerk_publishable_key})
     # JSON inside <script>: no `<` may close the element early.
     config_tag = CONFIG_PLACEHOLDER.replace(
@@ -122,7 +128,7 @@ def mount_dashboard(app: FastAPI, settings: Settings, static_dir: Path = STATIC_
     }
 
     @app.api_route("/{path:dashboard_path}", methods=["GET", "HEAD"], include_in_schema=False)
-    def dashboard(path: str) -> Response:
+    def dashboard(path: str, request: Request) -> Response:
         if not built:
             return error_response(
                 503, "The dashboard is not built", "Run `make dashboard` (`make dev` and `make test` do it)."
@@ -134,4 +140,5 @@ def mount_dashboard(app: FastAPI, settings: Settings, static_dir: Path = STATIC_
         if "." in path.rsplit("/", 1)[-1]:
             # A missing file, never the page in its place: a browser would read HTML as a script.
             raise HTTPException(404)
-        return HTMLResponse(page, headers=page_headers)
+        base = f'<base href="{escape(request.scope.get("root_path", ""))}/" />'
+        return HTMLResponse(page.replace(BASE_PLACEHOLDER, base, 1), headers=page_headers)

@@ -101,7 +101,8 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
 
 def _allowed_methods(request: Request) -> str | None:
     """The methods the API documents for this path (the OpenAPI document is the list of routes)."""
-    path = request.url.path
+    # The route's path: without the REST API's stage (functions/api/handler.py), as the routes are.
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
     for template, operations in request.app.openapi().get("paths", {}).items():
         parts = re.split(r"(\{[^}]*\})", template)
         pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)

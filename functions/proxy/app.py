@@ -40,7 +40,7 @@ from shared.credentials import credential_hint, fingerprint_credential
 from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES, READINESS_CHECK_PATH
 from shared.ids import new_id
 from shared.models import SlugTarget
-from shared.observability import logger
+from shared.observability import PublishMetrics, logger
 from shared.resources import BODIES_BUCKET
 from shared.sessions import claude_code_headers
 from shared.settings import Settings, get_settings
@@ -358,7 +358,7 @@ def create_app(
     budgets: BudgetGuard | None = None,
 ) -> ASGIApp:
     """The proxy ASGI app. Anything not given is built from settings on the first request."""
-    return ProxyApp(settings, publisher, endpoints, limiter, budgets)
+    return PublishMetrics(ProxyApp(settings, publisher, endpoints, limiter, budgets))
 
 
 app = create_app()

@@ -94,10 +94,10 @@ def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_bod
 
 
 def _count(name: str) -> None:
-    # Nothing else flushes metrics in this long-running process; and counting must not fail the call.
+    # Published with the request's other metrics (shared.observability.PublishMetrics); counting must
+    # not fail the call.
     with contextlib.suppress(Exception):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        metrics.flush_metrics()
 
 
 def _ids(record: CallRecord) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """The management API: a regional REST API in front of two functions running the same FastAPI app.
 
-- `/api` and `/api/{proxy+}`: the API function (Mangum), buffered: every JSON route.
+- `/`, `/{proxy+}`: the API function (Mangum), buffered: the dashboard's page at `<stage URL>/` and
+  every client route, and its assets. The app learns the stage prefix from the event
+  (functions/api/handler.py) and the page resolves its assets and API calls against it.
+- `/api` and `/api/{proxy+}`: the API function, buffered: every JSON route.
 - `GET /api/usage/export.csv`: the export function (the app under uvicorn behind the Lambda Web
   Adapter), with the integration's response transfer mode STREAM: rows reach the client as they are
   read, past API Gateway's 29 s and 10 MB and Lambda's 6 MB buffered limits. Response streaming is a
@@ -10,13 +13,18 @@
 API Gateway matches the most specific resource and does not fall back to a parent's `{proxy+}`, so
 `/api/usage` and `/api/usage/{proxy+}` are routed to the API function explicitly, as are the other
 methods of `/api/usage/export.csv` (the app answers them 405).
+
+Mangum base64-encodes every body that is not text (the dashboard's icon, say); API Gateway decodes
+it only for media types listed as binary, matched against the request's first `Accept` type, which a
+browser does not let the page choose: hence `*/*` (Mangum's text bodies are passed as they are, and
+request bodies reach Mangum base64-encoded, which it decodes). Streamed responses are never converted.
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -62,8 +70,11 @@ class ManagementApi(Construct):
         self.rest_api = apigateway.RestApi(
             self,
             "RestApi",
+            # The ApiName dimension of its metrics (constructs/monitoring.py): one per stack.
+            rest_api_name=f"{Stack.of(self).stack_name}-api",
             description="Codecosts management API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
+            binary_media_types=["*/*"],
             # Access logs need the account's API Gateway logging role: made below, without the
             # managed policy CDK's own role would carry.
             cloud_watch_role=False,
@@ -87,6 +98,9 @@ class ManagementApi(Construct):
             response_transfer_mode=apigateway.ResponseTransferMode.STREAM,
             timeout=EXPORT_TIMEOUT,
         )
+        # The dashboard: its page, client routes and assets, at the stage's root.
+        self.rest_api.root.add_method("ANY", buffered)
+        self.rest_api.root.add_proxy(default_integration=buffered, any_method=True)
         api = self.rest_api.root.add_resource("api")
         api.add_method("ANY", buffered)
         api.add_proxy(default_integration=buffered, any_method=True)
@@ -97,8 +111,9 @@ class ManagementApi(Construct):
         export.add_method("GET", streamed)
         export.add_method("ANY", buffered)
 
-        # The API's base URL: routes live under /api.
+        # The API's base URL: routes live under /api; the dashboard is at the stage's root.
         self.url = f"{self.rest_api.url}api"
+        self.dashboard_url = self.rest_api.url
 
         acknowledge(
             self.rest_api,
@@ -150,6 +165,10 @@ class ManagementApi(Construct):
         role.apply_removal_policy(RemovalPolicy.RETAIN)
         account = apigateway.CfnAccount(self, "Account", cloud_watch_role_arn=role.role_arn)
         account.apply_removal_policy(RemovalPolicy.RETAIN)
+        # The role's statements are a separate AWS::IAM::Policy: API Gateway checks them when the
+        # Account resource is set, and refuses a role whose policy is not attached yet ("The role ARN
+        # does not have required permissions"), so the Account waits for the policy, not only the role.
+        account.node.add_dependency(role)
         # The stage may only enable logging once the account has the role.
         self.rest_api.deployment_stage.node.add_dependency(account)
         acknowledge(

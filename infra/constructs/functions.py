@@ -30,6 +30,43 @@ WEB_ADAPTER_LAYER_ACCOUNT = "753240598075"
 RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 ADAPTER_PORT = "8000"  # where run.sh starts uvicorn, inside the sandbox
+# Where the functions' EMF metrics go (shared/observability.py); each carries a `service` dimension.
+METRICS_NAMESPACE = "Codecosts"
+# The ingest's SQS event source runs at most this many batches at once; its reservation must cover them.
+INGEST_POLLERS = 5
+
+
+# Lambda keeps this much of the account's concurrency unreserved: a reservation that would leave
+# less fails the deploy.
+UNRESERVED_MINIMUM = 100
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """Concurrency reserved per function, from cdk.json's context; None leaves a function in the
+    account's shared pool. A reservation is a guarantee and a ceiling at once: the proxy's and the
+    export's cap what a flood on them can take, the API's and the ingest's keep what they need free."""
+
+    proxy: int | None
+    api: int | None
+    export: int | None
+    ingest: int | None
+
+    def check(self, account_limit: int) -> None:
+        """Refuses at synth what Lambda would refuse at deploy, or what would throttle the ingest."""
+        reserved = sum(n for n in (self.proxy, self.api, self.export, self.ingest) if n is not None)
+        if reserved and reserved > account_limit - UNRESERVED_MINIMUM:
+            raise ValueError(
+                f"reserved concurrency {reserved} leaves less than {UNRESERVED_MINIMUM} of the account's "
+                f"{account_limit} unreserved (accountConcurrencyLimit in cdk.json)"
+            )
+        if self.ingest is not None and self.ingest < INGEST_POLLERS:
+            raise ValueError(f"ingestReservedConcurrency must be at least {INGEST_POLLERS}, its pollers")
+
+
+def service_name(function_name: str) -> str:
+    """The Powertools service of a function: its logs' `service` and its metrics' `service` dimension."""
+    return f"codecosts-{function_name.replace('_', '-')}"
 
 
 def web_adapter_layer_arn(region: str) -> str:
@@ -50,6 +87,8 @@ class FunctionSpec:
     statements: Sequence[iam.PolicyStatement]
     layers: Sequence[lambda_.ILayerVersion] = field(default_factory=tuple)
     bundle: str | None = None  # its bundle (a folder under functions/), when not `name`
+    # Concurrency reserved for it, which is also its ceiling (infra/stack.py's Concurrency); None: shared.
+    reserved_concurrency: int | None = None
 
 
 def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -> lambda_.Function:
@@ -87,9 +126,10 @@ def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -
         log_group=log_group,
         tracing=lambda_.Tracing.ACTIVE,
         layers=list(spec.layers),
+        reserved_concurrent_executions=spec.reserved_concurrency,
         environment={
-            "POWERTOOLS_SERVICE_NAME": f"codecosts-{spec.name.replace('_', '-')}",
-            "POWERTOOLS_METRICS_NAMESPACE": "Codecosts",
+            "POWERTOOLS_SERVICE_NAME": service_name(spec.name),
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             **spec.environment,
         },
     )
@@ -119,6 +159,7 @@ class Functions(Construct):
         bundle_dir: Path,
         upstream_url: str,
         api_environment: Mapping[str, str],
+        concurrency: Concurrency,
     ) -> None:
         super().__init__(scope, construct_id)
         table = storage.table
@@ -160,6 +201,8 @@ class Functions(Construct):
                 # Claude's longest streams (extended thinking) run for many minutes: Lambda's maximum.
                 timeout=Duration.minutes(15),
                 memory_size=1024,
+                # Public: a flood of calls must not take the concurrency the API and the ingest need.
+                reserved_concurrency=concurrency.proxy,
                 layers=[web_adapter],
                 environment={
                     **common,
@@ -215,6 +258,7 @@ class Functions(Construct):
                 # API Gateway gives up on a buffered integration after 29 s.
                 timeout=Duration.seconds(29),
                 memory_size=512,
+                reserved_concurrency=concurrency.api,
                 environment=api_settings,
                 statements=[
                     iam.PolicyStatement(
@@ -240,6 +284,8 @@ class Functions(Construct):
                 timeout=EXPORT_TIMEOUT,
                 # One DynamoDB page (1 MB) in memory at a time; more memory is more CPU for the CSV.
                 memory_size=512,
+                # Each export holds an execution environment for up to 15 minutes: a ceiling of its own.
+                reserved_concurrency=concurrency.export,
                 layers=[web_adapter],
                 environment={
                     **api_settings,
@@ -264,6 +310,7 @@ class Functions(Construct):
                 description="Codecosts usage ingest: one usage record per queued call",
                 timeout=Duration.seconds(INGEST_TIMEOUT_SECONDS),
                 memory_size=512,
+                reserved_concurrency=concurrency.ingest,
                 environment=common,
                 statements=[
                     # TransactWriteItems: the record (conditional Put) plus ADDs to the aggregates.
@@ -287,7 +334,7 @@ class Functions(Construct):
                 max_batching_window=Duration.seconds(2),
                 # Concurrent transactions on the same daily aggregate conflict and get retried: a few
                 # pollers keep up with the proxy without making those conflicts the common case.
-                max_concurrency=5,
+                max_concurrency=INGEST_POLLERS,
                 # Only the failed messages come back (Powertools BatchProcessor reports them).
                 report_batch_item_failures=True,
             )

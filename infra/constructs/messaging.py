@@ -1,4 +1,9 @@
-"""The usage queue between the proxy and the ingest function, and its dead-letter queue."""
+"""The usage queue between the proxy and the ingest function, and its dead-letter queue.
+
+Their names are CloudFormation's (USAGE_QUEUE's names are the local stack's): SQS refuses a name for
+60 s after its queue is deleted, and a retried deploy must not depend on that. The functions and
+`codecosts redrive-dlq` take the URLs from the environment and the stack's outputs.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,6 @@ class Messaging(Construct):
         self.dead_letter_queue = sqs.Queue(
             self,
             "UsageDeadLetterQueue",
-            queue_name=USAGE_QUEUE.dead_letter_name,
             retention_period=Duration.days(14),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
@@ -29,7 +33,6 @@ class Messaging(Construct):
         self.usage_queue = sqs.Queue(
             self,
             "UsageQueue",
-            queue_name=USAGE_QUEUE.name,
             visibility_timeout=Duration.seconds(USAGE_QUEUE.visibility_timeout_seconds),
             retention_period=Duration.days(4),
             encryption=sqs.QueueEncryption.SQS_MANAGED,

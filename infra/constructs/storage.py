@@ -1,5 +1,11 @@
-"""What Codecosts keeps: the table, the bodies bucket and the server secret. All of it survives a
-stack deletion (RETAIN): usage history and the secret that API-key hashes depend on are not disposable."""
+"""What Codecosts keeps: the table, the bodies bucket and the server secret.
+
+Once created, all of it survives a stack update or deletion: usage history and the secret that API-key
+hashes depend on are not disposable (RETAIN_ON_UPDATE_OR_DELETE: CloudFormation's
+`RetainExceptOnCreate`). What a failed first deploy created is deleted by its rollback, and every
+name is CloudFormation's, so the retry never collides with a leftover. The table keeps deletion
+protection: not even a stack deletion can remove it.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +27,12 @@ class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, body_retention_days: int) -> None:
         super().__init__(scope, construct_id)
 
-        # Keys, indexes, TTL and name from shared.resources: the local stack (devstack) reads the same.
+        # Keys, indexes and TTL from shared.resources: the local stack (devstack) reads the same. The
+        # name is CloudFormation's (TABLE.name is the local one); the functions read it from their
+        # environment.
         self.table = dynamodb.Table(
             self,
             "Table",
-            table_name=TABLE.name,
             partition_key=_string_key(TABLE.partition_key),
             sort_key=_string_key(TABLE.sort_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -35,7 +42,7 @@ class Storage(Construct):
             # Rate-limit counters expire by themselves.
             time_to_live_attribute=TABLE.ttl_attribute,
             deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         for index in TABLE.indexes:
             self.table.add_global_secondary_index(
@@ -62,7 +69,7 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.bodies_bucket,
@@ -81,7 +88,7 @@ class Storage(Construct):
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.server_secret,

@@ -57,9 +57,9 @@ def test_the_page_answers_at_root_and_client_routes_never_cached(client: TestCli
 
 def test_assets_are_cached_and_missing_files_are_404_not_the_page(client: TestClient) -> None:
     html = client.get("/").text
-    script = re.search(r'src="(/assets/[^"]+\.js)"', html)
+    script = re.search(r'src="\./(assets/[^"]+\.js)"', html)
     assert script, html
-    asset = client.get(script.group(1))
+    asset = client.get(f"/{script.group(1)}")
     assert asset.status_code == 200
     assert "javascript" in asset.headers["content-type"]
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"

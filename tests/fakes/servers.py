@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import uvicorn
+from starlette.types import Receive
 
 
 class ServerThread:
@@ -47,3 +48,13 @@ class ServerThread:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+async def read_body(receive: Receive) -> bytes:
+    """An ASGI request's whole body."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# Set as ops would in cdk.json (`clerkPublishableKey`), to see where it goes.
+CLERK_PUBLISHABLE_KEY = "pk_test_Y2xlYW4tbW9sZS0xMi5jbGVyay5hY2NvdW50cy5kZXYk"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "bundles: builds the real Lambda bundles (pip, cached under build/)")
@@ -24,7 +27,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
         (placeholders / function).mkdir()
         (placeholders / function / "placeholder.txt").write_text(function)
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app, stack = build_app(context={"bundleDir": str(placeholders)}, outdir=str(outdir))
+    context = {"bundleDir": str(placeholders), "clerkPublishableKey": CLERK_PUBLISHABLE_KEY}
+    app, stack = build_app(context=context, outdir=str(outdir))
     app.synth()
     return stack, outdir
 

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION
-from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE, USAGE_QUEUE
+from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION, Concurrency
+from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
+from tests.infra.conftest import CLERK_PUBLISHABLE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,6 +167,34 @@ def test_api_routes_every_path_to_the_api_function_through_a_throttled_logged_st
     assert "ManagedPolicyArns" not in template_json["Resources"][role]["Properties"]
 
 
+def test_the_dashboard_is_served_by_the_api_function_at_the_stage_root(template_json: dict[str, Any]) -> None:
+    api, _ = _function(template_json, "codecosts-api")
+    methods = _methods(template_json)
+    # The page at `<stage URL>/`, its client routes and assets below it.
+    for path in ("", "/{proxy+}"):
+        integration = methods[(path, "ANY")]
+        assert integration["Type"] == "AWS_PROXY" and _target(integration) == api, path
+    # Mangum base64-encodes what is not text; API Gateway decodes it whatever the browser's Accept.
+    (rest_api,) = _resources(template_json, "AWS::ApiGateway::RestApi").values()
+    assert rest_api["Properties"]["BinaryMediaTypes"] == ["*/*"]
+    dashboard_url = template_json["Outputs"]["DashboardUrl"]["Value"]["Fn::Join"][1]
+    (stage_name, stage) = next(iter(_resources(template_json, "AWS::ApiGateway::Stage").items()))
+    assert stage["Properties"]["StageName"] == "v1"
+    assert dashboard_url[0] == "https://" and dashboard_url[-2:] == [{"Ref": stage_name}, "/"]
+    assert dashboard_url[1] == {"Ref": next(iter(_resources(template_json, "AWS::ApiGateway::RestApi")))}
+
+
+def test_the_clerk_publishable_key_from_context_reaches_the_page_serving_functions(
+    template_json: dict[str, Any],
+) -> None:
+    for service in ("codecosts-api", "codecosts-usage-export"):
+        _, function = _function(template_json, service)
+        assert function["Environment"]["Variables"]["CLERK_PUBLISHABLE_KEY"] == CLERK_PUBLISHABLE_KEY
+    for service in ("codecosts-proxy", "codecosts-usage-ingest"):
+        _, function = _function(template_json, service)
+        assert "CLERK_PUBLISHABLE_KEY" not in function["Environment"]["Variables"]
+
+
 def test_csv_export_streams_from_its_own_function_behind_the_web_adapter(
     template_json: dict[str, Any],
 ) -> None:
@@ -207,12 +237,20 @@ def test_ingest_reports_partial_batch_failures(template: Template) -> None:
     )
 
 
+def _dead_letter_queue(template_json: dict[str, Any]) -> str:
+    """The logical id of the queue that another queue's redrive policy points at."""
+    (target,) = (
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in _resources(template_json, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    )
+    return str(target)
+
+
 def test_failed_usage_messages_land_in_the_dead_letter_queue(template_json: dict[str, Any]) -> None:
     queues = _resources(template_json, "AWS::SQS::Queue")
-    usage = next(q["Properties"] for q in queues.values() if q["Properties"]["QueueName"] == USAGE_QUEUE.name)
-    dead_letter_name = next(
-        name for name, q in queues.items() if q["Properties"]["QueueName"] == USAGE_QUEUE.dead_letter_name
-    )
+    usage = next(q["Properties"] for q in queues.values() if "RedrivePolicy" in q["Properties"])
+    dead_letter_name = _dead_letter_queue(template_json)
     assert usage["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [dead_letter_name, "Arn"]},
         "maxReceiveCount": 5,
@@ -225,11 +263,7 @@ def test_failed_usage_messages_land_in_the_dead_letter_queue(template_json: dict
 
 
 def test_an_alarm_fires_when_the_dead_letter_queue_is_not_empty(template_json: dict[str, Any]) -> None:
-    dead_letter_name = next(
-        name
-        for name, q in _resources(template_json, "AWS::SQS::Queue").items()
-        if q["Properties"]["QueueName"] == USAGE_QUEUE.dead_letter_name
-    )
+    dead_letter_name = _dead_letter_queue(template_json)
     alarms = [a["Properties"] for a in _resources(template_json, "AWS::CloudWatch::Alarm").values()]
     dead_letter_alarms = [
         a
@@ -263,7 +297,6 @@ def test_alarms_cover_ingest_age_and_each_function_error_rate(template_json: dic
 
 def test_table_is_defined_by_the_shared_definition(template_json: dict[str, Any]) -> None:
     (table,) = (t["Properties"] for t in _resources(template_json, "AWS::DynamoDB::Table").values())
-    assert table["TableName"] == TABLE.name
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["TimeToLiveSpecification"] == {"AttributeName": TABLE.ttl_attribute, "Enabled": True}
@@ -280,10 +313,42 @@ def test_table_is_defined_by_the_shared_definition(template_json: dict[str, Any]
     }
 
 
-def test_what_must_survive_is_retained(template_json: dict[str, Any]) -> None:
+def test_what_must_survive_is_retained_once_created(template_json: dict[str, Any]) -> None:
+    # Kept on stack deletion and on replacement; deleted only by the rollback of their own creation,
+    # so a failed first deploy leaves nothing behind that the retry would collide with.
     for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"):
         for resource in _resources(template_json, kind).values():
-            assert resource["DeletionPolicy"] == "Retain", kind
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", kind
+            assert resource["UpdateReplacePolicy"] == "Retain", kind
+    (table,) = _resources(template_json, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_a_rolled_back_first_deploy_leaves_only_its_logs_and_the_account_logging_role(
+    template_json: dict[str, Any],
+) -> None:
+    # Logs say why the deploy failed; API Gateway's logging role is the account's, not the stack's.
+    retained = {r["Type"] for r in template_json["Resources"].values() if r.get("DeletionPolicy") == "Retain"}
+    assert retained == {"AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::ApiGateway::Account"}
+
+
+def test_a_retried_deploy_never_collides_with_a_leftover_name(template_json: dict[str, Any]) -> None:
+    # Names fixed in the template would be taken by what a failed first deploy left behind (or, for
+    # a queue, refused for 60 s after its deletion): CloudFormation names them all.
+    named = {
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::SecretsManager::Secret": "Name",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+        "AWS::Logs::LogGroup": "LogGroupName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::CloudWatch::Alarm": "AlarmName",
+    }
+    for kind, name in named.items():
+        for logical_id, resource in _resources(template_json, kind).items():
+            assert name not in resource["Properties"], logical_id
 
 
 def test_bodies_bucket_is_private_tls_only_and_expires_bodies(template_json: dict[str, Any]) -> None:
@@ -398,3 +463,144 @@ def test_cfn_lint_is_clean(synthesized: tuple[Any, Path]) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_api_gateway_account_waits_for_its_logging_role_policy(template_json: dict[str, Any]) -> None:
+    # API Gateway refuses a logging role whose permissions are not attached yet: the role's policy is
+    # a resource of its own, created after the role.
+    (account,) = _resources(template_json, "AWS::ApiGateway::Account").values()
+    role = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    (policy,) = (
+        name
+        for name, policy in _resources(template_json, "AWS::IAM::Policy").items()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+    )
+    assert policy in account.get("DependsOn", [])
+
+
+def _watched(alarm: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(namespace, metric name, dimensions) of every metric an alarm reads, a math expression's too."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions", []))]
+    return [
+        (
+            m["MetricStat"]["Metric"]["Namespace"],
+            m["MetricStat"]["Metric"]["MetricName"],
+            m["MetricStat"]["Metric"].get("Dimensions", []),
+        )
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    ]
+
+
+def _alarms_on(template_json: dict[str, Any], metric_name: str) -> list[dict[str, Any]]:
+    return [
+        a["Properties"]
+        for a in _resources(template_json, "AWS::CloudWatch::Alarm").values()
+        if any(name == metric_name for _, name, _ in _watched(a["Properties"]))
+    ]
+
+
+def test_alarms_watch_failures_where_clients_see_them(template_json: dict[str, Any]) -> None:
+    # Mangum and the Web Adapter answer 500 on invocations Lambda counts as successful.
+    proxy, _ = _function(template_json, "codecosts-proxy")
+    (url_5xx,) = _alarms_on(template_json, "Url5xxCount")
+    assert ("AWS/Lambda", "Url5xxCount", [{"Name": "FunctionName", "Value": {"Ref": proxy}}]) in _watched(
+        url_5xx
+    )
+    (api_5xx,) = _alarms_on(template_json, "5XXError")
+    (_, _, dimensions), *_ = (w for w in _watched(api_5xx) if w[1] == "5XXError")
+    assert {d["Name"] for d in dimensions} == {"ApiName", "Stage"}
+    # Refused invocations: each function's throttles, and the account's concurrency near its limit.
+    throttled = {
+        json.dumps(dimensions[0]["Value"])
+        for alarm in _alarms_on(template_json, "Throttles")
+        for _, _, dimensions in _watched(alarm)
+    }
+    assert throttled == {
+        json.dumps({"Ref": name}) for name in _resources(template_json, "AWS::Lambda::Function")
+    }
+    (concurrency,) = _alarms_on(template_json, "ConcurrentExecutions")
+    assert "Dimensions" not in concurrency  # the account's, all functions together
+    assert concurrency["Threshold"] == 800
+    (table_throttles,) = _alarms_on(template_json, "WriteThrottleEvents")
+    assert {name for _, name, _ in _watched(table_throttles)} == {"ReadThrottleEvents", "WriteThrottleEvents"}
+    for alarm in _resources(template_json, "AWS::CloudWatch::Alarm").values():
+        assert (
+            alarm["Properties"]["AlarmActions"] and alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        )
+
+
+def test_alarms_watch_the_metrics_the_code_emits_on_exactly_their_dimensions(
+    template_json: dict[str, Any],
+) -> None:
+    services = {
+        name: props["Environment"]["Variables"]
+        for name, props in (
+            (name, r["Properties"]) for name, r in _resources(template_json, "AWS::Lambda::Function").items()
+        )
+    }
+    emitted = {
+        env["POWERTOOLS_SERVICE_NAME"]: env["POWERTOOLS_METRICS_NAMESPACE"] for env in services.values()
+    }
+    source = "\n".join(
+        path.read_text() for folder in ("functions", "shared") for path in (ROOT / folder).rglob("*.py")
+    )
+    expected = {
+        "UsagePublishFailures": {"codecosts-proxy"},
+        "UsageQueueFallbacks": {"codecosts-proxy"},
+        "RateLimiterFailOpen": {"codecosts-proxy", "codecosts-api", "codecosts-usage-export"},
+        "IngestRejected": {"codecosts-usage-ingest"},
+    }
+    for metric, emitters in expected.items():
+        assert f'"{metric}"' in source, f"the code no longer emits {metric}"
+        (alarm,) = _alarms_on(template_json, metric)
+        watched = _watched(alarm)
+        # Powertools adds one dimension, `service`; the alarm reads each emitter's series as emitted.
+        assert {namespace for namespace, _, _ in watched} == {emitted[s] for s in emitters}
+        assert {json.dumps(dimensions) for _, _, dimensions in watched} == {
+            json.dumps([{"Name": "service", "Value": service}]) for service in emitters
+        }
+        assert alarm["Threshold"] == 1
+
+
+def test_one_dashboard_shows_every_alarm(template_json: dict[str, Any]) -> None:
+    (dashboard,) = _resources(template_json, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for name in _resources(template_json, "AWS::CloudWatch::Alarm"):
+        assert json.dumps({"Fn::GetAtt": [name, "Arn"]}) in body, name
+
+
+def test_a_flood_on_the_proxy_cannot_take_the_api_and_ingest_concurrency(
+    template_json: dict[str, Any],
+) -> None:
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    reserved = {
+        service: _function(template_json, service)[1]["ReservedConcurrentExecutions"]
+        for service in (
+            "codecosts-proxy",
+            "codecosts-api",
+            "codecosts-usage-export",
+            "codecosts-usage-ingest",
+        )
+    }
+    assert reserved == {
+        "codecosts-proxy": context["proxyMaxConcurrency"],
+        "codecosts-api": context["apiReservedConcurrency"],
+        "codecosts-usage-export": context["exportMaxConcurrency"],
+        "codecosts-usage-ingest": context["ingestReservedConcurrency"],
+    }
+    # Deployable on an account at the default limit: Lambda keeps 100 unreserved.
+    assert sum(reserved.values()) <= context["accountConcurrencyLimit"] - 100
+    (source,) = (
+        m["Properties"] for m in _resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+    )
+    assert reserved["codecosts-usage-ingest"] >= source["ScalingConfig"]["MaximumConcurrency"]
+
+
+def test_reservations_lambda_would_refuse_fail_at_synth() -> None:
+    with pytest.raises(ValueError, match="unreserved"):
+        Concurrency(proxy=850, api=50, export=10, ingest=10).check(1000)
+    with pytest.raises(ValueError, match="ingestReservedConcurrency"):
+        Concurrency(proxy=None, api=None, export=None, ingest=2).check(1000)
+    Concurrency(proxy=None, api=None, export=None, ingest=None).check(10)

@@ -20,6 +20,7 @@ from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
 from shared.store.rate_limits import Decision, RateLimit, RateLimiter
 from shared.store.usage_records import Bodies, UsageStore
+from tests.fakes.servers import read_body
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -53,12 +54,7 @@ class ScriptedUpstream:
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         target = scope["raw_path"].decode("latin-1")
         if scope["query_string"]:
             target += "?" + scope["query_string"].decode("latin-1")

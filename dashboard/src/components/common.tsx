@@ -1,11 +1,12 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../api";
+import { underBase } from "../base";
 import { followLink } from "../router";
 
 export function Link(props: { href: string; class?: string; children: ComponentChildren; title?: string }) {
   return (
-    <a href={props.href} class={props.class} title={props.title} onClick={followLink}>
+    <a href={underBase(props.href)} class={props.class} title={props.title} onClick={followLink}>
       {props.children}
     </a>
   );
