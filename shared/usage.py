@@ -48,9 +48,15 @@ class Usage:
             self.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)
             self.cache_creation_1h_input_tokens = int(split.get("ephemeral_1h_input_tokens") or 0)
         elif "cache_creation_input_tokens" in usage:
-            # Without the split, every write is a 5-minute one: that is the API's default TTL.
-            self.cache_creation_5m_input_tokens = self.cache_creation_input_tokens
-            self.cache_creation_1h_input_tokens = 0
+            # A stream's final `message_delta` repeats the cumulative total without the split (the
+            # SDK's `MessageDeltaUsage` has no such field): the 1-hour count `message_start` gave
+            # stands, the rest is 5-minute writes (the API's default TTL).
+            self.cache_creation_1h_input_tokens = min(
+                self.cache_creation_1h_input_tokens, self.cache_creation_input_tokens
+            )
+            self.cache_creation_5m_input_tokens = (
+                self.cache_creation_input_tokens - self.cache_creation_1h_input_tokens
+            )
         tools = usage.get("server_tool_use")
         if isinstance(tools, dict):
             self.server_tool_use = {k: v for k, v in tools.items() if isinstance(v, int)}
