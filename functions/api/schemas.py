@@ -147,6 +147,15 @@ class UsageRecord(BaseModel):
         description="Which agent of the session made the call; null when it cannot be told"
     )
     agent_id: str | None = Field(description="The subagent run (`x-claude-code-agent-id`); null otherwise")
+    speed: str | None = Field(description='`usage.speed` as Anthropic reported it: "standard", "fast"')
+    inference_geo: str | None = Field(description='Where inference ran (`usage.inference_geo`): "us", ...')
+    output_tokens_estimated: bool = Field(
+        description="The stream ended before Anthropic's final count: the output tokens (and the cost) "
+        "are estimated from the text, thinking and tool input relayed"
+    )
+    price_version: str | None = Field(
+        description="The price data the cost was computed with; null on records priced before it was kept"
+    )
 
 
 class UsageDetail(UsageRecord):
