@@ -7,10 +7,11 @@ in the current directory is used, if there is one).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -197,3 +198,15 @@ def dump_json(value: Any, out: TextIO) -> None:
 def fail(error: CliError, prog: str = "codecosts") -> int:
     print(f"{prog}: {error.message}", file=sys.stderr)
     return error.status
+
+
+def runner(command: Callable[[argparse.Namespace, Api, TextIO], int]) -> Callable[[argparse.Namespace], int]:
+    """A subcommand's `run`: the command against the configured API, its failure as an exit status."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args, Api(), sys.stdout)
+        except CliError as error:
+            return fail(error)
+
+    return run

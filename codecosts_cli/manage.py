@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable
 from typing import Any, TextIO
 
-from codecosts_cli.api import EXIT_STATUSES, OK, Api, CliError, dump_json, fail, money, table
+from codecosts_cli.api import EXIT_STATUSES, OK, Api, CliError, dump_json, money, runner, table
 
 
 def _endpoint_row(item: dict[str, Any]) -> list[Any]:
@@ -105,16 +103,6 @@ def keys_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
     return OK
 
 
-def _runner(command: Callable[[argparse.Namespace, Api, TextIO], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args, Api(), sys.stdout)
-        except CliError as error:
-            return fail(error)
-
-    return run
-
-
 def register(commands: Any) -> None:
     epilog = f"Configured by CODECOSTS_URL and CODECOSTS_API_KEY. {EXIT_STATUSES}."
 
@@ -124,7 +112,7 @@ def register(commands: Any) -> None:
         epilog=epilog,
         description="Proxy endpoints: the URLs Claude Code and the SDKs use as ANTHROPIC_BASE_URL.",
     )
-    endpoints.set_defaults(run=_runner(endpoints_command))
+    endpoints.set_defaults(run=runner(endpoints_command))
     actions = endpoints.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="every endpoint, with this month's spend and budget")
     listing.add_argument("--json", action="store_true")
@@ -159,7 +147,7 @@ def register(commands: Any) -> None:
         epilog=epilog,
         description="Codecosts API keys (sk_...), for this CLI and scripts.",
     )
-    keys.set_defaults(run=_runner(keys_command))
+    keys.set_defaults(run=runner(keys_command))
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     key_list = key_actions.add_parser("list", help="every key (never the secret)")
     key_list.add_argument("--json", action="store_true")

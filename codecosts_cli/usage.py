@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,9 @@ from codecosts_cli.api import (
     CliError,
     count,
     dump_json,
-    fail,
     money,
     percent,
+    runner,
     table,
 )
 
@@ -164,7 +163,8 @@ def _call_row(item: dict[str, Any]) -> list[Any]:
         item["model"] or "?",
         item["status_code"],
         count(item["input_tokens"]),
-        count(item["output_tokens"]),
+        # `~`: estimated from what was relayed (the stream ended before Anthropic's final count).
+        ("~" if item.get("output_tokens_estimated") else "") + count(item["output_tokens"]),
         count(item["cache_creation_input_tokens"]),
         count(item["cache_read_input_tokens"]),
         money(item["cost_cents"]),
@@ -330,16 +330,6 @@ def export_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
     return OK
 
 
-def _runner(command: Callable[[argparse.Namespace, Api, TextIO], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args, Api(), sys.stdout)
-        except CliError as error:
-            return fail(error)
-
-    return run
-
-
 def _filters(parser: argparse.ArgumentParser, with_since: bool = True) -> None:
     if with_since:
         parser.add_argument(
@@ -374,13 +364,13 @@ def register(commands: Any) -> None:
         "--limit", type=int, default=50, help="sessions to list with --by session (default 50)"
     )
     usage.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
-    usage.set_defaults(run=_runner(usage_command))
+    usage.set_defaults(run=runner(usage_command))
 
     calls = add("calls", "the latest calls, newest first")
     _filters(calls)
     calls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     calls.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
-    calls.set_defaults(run=_runner(calls_command))
+    calls.set_defaults(run=runner(calls_command))
 
     tail = add("tail", "the latest calls, then each new one as it is recorded (Ctrl-C stops)")
     _filters(tail, with_since=False)
@@ -390,7 +380,7 @@ def register(commands: Any) -> None:
     tail.add_argument("--interval", type=float, default=2.0, help="seconds between polls (default 2)")
     tail.add_argument("--exit-after", type=int, metavar="N", help="stop after N new calls")
     tail.add_argument("--json", action="store_true", help="one JSON record per line")
-    tail.set_defaults(run=_runner(tail_command))
+    tail.set_defaults(run=runner(tail_command))
 
     sessions = add(
         "sessions", "Claude Code sessions; with an id (or `latest`), what that session cost and saved"
@@ -402,9 +392,9 @@ def register(commands: Any) -> None:
     sessions.add_argument("--endpoint", metavar="ID", help="only sessions that used this proxy endpoint")
     sessions.add_argument("--limit", type=int, default=50, help="sessions to list (default 50)")
     sessions.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
-    sessions.set_defaults(run=_runner(sessions_command))
+    sessions.set_defaults(run=runner(sessions_command))
 
     export = add("export", "every matching call as CSV (streamed), one row per call")
     _filters(export)
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
-    export.set_defaults(run=_runner(export_command))
+    export.set_defaults(run=runner(export_command))

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from shared.store.usage_records import TOKEN_FIELDS
 from shared.timefmt import parse_timestamp
 from shared.usage import Usage
 
@@ -41,24 +42,36 @@ class UnreadCache:
 @dataclass(frozen=True)
 class _Call:
     at: datetime
-    model: str | None
-    read: int
-    written_1h: int
+    usage: Usage  # the call's model, tokens, speed and inference geography
+
+    @property
+    def read(self) -> int:
+        return self.usage.cache_read_input_tokens
+
+    @property
+    def written_1h(self) -> int:
+        return self.usage.cache_creation_1h_input_tokens
 
 
-def _extra_cost(model: str | None, tokens: int, at: datetime) -> Decimal:
-    """What `tokens` cost as 1-hour cache writes above what they would have cost as plain input."""
+def _extra_cost(call: _Call, tokens: int) -> Decimal:
+    """What `tokens` of the call's 1-hour writes cost above plain input, at the call's own prices:
+    the call priced as it was, less the call with those tokens as input (same prompt size, so the
+    same long-context tier, speed and inference geography)."""
     # The price tables (genai-prices, ~40-70 ms to import) load on the first unread write priced,
     # not with the API: only the session views of sessions with such writes need them.
     from shared.pricing import price_usage
 
-    as_write = price_usage(
-        Usage(model=model, cache_creation_input_tokens=tokens, cache_creation_1h_input_tokens=tokens), at
+    usage = call.usage
+    as_input = replace(
+        usage,
+        input_tokens=usage.input_tokens + tokens,
+        cache_creation_input_tokens=usage.cache_creation_input_tokens - tokens,
+        cache_creation_1h_input_tokens=usage.cache_creation_1h_input_tokens - tokens,
     )
-    as_input = price_usage(Usage(model=model, input_tokens=tokens), at)
-    if as_write is None or as_input is None:
+    as_written, as_plain = price_usage(usage, call.at), price_usage(as_input, call.at)
+    if as_written is None or as_plain is None:
         return Decimal(0)
-    return as_write - as_input
+    return as_written - as_plain
 
 
 def _thread(calls: list[_Call], now: datetime, result: UnreadCache) -> None:
@@ -85,7 +98,7 @@ def _thread(calls: list[_Call], now: datetime, result: UnreadCache) -> None:
             continue
         result.writes += 1
         result.tokens += unread
-        result.extra_cents += _extra_cost(call.model, unread, call.at)
+        result.extra_cents += _extra_cost(call, unread)
 
 
 def unread_1h_cache_writes(records: Iterable[dict[str, Any]], now: datetime) -> UnreadCache:
@@ -93,14 +106,13 @@ def unread_1h_cache_writes(records: Iterable[dict[str, Any]], now: datetime) -> 
     threads: dict[str, list[_Call]] = {}
     for record in records:
         thread = str(record.get("agent_id") or "")
-        threads.setdefault(thread, []).append(
-            _Call(
-                at=parse_timestamp(str(record["requested_at"])),
-                model=record.get("model"),
-                read=int(record.get("cache_read_input_tokens") or 0),
-                written_1h=int(record.get("cache_creation_1h_input_tokens") or 0),
-            )
+        usage = Usage(
+            model=record.get("model"), speed=record.get("speed"), inference_geo=record.get("inference_geo")
         )
+        for name in TOKEN_FIELDS:
+            setattr(usage, name, int(record.get(name) or 0))
+        at = parse_timestamp(str(record["requested_at"]))
+        threads.setdefault(thread, []).append(_Call(at=at, usage=usage))
     result = UnreadCache()
     for calls in threads.values():
         calls.sort(key=lambda call: call.at)

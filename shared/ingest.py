@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from shared import aws
-from shared.pricing import PRICE_SNAPSHOT, price_usage, price_without_cache
+from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
 from shared.sessions import session_of
 from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
 from shared.timefmt import format_timestamp
-from shared.usage import Usage, requested_model
+from shared.usage import INVALID_MODEL, Usage, recorded_model, requested_model
 from shared.usage_event import BodyRef, UsageEvent
 
 
@@ -46,7 +46,7 @@ class UsageIngest:
             return body[0]
 
         # Error replies name no model: the request said which one it asked for.
-        model = usage.model or requested_model(request_body())
+        model = recorded_model(usage.model or requested_model(request_body()))
         # A session header without the agent header says all there is unless the body is at hand anyway.
         at_hand = bool(body) or request_text is not None or event.request_body.text is not None
         needs_body = event.session_header is None or (event.agent_header is None and at_hand)
@@ -76,6 +76,9 @@ class UsageIngest:
             "agent_id": session.agent_id,
             "server_tool_use": dict(usage.server_tool_use),
             "service_tier": usage.service_tier,
+            "speed": usage.speed,
+            "inference_geo": usage.inference_geo,
+            "output_tokens_estimated": usage.output_tokens_estimated,
             "stop_reason": usage.stop_reason,
             "error_type": usage.error_type,
             "usage_known": usage.seen,
@@ -83,6 +86,7 @@ class UsageIngest:
             "cost_unknown": cost_unknown,
             "cost_without_cache_cents": None if uncached is None else f"{uncached:.6f}",
             "price_snapshot": PRICE_SNAPSHOT,
+            "price_version": PRICE_VERSION,
             "bodies_inline": event.request_body.text is not None or event.response_body.text is not None,
             "request_body_key": event.request_body.key,
             "response_body_key": event.response_body.key,
@@ -97,6 +101,8 @@ class UsageIngest:
 
     @staticmethod
     def _cost(event: UsageEvent, usage: Usage) -> tuple[Decimal | None, bool]:
+        if usage.model == INVALID_MODEL:
+            return None, True
         has_tokens = any(getattr(usage, name) for name in TOKEN_FIELDS) or usage.web_search_requests
         if not has_tokens:
             # A call that used nothing cost nothing, unless it succeeded and we could not read its usage.

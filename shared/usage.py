@@ -7,8 +7,12 @@ fields it carries, because they are cumulative. A non-streaming reply carries `u
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# A usage label Anthropic reports (`speed`, `inference_geo`, `service_tier`): short, plain words.
+_LABEL = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 @dataclass
@@ -22,10 +26,16 @@ class Usage:
     cache_creation_1h_input_tokens: int = 0
     server_tool_use: dict[str, int] = field(default_factory=dict)
     service_tier: str | None = None
+    speed: str | None = None  # "standard" or "fast"
+    inference_geo: str | None = None  # where inference ran: "global", "us", ...
     stop_reason: str | None = None
     # The `error.type` of an error reply or of an `event: error` inside a stream.
     error_type: str | None = None
     seen: bool = False  # whether any usage was read at all
+    # A stream's final `message_delta` (Anthropic's own count of the output) was read.
+    final_count: bool = False
+    # The stream ended before its final count; `output_tokens` is estimated from what was relayed.
+    output_tokens_estimated: bool = False
 
     @property
     def web_search_requests(self) -> int:
@@ -48,15 +58,22 @@ class Usage:
             self.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)
             self.cache_creation_1h_input_tokens = int(split.get("ephemeral_1h_input_tokens") or 0)
         elif "cache_creation_input_tokens" in usage:
-            # Without the split, every write is a 5-minute one: that is the API's default TTL.
-            self.cache_creation_5m_input_tokens = self.cache_creation_input_tokens
-            self.cache_creation_1h_input_tokens = 0
+            # A stream's final `message_delta` repeats the cumulative total without the split (the
+            # SDK's `MessageDeltaUsage` has no such field): the 1-hour count `message_start` gave
+            # stands, the rest is 5-minute writes (the API's default TTL).
+            self.cache_creation_1h_input_tokens = min(
+                self.cache_creation_1h_input_tokens, self.cache_creation_input_tokens
+            )
+            self.cache_creation_5m_input_tokens = (
+                self.cache_creation_input_tokens - self.cache_creation_1h_input_tokens
+            )
         tools = usage.get("server_tool_use")
         if isinstance(tools, dict):
             self.server_tool_use = {k: v for k, v in tools.items() if isinstance(v, int)}
-        tier = usage.get("service_tier")
-        if isinstance(tier, str):
-            self.service_tier = tier
+        for name in ("service_tier", "speed", "inference_geo"):
+            value = usage.get(name)
+            if isinstance(value, str) and _LABEL.fullmatch(value):
+                setattr(self, name, value)
 
     def take_message(self, message: dict[str, Any]) -> None:
         if isinstance(message.get("model"), str):
@@ -136,6 +153,7 @@ class StreamUsageReader:
                 self.usage.stop_reason = delta["stop_reason"]
             if isinstance(payload.get("usage"), dict):
                 self.usage.apply(payload["usage"])
+                self.usage.final_count = True
         elif kind == "error":
             self.usage.take_error(payload)
 
@@ -159,6 +177,22 @@ def read_stream_usage(body: bytes) -> Usage:
     reader = StreamUsageReader()
     reader.feed(body)
     return reader.close()
+
+
+# What a record may name as its model: Anthropic's ids (`claude-sonnet-4-5-20250929`), with room for
+# the dated, versioned and suffixed forms gateways use (`claude-sonnet-4@20250514`, `...[1m]`).
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/\[\]-]{0,99}")
+# Recorded instead of a model name that breaks those rules (junk from an error reply or a request):
+# it cannot overflow a key or print control characters, and the call's cost is unknown.
+INVALID_MODEL = "invalid-model"
+
+
+def recorded_model(name: str | None) -> str | None:
+    """`name` if it is a plausible model id (1-100 characters of `[A-Za-z0-9._:@/[]-]`), else
+    `INVALID_MODEL`; None stays None."""
+    if name is None or _MODEL_NAME.fullmatch(name):
+        return name
+    return INVALID_MODEL
 
 
 def requested_model(request_body: bytes | str | None) -> str | None:

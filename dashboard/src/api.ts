@@ -31,6 +31,8 @@ export interface UsageRecord {
   api_key_hint: string | null;
   requested_at: string;
   complete?: boolean;
+  // The stream ended before Anthropic's final count: output tokens (and cost) estimated from what was relayed.
+  output_tokens_estimated?: boolean;
 }
 
 export interface UsageDetail extends UsageRecord {

@@ -15,6 +15,7 @@ from functions.api.routes import (
     api_keys,
     audit_logs,
     health,
+    prices,
     profile,
     proxy_endpoints,
     sessions,
@@ -99,7 +100,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     api = APIRouter(prefix="/api")
     # sessions and usage_export before usage: its `/usage/{usage_id}` would take their paths.
-    for module in (health, proxy_endpoints, sessions, usage_export, usage, api_keys, profile, audit_logs):
+    for module in (
+        health,
+        proxy_endpoints,
+        sessions,
+        usage_export,
+        usage,
+        api_keys,
+        profile,
+        audit_logs,
+        prices,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.readiness_router)

@@ -147,6 +147,15 @@ class UsageRecord(BaseModel):
         description="Which agent of the session made the call; null when it cannot be told"
     )
     agent_id: str | None = Field(description="The subagent run (`x-claude-code-agent-id`); null otherwise")
+    speed: str | None = Field(description='`usage.speed` as Anthropic reported it: "standard", "fast"')
+    inference_geo: str | None = Field(description='Where inference ran (`usage.inference_geo`): "us", ...')
+    output_tokens_estimated: bool = Field(
+        description="The stream ended before Anthropic's final count: the output tokens (and the cost) "
+        "are estimated from the text, thinking and tool input relayed"
+    )
+    price_version: str | None = Field(
+        description="The price data the cost was computed with; null on records priced before it was kept"
+    )
 
 
 class UsageDetail(UsageRecord):
@@ -252,4 +261,39 @@ class SessionDetail(SessionSummary):
     )
     pending_1h_cache_write_tokens: int = Field(
         description="1-hour writes not read back yet whose hour has not ended: not counted as unread"
+    )
+
+
+class PriceTier(BaseModel):
+    above_input_tokens: int = Field(
+        description="Applies to the whole call when its prompt is over this many tokens"
+    )
+    usd: str
+
+
+class Price(BaseModel):
+    usd: str = Field(
+        description="US dollars per million tokens (`web_searches_kcount`: per thousand searches)"
+    )
+    tiers: list[PriceTier]
+
+
+class PriceSheet(BaseModel):
+    model: str
+    model_id: str = Field(description="The price data's id for the model (`claude-sonnet-4-0`)")
+    name: str | None
+    data_version: str = Field(
+        description="The price data costs are computed with now (a record's `price_version`)"
+    )
+    data_date: str | None = Field(description="The newest date from which a price in the data applies")
+    adjustments_checked: str = Field(description="When the adjustments to the data were last checked")
+    source: Literal["genai-prices", "codecosts override"]
+    prices: dict[str, Price] = Field(
+        description="By price key: `input_mtok`, `output_mtok`, `cache_write_mtok`..."
+    )
+    fast_prices: dict[str, Price] | None = Field(
+        description='Prices of `speed: "fast"` calls; null: none known'
+    )
+    multipliers: dict[str, str] = Field(
+        description="`us_only_inference`: on token prices when `inference_geo` is us"
     )

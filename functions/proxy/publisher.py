@@ -26,6 +26,7 @@ from functions.proxy.send_batches import SendBatches
 from shared import aws
 from shared.models import SlugTarget
 from shared.observability import MetricUnit, logger, metrics
+from shared.output_estimate import settle_unfinished_stream
 from shared.store.layout import body_object_key
 from shared.usage import Usage, read_json_usage
 from shared.usage_event import BodyRef, UsageEvent
@@ -173,6 +174,9 @@ class UsagePublisher:
         """The usage event of a call and its message text, after putting large bodies in S3."""
         response_body = b"".join(record.response_chunks)
         usage = record.usage if record.usage is not None else read_json_usage(response_body)
+        if record.stream and usage.seen and not usage.final_count:
+            # Cut short (client gone, upstream cut, error event): bill what was relayed.
+            settle_unfinished_stream(usage, response_body)
         size = len(record.request_body) + len(response_body)
         # Escaping only grows a body: when the raw bytes are over the limit, skip the inline attempt.
         if size <= self.inline_limit:

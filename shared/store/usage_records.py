@@ -70,6 +70,10 @@ PUBLIC_FIELDS = (
     "session_id",
     "agent",
     "agent_id",
+    "speed",
+    "inference_geo",
+    "output_tokens_estimated",
+    "price_version",
 )
 
 UNKNOWN_MODEL = "unknown"

@@ -79,6 +79,7 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/api-keys/{key_id}",
         "/api/profile",
         "/api/audit-logs",
+        "/api/prices",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():
@@ -87,6 +88,7 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
     assert "201" in paths["/api/api-keys"]["post"]["responses"]
     assert "400" in paths["/api/usage"]["get"]["responses"]
     assert "404" in paths["/api/usage/{usage_id}"]["get"]["responses"]
+    assert "404" in paths["/api/prices"]["get"]["responses"]
     assert "503" in paths["/api/health"]["get"]["responses"]
     assert {parameter["name"] for parameter in paths["/api/usage"]["get"]["parameters"]} >= {
         "from",

@@ -275,6 +275,7 @@ def record(minutes: float, read: int = 0, written_1h: int = 0, agent_id: str | N
         "requested_at": format_timestamp(T0 + timedelta(minutes=minutes)),
         "model": "claude-sonnet-4-5",
         "cache_read_input_tokens": read,
+        "cache_creation_input_tokens": written_1h,  # a stored record carries the total with the split
         "cache_creation_1h_input_tokens": written_1h,
         "agent_id": agent_id,
     }

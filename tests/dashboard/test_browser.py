@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,3 +172,29 @@ def test_a_new_call_shows_up_on_the_open_overview_and_in_the_list(page: Any, sta
     expect(calls).to_have_text(str(before + 1), timeout=15_000)
     page.get_by_role("link", name="Calls", exact=True).click()
     expect(page.get_by_test_id("calls").locator("tbody tr")).to_have_count(before + 1)
+
+
+def test_a_call_cut_short_shows_its_output_as_estimated(page: Any, stack: Stack) -> None:
+    before = stack.get("/api/usage/summary", **seven_days())["totalRequests"]
+    client = anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=f"{stack.url}/proxy/{stack.endpoint['slug']}", max_retries=0
+    )
+    try:
+        with client.messages.stream(
+            model="fake:error-mid-stream", max_tokens=50, messages=[{"role": "user", "content": "Go"}]
+        ) as stream:
+            stream.until_done()
+    except anthropic.APIStatusError:
+        pass  # the `event: error` mid-stream, as Anthropic sends it
+    deadline = datetime.now(UTC) + timedelta(seconds=15)
+    while stack.get("/api/usage/summary", **seven_days())["totalRequests"] == before:
+        assert datetime.now(UTC) < deadline, "the cut call was never recorded"
+        time.sleep(0.2)
+    call = stack.get("/api/usage", limit=1)["items"][0]
+    assert call["output_tokens_estimated"] is True
+
+    sign_in(page, stack.api_key)
+    page.goto(f"/calls/{call['id']}")
+    output = page.get_by_test_id("call-output")
+    expect(output).to_contain_text("estimated from what was relayed")
+    screenshot(page, "13-call-output-estimated")

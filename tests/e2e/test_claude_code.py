@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
+import genai_prices
 import httpx
 import pytest
 
@@ -42,7 +45,29 @@ def run_claude(prompt: str, base_url: str, home: Path) -> subprocess.CompletedPr
     )
 
 
+def reference_cents(record: dict) -> Decimal:
+    """genai-prices on the tokens the fake upstream sent (no inference_geo or speed here)."""
+    cached = record["cache_creation_input_tokens"] + record["cache_read_input_tokens"]
+    usage = genai_prices.Usage(
+        input_tokens=record["input_tokens"] + cached,
+        cache_write_tokens=record["cache_creation_input_tokens"],
+        cache_write_1h_tokens=4_000,
+        cache_write_5m_tokens=0,
+        cache_read_tokens=record["cache_read_input_tokens"],
+        output_tokens=record["output_tokens"],
+    )
+    at = datetime.fromisoformat(record["requested_at"].replace("Z", "+00:00"))
+    price = genai_prices.calc_price(
+        usage, record["model"], provider_id="anthropic", genai_request_timestamp=at
+    )
+    return (price.total_price * 100).quantize(Decimal("0.000001"))
+
+
 def test_claude_code_works_through_the_proxy_and_every_call_is_recorded(tmp_path, upstream: Upstream):
+    # As Claude Code mostly does: 1-hour cache writes, in the real stream shape (the final
+    # message_delta repeats the total without the 5-minute/1-hour split).
+    upstream.fake.cache_writes = (0, 4_000)
+    upstream.fake.cache_read = 1_000
     stack = DevStack(tmp_path / "stack", upstream.url)
     stack.workdir.mkdir()
     dev = stack.start()
@@ -79,5 +104,8 @@ def test_claude_code_works_through_the_proxy_and_every_call_is_recorded(tmp_path
             assert record["stream"] is True
             assert record["input_tokens"] > 0 and record["output_tokens"] > 0
             assert record["api_key_hint"] == "sk-ant-api03-...Qrst"
+            assert record["cache_creation_1h_input_tokens"] == 4_000
+            assert record["cache_creation_5m_input_tokens"] == 0
+            assert Decimal(record["cost_cents"]) == reference_cents(record)
     finally:
         assert stack.stop() == 0, stack.output

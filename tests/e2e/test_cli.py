@@ -227,6 +227,30 @@ def test_keys(stack):
     assert "API key was refused" in refused.stderr and "CODECOSTS_API_KEY" in refused.stderr
 
 
+def test_prices_show_what_a_model_is_costed_at(stack):
+    sonnet_4 = codecosts(stack, "prices", "claude-sonnet-4-20250514")
+    assert sonnet_4.returncode == 0, sonnet_4.stderr
+    lines = sonnet_4.stdout.splitlines()
+    assert lines[0] == "Claude Sonnet 4 (claude-sonnet-4-0), from codecosts override"
+    assert next(line for line in lines if line.startswith("output")).split() == [
+        "output",
+        "$15",
+        "$22.5",
+        "over",
+        "200,000",
+        "-",
+    ]
+    assert "US-only inference (inference_geo us): token prices x1" in sonnet_4.stdout
+    assert "Price data: genai-prices " in sonnet_4.stdout
+
+    as_json = json.loads(codecosts(stack, "prices", "claude-opus-5", "--json").stdout)
+    assert as_json["fast_prices"]["input_mtok"]["usd"] == "10"
+    assert as_json["multipliers"]["us_only_inference"] == "1.1"
+
+    unknown = codecosts(stack, "prices", "claude-imaginary-9")
+    assert unknown.returncode == 4 and "Model not found" in unknown.stderr
+
+
 def test_errors_say_what_went_wrong(stack):
     bad_key = codecosts(stack, "usage", key="sk_not-a-real-key")
     assert bad_key.returncode == 3 and "API key was refused" in bad_key.stderr

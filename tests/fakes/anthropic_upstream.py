@@ -12,7 +12,12 @@ Which reply a request gets (first match wins):
 3. Otherwise `text`: a short text reply naming the requested model.
 
 Scenarios:
-- `text`: a generated text reply; SSE when the request has `"stream": true`, else JSON.
+- `text`: a generated text reply; SSE when the request has `"stream": true`, else JSON. Its usage
+  follows the fake's `input_tokens`, `cache_writes` (5-minute, 1-hour), `cache_read` and
+  `usage_extra` (more `usage` fields: `speed`, `inference_geo`, `server_tool_use`). Streamed, it has
+  the real shape: `message_start` carries the `cache_creation` split, the final `message_delta`
+  repeats the cumulative `input_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`
+  (and `server_tool_use`) without it.
 - `fixture/<file>`: a file of tests/fixtures/anthropic replayed byte for byte (`.sse` as an event
   stream, one event per chunk; `.json` as a JSON body). Aliases: `cache-1h` (text, 1-hour cache
   write and a cache read), `thinking` (thinking with `signature_delta`, then `tool_use` with
@@ -128,6 +133,10 @@ class FakeAnthropic:
         self.hold_after_events: int | None = None
         self.text_deltas = 4
         self.spawned_subagent = False
+        self.input_tokens: int | None = None  # None: a quarter of the request's size
+        self.cache_writes = (0, 0)  # (5-minute, 1-hour) cache write tokens of a `text` reply
+        self.cache_read = 0
+        self.usage_extra: dict[str, Any] = {}
 
     @property
     def last_request(self) -> ReceivedRequest:
@@ -256,7 +265,7 @@ class _Reply:
 
     def text_reply(self, model: object, deltas: int) -> _TextReply:
         name = model if isinstance(model, str) else "claude-sonnet-4-5-20250929"
-        return _TextReply(name, "msg_" + self.request_id, len(self.request.body), deltas)
+        return _TextReply(name, "msg_" + self.request_id, len(self.request.body), deltas, self.fake)
 
     async def json(self, status: int, body: bytes, extra: Sequence[Header] = ()) -> None:
         headers = [*self.headers(b"application/json", extra), (b"content-length", str(len(body)).encode())]
@@ -365,10 +374,15 @@ def _tool_use_events(model: str, request_id: str, tool: str) -> list[bytes]:
 class _TextReply:
     """A generated text reply in the Messages API's shapes."""
 
-    def __init__(self, model: str, message_id: str, request_size: int, deltas: int) -> None:
+    def __init__(
+        self, model: str, message_id: str, request_size: int, deltas: int, fake: FakeAnthropic
+    ) -> None:
         self.model = model
         self.id = message_id
-        self.input_tokens = max(1, request_size // 4)
+        self.input_tokens = fake.input_tokens if fake.input_tokens is not None else max(1, request_size // 4)
+        self.cache_5m, self.cache_1h = fake.cache_writes
+        self.cache_read = fake.cache_read
+        self.extra = dict(fake.usage_extra)
         self.pieces = ["Hello", " from", " the", " fake", " upstream", "."] * (deltas // 6 + 1)
         self.pieces = self.pieces[: max(1, deltas)]
         self.output_tokens = len(self.pieces) + 1
@@ -376,12 +390,28 @@ class _TextReply:
     def usage(self, output_tokens: int) -> dict[str, Any]:
         return {
             "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "cache_creation_input_tokens": self.cache_5m + self.cache_1h,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_5m,
+                "ephemeral_1h_input_tokens": self.cache_1h,
+            },
             "output_tokens": output_tokens,
             "service_tier": "standard",
+            **self.extra,
         }
+
+    def final_delta_usage(self) -> dict[str, Any]:
+        """The cumulative counts a real final `message_delta` repeats: no split, no speed or geo."""
+        usage: dict[str, Any] = {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_5m + self.cache_1h,
+            "cache_read_input_tokens": self.cache_read,
+            "output_tokens": self.output_tokens,
+        }
+        if "server_tool_use" in self.extra:
+            usage["server_tool_use"] = self.extra["server_tool_use"]
+        return usage
 
     def message(self) -> bytes:
         return _json(
@@ -427,7 +457,7 @@ class _TextReply:
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": {"output_tokens": self.output_tokens},
+                    "usage": self.final_delta_usage(),
                 }
             ),
             sse_event({"type": "message_stop"}),

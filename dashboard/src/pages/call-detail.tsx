@@ -309,7 +309,15 @@ export function CallDetailPage(props: { id: string }) {
             </div>
             <div>
               <dt>Output</dt>
-              <dd>{count(call.output_tokens)}</dd>
+              <dd data-testid="call-output">
+                {count(call.output_tokens)}
+                {call.output_tokens_estimated && (
+                  <span class="muted" title="The stream ended before Anthropic's final count">
+                    {" "}
+                    (estimated from what was relayed)
+                  </span>
+                )}
+              </dd>
             </div>
             <div>
               <dt>Cache write 5 min / 1 hour</dt>

@@ -80,6 +80,7 @@ def usage_view(item: dict[str, Any]) -> dict[str, Any]:
     record["stream"] = bool(record["stream"])
     record["cost_unknown"] = bool(record["cost_unknown"])
     record["complete"] = record["complete"] is not False
+    record["output_tokens_estimated"] = record["output_tokens_estimated"] is True
     record["agent"] = record["agent"] if record["agent"] in ("main", "subagent") else None
     return record
 

@@ -1,0 +1,73 @@
+"""What Anthropic charges that the genai-prices data does not model: the one place for it.
+
+Every entry names its source; all were read on ADJUSTMENTS_CHECKED from Anthropic's pricing page
+(https://platform.claude.com/docs/en/about-claude/pricing) and the pages it links. Each price
+override has a test (tests/pricing/test_price_adjustments.py) that fails once genai-prices carries
+the same prices itself, so the override can be dropped instead of silently shadowing newer data.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+from genai_prices.types import ModelPrice, Tier, TieredPrices
+
+ADJUSTMENTS_CHECKED: Final = "2026-11-30"
+
+# US-only inference (`usage.inference_geo == "us"`) costs 1.1x on every token price (input, output,
+# cache writes and reads) of Claude Opus 4.6 and every later model; server tools (web search) are
+# not tokens and keep their price. Models released before Opus 4.6 reject the parameter and keep
+# their prices. Source: https://platform.claude.com/docs/en/build-with-claude/data-residency and
+# the pricing page's data residency section.
+US_ONLY_GEO: Final = "us"
+US_ONLY_MULTIPLIER: Final = Decimal("1.1")
+US_ONLY_EXEMPT_MODELS: Final = frozenset(  # genai-prices model ids, released before Opus 4.6
+    {
+        "claude-v1",
+        "claude-2",
+        "claude-3-haiku",
+        "claude-3-sonnet",
+        "claude-3-opus-latest",
+        "claude-3-5-haiku-latest",
+        "claude-3-5-sonnet",
+        "claude-3-7-sonnet-latest",
+        "claude-opus-4-0",
+        "claude-opus-4-1",
+        "claude-opus-4-5",
+        "claude-sonnet-4-0",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+    }
+)
+
+LONG_CONTEXT_START: Final = 200_000  # input tokens (with cache reads and writes) above which a tier applies
+
+
+def _long_context(base: str, above: str) -> TieredPrices:
+    return TieredPrices(base=Decimal(base), tiers=[Tier(start=LONG_CONTEXT_START, price=Decimal(above))])
+
+
+# Complete price sets replacing genai-prices' for a model id (per million tokens, web search per
+# thousand). Claude Sonnet 4 (`claude-sonnet-4-0`, `claude-sonnet-4-20250514`): over 200k input
+# tokens the whole request costs $6 input / $22.50 output, and the prompt-caching multipliers apply
+# on top (5m writes 1.25x, 1h writes 2x, reads 0.1x of that input price). genai-prices 0.2.3 has
+# only the flat rates, which prices such a call at half its input cost.
+# Source: the pricing page's "Long context pricing" section.
+PRICE_OVERRIDES: Final[dict[str, ModelPrice]] = {
+    "claude-sonnet-4-0": ModelPrice(
+        input_mtok=_long_context("3", "6"),
+        cache_write_mtok=_long_context("3.75", "7.5"),
+        cache_write_1h_mtok=_long_context("6", "12"),
+        cache_read_mtok=_long_context("0.3", "0.6"),
+        output_mtok=_long_context("15", "22.5"),
+        web_searches_kcount=Decimal("10"),
+    ),
+}
+
+
+def geo_multiplier(model_id: str, inference_geo: str | None) -> Decimal:
+    """What the token prices of a call on `model_id` (a genai-prices id) are multiplied by."""
+    if inference_geo == US_ONLY_GEO and model_id not in US_ONLY_EXEMPT_MODELS:
+        return US_ONLY_MULTIPLIER
+    return Decimal(1)

@@ -1,0 +1,79 @@
+"""The prices genai-prices lacks (shared/anthropic_prices.py), checked against Anthropic's published
+prices by hand, and a guard that tells when the library has caught up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import genai_prices
+from genai_prices.types import TieredPrices
+
+from shared.anthropic_prices import PRICE_OVERRIDES
+from shared.cache_economics import unread_1h_cache_writes
+from shared.pricing import price_sheet, price_usage
+from shared.timefmt import format_timestamp
+from shared.usage import Usage
+
+AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def test_each_override_is_still_missing_from_genai_prices() -> None:
+    # Fails once genai-prices prices the model's long context itself: then drop the override.
+    for model_id in PRICE_OVERRIDES:
+        usage = genai_prices.Usage(input_tokens=250_000)
+        price = genai_prices.calc_price(usage, model_id, provider_id="anthropic", genai_request_timestamp=AT)
+        assert not isinstance(price.model_price.input_mtok, TieredPrices), f"genai-prices tiers {model_id}"
+
+
+def test_sonnet_4_over_200k_costs_the_long_context_rates_cache_included() -> None:
+    usage = Usage(
+        model="claude-sonnet-4-20250514",
+        input_tokens=10_000,
+        cache_read_input_tokens=180_000,
+        cache_creation_input_tokens=20_000,
+        cache_creation_1h_input_tokens=15_000,
+        cache_creation_5m_input_tokens=5_000,
+        output_tokens=2_000,
+    )
+    # 210,000 prompt tokens > 200k: $6 input, $7.50 5m writes, $12 1h writes, $0.60 reads, $22.50
+    # output per MTok: 60,000 + 37,500 + 180,000 + 108,000 + 45,000 = 430,500 micro-dollars.
+    assert price_usage(usage, AT) == Decimal("43.050000")
+    # The same call at 200k exactly stays at the base rates.
+    assert price_usage(Usage(model="claude-sonnet-4-0", input_tokens=200_000), AT) == Decimal("60.000000")
+
+
+def test_unread_1h_writes_are_priced_at_the_tier_of_their_call() -> None:
+    # A Sonnet 4.5 call with 190k cache reads writes 20k 1-hour tokens nobody reads: 210k prompt
+    # tokens, so those writes cost $12 instead of $6 input: 20,000 x ($12 - $6) = 12 cents over input.
+    record = {
+        "requested_at": format_timestamp(AT),
+        "model": "claude-sonnet-4-5-20250929",
+        "input_tokens": 0,
+        "cache_read_input_tokens": 190_000,
+        "cache_creation_input_tokens": 20_000,
+        "cache_creation_1h_input_tokens": 20_000,
+        "output_tokens": 10,
+    }
+    unread = unread_1h_cache_writes([record], now=AT + timedelta(hours=2))
+    assert unread.tokens == 20_000
+    assert unread.extra_cents == Decimal("12.000000")
+
+
+def test_the_price_sheet_shows_what_the_code_applies() -> None:
+    sheet = price_sheet("claude-sonnet-4-20250514", AT)
+    assert sheet is not None
+    assert sheet["model_id"] == "claude-sonnet-4-0" and sheet["source"] == "codecosts override"
+    assert sheet["prices"]["output_mtok"] == {
+        "usd": "15",
+        "tiers": [{"above_input_tokens": 200_000, "usd": "22.5"}],
+    }
+    assert sheet["fast_prices"] is None
+    assert sheet["multipliers"] == {"us_only_inference": "1"}  # released before Opus 4.6
+    assert sheet["data_version"].startswith(f"genai-prices {genai_prices.__version__}")
+
+    opus = price_sheet("claude-opus-5", AT)
+    assert opus is not None and opus["source"] == "genai-prices"
+    assert opus["fast_prices"]["input_mtok"] == {"usd": "10", "tiers": []}
+    assert opus["multipliers"] == {"us_only_inference": "1.1"}
+    assert price_sheet("claude-imaginary-9", AT) is None
