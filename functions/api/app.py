@@ -22,6 +22,7 @@ from functions.api.routes import (
     usage_export,
 )
 from functions.api.services import ApiServices
+from shared.aws import RunningAs
 from shared.settings import Settings, get_settings
 
 # Management bodies are a name or two; anything near this size is a mistake or an attack.
@@ -83,8 +84,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Creating the app reads configuration only: no AWS call, no secret, until a request needs one."""
+def create_app(settings: Settings | None = None, function: str = "api") -> FastAPI:
+    """Creating the app reads configuration only: no AWS call, no secret, until a request needs one.
+
+    `function`: which of the stack's functions serves it ("api" through Mangum, "usage_export" under
+    the Lambda Web Adapter), so that its AWS calls carry that function's grants in the rehearsal."""
     settings = settings or get_settings()
     app = FastAPI(
         title="Codecosts API",
@@ -103,8 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     mount_dashboard(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    # Added last, so it runs first: a refused client costs one counter update and nothing else.
+    # Added late, so it runs early: a refused client costs one counter update and nothing else.
     app.add_middleware(ClientRateLimit, limiter=app.state.services.rate_limiter)
+    # Outermost: everything a request does, its counter update included, runs as this function.
+    app.add_middleware(RunningAs, function=function)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

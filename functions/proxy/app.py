@@ -34,6 +34,7 @@ from functions.proxy.upstream import (
     Upstream,
     UpstreamRequest,
 )
+from shared import aws
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.ids import new_id
@@ -188,7 +189,8 @@ class ProxyApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            with aws.running_as("proxy"):
+                await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
