@@ -493,6 +493,17 @@ def rehearse(
     judge_transactions_by_item()
     # Open while setting up: enforcement may be on from an earlier rehearsal whose IAM was reset.
     _set_enforcement(endpoint_url, enforce=False)
+    try:
+        return _rehearse(endpoint_url, template, overrides, secret_value)
+    finally:
+        # On again even when the template could not be rehearsed: never left open by accident.
+        if enforce:
+            _set_enforcement(endpoint_url, enforce=True)
+
+
+def _rehearse(
+    endpoint_url: str, template: dict[str, Any], overrides: Mapping[str, str], secret_value: str
+) -> Rehearsal:
     stack = _local_stack(endpoint_url, "rehearsal", "rehearsal")
     users = {user["UserName"] for user in stack.iam.list_users()["Users"]}
     operator = _user(stack, endpoint_url, OPERATOR, _FULL_ACCESS, users)
@@ -514,26 +525,19 @@ def rehearse(
         key_id, secret = _user(stack, endpoint_url, user_name(name), policy, users)
         environment = function_environment(template, resource, local, public_url, overrides)
         functions[name] = FunctionRole(name, environment, key_id, secret)
-    if enforce:
-        _set_enforcement(endpoint_url, enforce=True)
 
-    tables = list(_of_type(template, "AWS::DynamoDB::Table"))
-    buckets = list(_of_type(template, "AWS::S3::Bucket"))
     queues = _of_type(template, "AWS::SQS::Queue")
-    (usage_queue,) = [
-        queue_id for queue_id, queue in queues.items() if "RedrivePolicy" in queue["Properties"]
-    ]
-    dead_letter_queue = queues[usage_queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"][
-        "Fn::GetAtt"
-    ][0]
+    redriven = [queue for queue in queues if "RedrivePolicy" in queues[queue]["Properties"]]
+    usage_queue = _only(redriven, "queue with a dead-letter queue")
+    dead_letter_queue = queues[usage_queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
     return Rehearsal(
         functions=functions,
         operator_access_key_id=operator[0],
         operator_secret_access_key=operator[1],
-        table_name=local[_only(tables, "table")].ref,
+        table_name=local[_only(list(_of_type(template, "AWS::DynamoDB::Table")), "table")].ref,
         usage_queue_url=local[usage_queue].ref,
-        dead_letter_queue_url=local[dead_letter_queue].ref,
-        bodies_bucket=local[_only(buckets, "bucket")].ref,
+        dead_letter_queue_url=local[dead_letter_queue["Fn::GetAtt"][0]].ref,
+        bodies_bucket=local[_only(list(_of_type(template, "AWS::S3::Bucket")), "bucket")].ref,
     )
 
 
