@@ -1,7 +1,8 @@
 """The one definition of the table, queue and bucket.
 
-Both the CDK stack (infra/) and the local stack (devstack/) build their resources from these, so
-the laptop and the cloud cannot drift apart.
+The CDK stack (infra/) builds its resources from these; the local stack (devstack/rehearsal.py)
+builds its own from the synthesized template, taking the local names here where the template leaves
+naming to CloudFormation.
 """
 
 from __future__ import annotations
