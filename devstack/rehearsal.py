@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def _template_inputs() -> Iterator[Path]:
 
 
 def template_hash() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(version("aws-cdk-lib").encode())
     for path in _template_inputs():
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -113,8 +114,8 @@ def _synthesize() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def load_template() -> dict[str, Any]:
-    """The synthesized template, cached under build/rehearsal/ by a hash of what it is made from
-    (synthesis takes ~20 s here; reading the cache, milliseconds)."""
+    """The synthesized template, cached under build/rehearsal/ by a hash of what it is made from (the
+    stack's code, its context, the CDK version): synthesis takes ~20 s here, the cache far less."""
     path = TEMPLATE_CACHE / f"{template_hash()}.json"
     if path.exists():
         cached: dict[str, Any] = json.loads(path.read_text())
@@ -359,7 +360,7 @@ class _LocalStack:
             made[logical_id] = _Local(name, {"Arn": f"arn:aws:s3:::{name}"})
         return made
 
-    def secrets_(self, template: Mapping[str, Any], value: str) -> dict[str, _Local]:
+    def server_secrets(self, template: Mapping[str, Any], value: str) -> dict[str, _Local]:
         resources = _of_type(template, "AWS::SecretsManager::Secret")
         made = {}
         for logical_id in resources:
@@ -513,7 +514,7 @@ def _rehearse(
     local |= stack.tables(template)
     local |= stack.queues(template)
     local |= stack.buckets(template)
-    local |= stack.secrets_(template, secret_value)
+    local |= stack.server_secrets(template, secret_value)
 
     from shared.settings import Settings
 
