@@ -26,6 +26,7 @@ from devstack.rehearsal import (
     role_statements,
 )
 from shared import aws as shared_aws
+from shared.resources import BODIES_BUCKET, TABLE, USAGE_QUEUE
 from shared.settings import get_settings
 from shared.store.endpoints import EndpointStore
 from tests.fakes.proxy_server import RunningProxy
@@ -153,3 +154,18 @@ def test_rehearsing_again_keeps_what_exists(
     created = EndpointStore(aws.table_name).create("user_a", "kept")
     assert rehearse(moto_endpoint, template=stack_template) == aws
     assert EndpointStore(aws.table_name).get("user_a", created["id"]) is not None
+
+
+def test_resources_that_cloudformation_names_get_the_local_names(
+    aws: Rehearsal, moto_endpoint: str, stack_template: dict[str, Any]
+) -> None:
+    """A stack that leaves the table's and queues' names to CloudFormation rehearses as one that fixes
+    them: the local names are shared.resources'."""
+    unnamed = copy.deepcopy(stack_template)
+    for resource in unnamed["Resources"].values():
+        for name in ("TableName", "QueueName", "BucketName", "Name"):
+            resource.get("Properties", {}).pop(name, None)
+    again = rehearse(moto_endpoint, template=unnamed)
+    assert (again.table_name, again.bodies_bucket) == (TABLE.name, BODIES_BUCKET.name)
+    assert again.usage_queue_url.endswith(f"/{USAGE_QUEUE.name}")
+    assert again.dead_letter_queue_url.endswith(f"/{USAGE_QUEUE.dead_letter_name}")
