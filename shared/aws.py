@@ -3,8 +3,8 @@
 `AWS_ENDPOINT_URL` (honoured by boto3 itself) points them at the local moto server in `make dev`.
 
 Identity: in Lambda, and in any process that runs one function, clients sign with the default
-credential chain (the function's role there). The in-process tests run every function in one
-process, so each entry point declares which function is running (`running_as`, a context variable
+credential chain (the function's role there). The tests and today's `make dev` run every function
+in one process, so each entry point declares which function is running (`running_as`, a context variable
 that asyncio tasks and worker threads inherit), and the local rehearsal registers each function's
 credentials (`use_function_credentials`): clients then sign as the function that is running, with
 exactly its role's grants. Nothing registered, or no function running: the default chain.
@@ -30,11 +30,12 @@ _registered: dict[str, Credentials] = {}
 
 
 def use_function_credentials(credentials: Mapping[str, Credentials]) -> None:
-    """Function name -> the credentials its clients sign with in this process (tests only)."""
+    """Function name -> the credentials its clients sign with, where functions share a process."""
     if dict(credentials) == _registered:
         return
     _registered.clear()
     _registered.update(credentials)
+    # Clients made before, the default chain's included, may carry an earlier rehearsal's keys.
     for made in (_dynamodb, _table, _dynamodb_typed, _sqs, _sqs_without_retries, _s3, _secrets):
         made.cache_clear()
 
