@@ -157,15 +157,15 @@ def start_stack(endpoints: int) -> Stack:
     moto = _start("moto", ["-m", "bench.moto_server", str(moto_port)], env, moto_port)
     processes = [moto]
     try:
-        from devstack.resources import create_resources
+        from devstack.rehearsal import rehearse
         from shared.settings import get_settings
         from shared.store.endpoints import EndpointStore
 
-        resources = create_resources(env["AWS_ENDPOINT_URL"])
+        resources = rehearse(env["AWS_ENDPOINT_URL"], enforce=False)
         upstream_port = free_port()
         upstream = _start("upstream", ["-m", "bench.upstream", str(upstream_port)], env, upstream_port)
         processes.append(upstream)
-        env["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
+        env["CODECOSTS_USAGE_QUEUE_URL"] = resources.usage_queue_url
         env["CODECOSTS_UPSTREAM_URL"] = f"http://127.0.0.1:{upstream_port}"
         os.environ.update(env)
         get_settings.cache_clear()
@@ -175,4 +175,4 @@ def start_stack(endpoints: int) -> Stack:
         for process in processes:
             process.stop()
         raise
-    return Stack(env, moto, upstream, queue_url=resources.queue_url, slugs=slugs, processes=processes)
+    return Stack(env, moto, upstream, queue_url=resources.usage_queue_url, slugs=slugs, processes=processes)

@@ -1,8 +1,9 @@
 """`make dev`: the whole Codecosts stack on one machine.
 
-Embedded AWS (moto) with the same table, queue and bucket as the CDK stack; the proxy and the API on
-one port; the ingest handler fed from the queue as Lambda would be; a bootstrap user, API key and
-proxy endpoint written to `.codecosts/dev.json`. Ctrl-C stops it; what was recorded is kept.
+Embedded AWS (moto) rehearsing the CDK stack's synthesized template (devstack/rehearsal.py), IAM
+enforced; the proxy and the API on one port; the ingest handler fed from the queue as Lambda would
+be; a bootstrap user, API key and proxy endpoint written to `.codecosts/dev.json`. Ctrl-C stops it;
+what was recorded is kept.
 """
 
 from __future__ import annotations
@@ -116,23 +117,29 @@ def main() -> None:
     import uvicorn
 
     from devstack.poller import QueuePoller
-    from devstack.resources import create_resources
+    from devstack.rehearsal import rehearse
     from devstack.server import create_local_app
     from devstack.state import StateSnapshot
     from functions.usage_ingest.handler import handler as ingest_handler
+    from shared import aws
     from shared.settings import get_settings
 
-    resources = create_resources(os.environ["AWS_ENDPOINT_URL"])
-    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
+    # The deployment's resources and roles, IAM enforced. This process (bootstrap, snapshots) is the
+    # operator; the proxy, the API and the ingest each sign as their own function (shared.aws).
+    resources = rehearse(os.environ["AWS_ENDPOINT_URL"])
+    os.environ["AWS_ACCESS_KEY_ID"] = resources.operator_access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = resources.operator_secret_access_key
+    aws.use_function_credentials(resources.function_credentials())
+    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.usage_queue_url
     os.environ["CODECOSTS_DEAD_LETTER_QUEUE_URL"] = resources.dead_letter_queue_url
     get_settings.cache_clear()
     settings = get_settings()
 
-    snapshot = StateSnapshot(STATE_ROOT / "state", resources.table_name, resources.bucket)
+    snapshot = StateSnapshot(STATE_ROOT / "state", resources.table_name, resources.bodies_bucket)
     restored = snapshot.load()
     dev = _bootstrap(settings)
 
-    poller = QueuePoller(resources.queue_url, ingest_handler)
+    poller = QueuePoller(resources.usage_queue_url, ingest_handler)
     poller.start()
 
     dirty = threading.Event()

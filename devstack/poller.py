@@ -60,12 +60,17 @@ class QueuePoller:
         self.processed = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._queue_arn = aws.sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        with aws.running_as("usage_ingest"):
+            attributes = aws.sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self._queue_arn = attributes["Attributes"]["QueueArn"]
 
     def poll_once(self) -> int:
         """One receive-and-invoke round; returns how many messages were received."""
+        # Lambda's event source polls and deletes with the ingest function's own role.
+        with aws.running_as("usage_ingest"):
+            return self._poll_once()
+
+    def _poll_once(self) -> int:
         response = aws.sqs().receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=10,

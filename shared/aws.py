@@ -1,10 +1,20 @@
-"""boto3 clients, made once per process (Lambda keeps them warm across invocations).
+"""boto3 clients, made once per process and identity (Lambda keeps them warm across invocations).
 
 `AWS_ENDPOINT_URL` (honoured by boto3 itself) points them at the local moto server in `make dev`.
+
+Identity: in Lambda, and in any process that runs one function, clients sign with the default
+credential chain (the function's role there). The tests and today's `make dev` run every function
+in one process, so each entry point declares which function is running (`running_as`, a context variable
+that asyncio tasks and worker threads inherit), and the local rehearsal registers each function's
+credentials (`use_function_credentials`): clients then sign as the function that is running, with
+exactly its role's grants. Nothing registered, or no function running: the default chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -13,41 +23,91 @@ from botocore.config import Config
 
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
 
+# (access key id, secret access key); None: the default credential chain.
+Credentials = tuple[str, str]
+_running: ContextVar[str | None] = ContextVar("codecosts_function", default=None)
+_registered: dict[str, Credentials] = {}
 
-@lru_cache(maxsize=1)
-def dynamodb() -> Any:
-    return boto3.resource("dynamodb", config=_CONFIG)
+
+def use_function_credentials(credentials: Mapping[str, Credentials]) -> None:
+    """Function name -> the credentials its clients sign with, where functions share a process."""
+    if dict(credentials) == _registered:
+        return
+    _registered.clear()
+    _registered.update(credentials)
+    # Clients made before, the default chain's included, may carry an earlier rehearsal's keys.
+    for made in (_dynamodb, _table, _dynamodb_typed, _sqs, _sqs_without_retries, _s3, _secrets):
+        made.cache_clear()
+
+
+@contextmanager
+def running_as(function: str) -> Iterator[None]:
+    token = _running.set(function)
+    try:
+        yield
+    finally:
+        _running.reset(token)
+
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+class RunningAs:
+    """ASGI middleware: every request (and the tasks and threads it starts) runs as `function`."""
+
+    def __init__(self, app: ASGIApp, function: str) -> None:
+        self.app = app
+        self.function = function
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with running_as(self.function):
+            await self.app(scope, receive, send)
+
+
+def _identity() -> Credentials | None:
+    function = _running.get()
+    return _registered.get(function) if function else None
+
+
+def _session(identity: Credentials) -> boto3.Session:
+    return boto3.Session(aws_access_key_id=identity[0], aws_secret_access_key=identity[1])
+
+
+def _client(service: Any, identity: Credentials | None, config: Config = _CONFIG) -> Any:
+    if identity is None:
+        return boto3.client(service, config=config)
+    return _session(identity).client(service, config=config)
 
 
 @lru_cache(maxsize=8)
-def table(name: str) -> Any:
+def _dynamodb(identity: Credentials | None) -> Any:
+    if identity is None:
+        return boto3.resource("dynamodb", config=_CONFIG)
+    return _session(identity).resource("dynamodb", config=_CONFIG)
+
+
+@lru_cache(maxsize=32)
+def _table(name: str, identity: Credentials | None) -> Any:
     # Building a Table resource re-reads its model (about 1 ms of CPU): once per name, not per call.
-    return dynamodb().Table(name)
+    return _dynamodb(identity).Table(name)
 
 
-def dynamodb_client() -> Any:
-    """The resource's own client: it takes and returns plain Python values, transactions included."""
-    return dynamodb().meta.client
+@lru_cache(maxsize=8)
+def _dynamodb_typed(identity: Credentials | None) -> Any:
+    return _client("dynamodb", identity)
 
 
-@lru_cache(maxsize=1)
-def dynamodb_typed() -> Any:
-    """DynamoDB's own client, values typed as the API has them (`{"N": "1"}`): without the resource
-    layer's conversions (a quarter of a small call's CPU), for hot calls on simple items."""
-    return boto3.client("dynamodb", config=_CONFIG)
+@lru_cache(maxsize=8)
+def _sqs(identity: Credentials | None) -> Any:
+    return _client("sqs", identity)
 
 
-@lru_cache(maxsize=1)
-def sqs() -> Any:
-    return boto3.client("sqs", config=_CONFIG)
-
-
-@lru_cache(maxsize=1)
-def sqs_without_retries() -> Any:
-    """For callers that retry themselves, briefly: the proxy holds a caller's response open meanwhile."""
-    return boto3.client(
+@lru_cache(maxsize=8)
+def _sqs_without_retries(identity: Credentials | None) -> Any:
+    return _client(
         "sqs",
-        config=Config(
+        identity,
+        Config(
             retries={"max_attempts": 1, "mode": "standard"},
             connect_timeout=2,
             read_timeout=5,
@@ -56,6 +116,47 @@ def sqs_without_retries() -> Any:
     )
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=8)
+def _s3(identity: Credentials | None) -> Any:
+    return _client("s3", identity)
+
+
+@lru_cache(maxsize=8)
+def _secrets(identity: Credentials | None) -> Any:
+    return _client("secretsmanager", identity)
+
+
+def dynamodb() -> Any:
+    return _dynamodb(_identity())
+
+
+def table(name: str) -> Any:
+    return _table(name, _identity())
+
+
+def dynamodb_client() -> Any:
+    """The resource's own client: it takes and returns plain Python values, transactions included."""
+    return dynamodb().meta.client
+
+
+def dynamodb_typed() -> Any:
+    """DynamoDB's own client, values typed as the API has them (`{"N": "1"}`): without the resource
+    layer's conversions (a quarter of a small call's CPU), for hot calls on simple items."""
+    return _dynamodb_typed(_identity())
+
+
+def sqs() -> Any:
+    return _sqs(_identity())
+
+
+def sqs_without_retries() -> Any:
+    """For callers that retry themselves, briefly: the proxy holds a caller's response open meanwhile."""
+    return _sqs_without_retries(_identity())
+
+
 def s3() -> Any:
-    return boto3.client("s3", config=_CONFIG)
+    return _s3(_identity())
+
+
+def secrets_manager() -> Any:
+    return _secrets(_identity())

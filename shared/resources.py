@@ -1,7 +1,7 @@
 """The one definition of the table, queue and bucket.
 
-Both the CDK stack (infra/) and the local stack (devstack/) build their resources from these, so
-the laptop and the cloud cannot drift apart. The names are the local stack's only: in AWS,
+The CDK stack (infra/) builds its resources from these; the local stack (devstack/rehearsal.py)
+builds its own from the synthesized template. The names are the local stack's only: in AWS,
 CloudFormation names the table, queues and bucket (a retried or second deploy never collides with a
 leftover), and every function reads the real names from its environment.
 """

@@ -71,9 +71,9 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=4)
 def _fetch_secret(arn: str) -> str:
-    import boto3  # only the deployed functions come here
+    from shared import aws  # only the deployed functions (and the rehearsal) come here
 
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    return str(aws.secrets_manager().get_secret_value(SecretId=arn)["SecretString"])
 
 
 @lru_cache(maxsize=1)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from devstack.rehearsal import Rehearsal
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -35,8 +39,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -46,17 +53,38 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def aws(moto_endpoint: str) -> Iterator[object]:
-    """A clean embedded AWS with the project's table, queue and bucket; settings pointed at them."""
-    import requests
+@pytest.fixture(scope="session")
+def stack_template() -> dict[str, Any]:
+    """The synthesized template, once per session (cached on disk between sessions)."""
+    from devstack.rehearsal import load_template
 
-    from devstack.resources import create_resources
+    return load_template()
+
+
+# What the rehearsal creates; the rest of moto (IAM: the functions' users) lives across tests.
+_DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager")
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, stack_template: dict[str, Any]) -> Iterator[Rehearsal]:
+    """A clean embedded AWS rehearsing the deployment: the template's table, queues, bucket and
+    secret, IAM enforced, each function's clients signing with its own role's grants (shared.aws),
+    and this process (the test's set-up and checks) signing as the operator."""
+    from moto.backends import get_backend
+
+    from devstack.rehearsal import rehearse
+    from shared import aws as shared_aws
     from shared.settings import get_settings
 
-    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
-    resources = create_resources(moto_endpoint)
-    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
+    for service in _DATA_SERVICES:
+        # Per account (BackendDict.reset, a classmethod, would reset every service, IAM included).
+        for account in get_backend(service).values():  # type: ignore[call-overload]
+            account.reset()
+    rehearsal = rehearse(moto_endpoint, template=stack_template)
+    os.environ["AWS_ACCESS_KEY_ID"] = rehearsal.operator_access_key_id
+    os.environ["AWS_SECRET_ACCESS_KEY"] = rehearsal.operator_secret_access_key
+    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = rehearsal.usage_queue_url
+    shared_aws.use_function_credentials(rehearsal.function_credentials())
     get_settings.cache_clear()
-    yield resources
+    yield rehearsal
     get_settings.cache_clear()

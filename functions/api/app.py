@@ -23,6 +23,7 @@ from functions.api.routes import (
     usage_export,
 )
 from functions.api.services import ApiServices
+from shared.aws import RunningAs
 from shared.observability import PublishMetrics
 from shared.settings import Settings, get_settings
 
@@ -85,8 +86,11 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Creating the app reads configuration only: no AWS call, no secret, until a request needs one."""
+def create_app(settings: Settings | None = None, function: str = "api") -> FastAPI:
+    """Creating the app reads configuration only: no AWS call, no secret, until a request needs one.
+
+    `function`: which of the stack's functions serves it ("api" through Mangum, "usage_export" under
+    the Lambda Web Adapter), so that its AWS calls carry that function's grants in the rehearsal."""
     settings = settings or get_settings()
     app = FastAPI(
         title="Codecosts API",
@@ -116,11 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.readiness_router)
     mount_dashboard(app, settings)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    # Added last, so it runs first: a refused client costs one counter update and nothing else.
+    # Added late, so it runs early: a refused client costs one counter update and nothing else.
     app.add_middleware(ClientRateLimit, limiter=app.state.services.rate_limiter)
-    # Outermost: what any part of the request counted (the rate limiter's fail-open among them) is
-    # published before the response ends; nothing else flushes metrics in the API or the export.
+    # What any part of the request counted (the rate limiter's fail-open among them) is published
+    # before the response ends; nothing else flushes metrics in the API or the export.
     app.add_middleware(PublishMetrics)
+    # Outermost: everything a request does, its counter update included, runs as this function.
+    app.add_middleware(RunningAs, function=function)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

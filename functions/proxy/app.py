@@ -35,6 +35,7 @@ from functions.proxy.upstream import (
     Upstream,
     UpstreamRequest,
 )
+from shared import aws
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES, READINESS_CHECK_PATH
@@ -201,7 +202,8 @@ class ProxyApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            with aws.running_as("proxy"):
+                await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from shared import aws
 from shared.ingest import UsageIngest
 from shared.observability import MetricUnit, logger, metrics
 from shared.settings import get_settings
@@ -54,10 +55,11 @@ def handler(event: dict[str, Any], context: Any, ingest: UsageIngest | None = No
     # A batch whose every record failed is reported like any other (each in batchItemFailures), not
     # raised: SQS retries exactly those messages either way, and the log says why once per record.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
-        event=event,
-        record_handler=_record_handler(ingest or _default_ingest()),
-        processor=processor,
-        context=context,
-    )
+    with aws.running_as("usage_ingest"):
+        response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
+            event=event,
+            record_handler=_record_handler(ingest or _default_ingest()),
+            processor=processor,
+            context=context,
+        )
     return response

@@ -170,9 +170,12 @@ class Functions(Construct):
         read_secret = iam.PolicyStatement(
             actions=["secretsmanager:GetSecretValue"], resources=[storage.server_secret.secret_arn]
         )
-        common = {
+        storage_settings = {
             "CODECOSTS_TABLE_NAME": table.table_name,
             "CODECOSTS_BODIES_BUCKET": storage.bodies_bucket.bucket_name,
+        }
+        common = {
+            **storage_settings,
             # The secret's ARN, never its value: resolved once at start-up by shared.settings.
             "CODECOSTS_SERVER_SECRET_ARN": storage.server_secret.secret_arn,
         }
@@ -215,14 +218,15 @@ class Functions(Construct):
                         actions=["sqs:SendMessage"], resources=[messaging.usage_queue.queue_arn]
                     ),
                     iam.PolicyStatement(actions=["s3:PutObject"], resources=[bodies]),
-                    # Slug lookups, the shared rate-limit counters, and the usage record written
-                    # straight to the table (the ingest's transaction) when the queue is unavailable.
+                    # Slug lookups, the shared rate-limit counters, a budget's month spend (one
+                    # BatchGetItem of the month aggregates), and the usage record written straight
+                    # to the table (the ingest's transaction) when the queue is unavailable.
                     iam.PolicyStatement(
                         actions=[
                             "dynamodb:GetItem",
+                            "dynamodb:BatchGetItem",
                             "dynamodb:UpdateItem",
                             "dynamodb:PutItem",
-                            "dynamodb:ConditionCheckItem",
                         ],
                         resources=[table_arn],
                     ),
@@ -262,7 +266,12 @@ class Functions(Construct):
                 environment=api_settings,
                 statements=[
                     iam.PolicyStatement(
-                        actions=[*request_actions, "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"],
+                        actions=[
+                            *request_actions,
+                            # Endpoint listings show each budget's month spend (the month aggregates).
+                            "dynamodb:BatchGetItem",
+                            "dynamodb:DeleteItem",
+                        ],
                         resources=[table_arn],
                     ),
                     query_indexes,
@@ -311,15 +320,15 @@ class Functions(Construct):
                 timeout=Duration.seconds(INGEST_TIMEOUT_SECONDS),
                 memory_size=512,
                 reserved_concurrency=concurrency.ingest,
-                environment=common,
+                # No secret: the ingest neither hashes keys nor signs cursors.
+                environment=storage_settings,
                 statements=[
                     # TransactWriteItems: the record (conditional Put) plus ADDs to the aggregates.
                     iam.PolicyStatement(
-                        actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                        actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
                         resources=[table_arn],
                     ),
                     iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
-                    read_secret,
                 ],
             ),
             bundle_dir,

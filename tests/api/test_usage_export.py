@@ -17,6 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from devstack.rehearsal import Rehearsal
 from shared.ids import new_id
 from shared.models import Principal
 from shared.settings import Settings, get_settings
@@ -131,8 +132,19 @@ def seed_records(api_settings: Settings, tenant: str, count: int) -> None:
         backend.put_item(api_settings.table_name, {name: serialize(value) for name, value in item.items()})
 
 
+def as_export_function(aws: Rehearsal) -> dict[str, str]:
+    """The environment of a process run as the export function: its template variables and its role's
+    credentials (the server secret read from Secrets Manager under that role, as in AWS)."""
+    environment = {
+        **os.environ,
+        **aws.functions["usage_export"].process_environment(os.environ["AWS_ENDPOINT_URL"]),
+    }
+    environment.pop("CODECOSTS_SERVER_SECRET")
+    return environment
+
+
 @pytest.fixture
-def traced_api(aws: Any) -> Iterator[tuple[str, dict[str, str]]]:
+def traced_api(aws: Rehearsal) -> Iterator[tuple[str, dict[str, str]]]:
     """The API in its own process (tests/api/traced_api.py) against the tests' embedded AWS, and an
     API key for it."""
     _, key = ApiKeyStore(get_settings().table_name, get_settings().secret_bytes()).create(
@@ -142,7 +154,7 @@ def traced_api(aws: Any) -> Iterator[tuple[str, dict[str, str]]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.api.traced_api", str(port)],
         cwd=Path(__file__).resolve().parents[2],
-        env=dict(os.environ),
+        env=as_export_function(aws),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -251,7 +263,7 @@ def test_export_is_gzipped_for_clients_that_accept_it_with_the_same_rows(
 
 
 def test_export_streams_through_the_export_functions_entry_point(
-    api_settings: Settings, tmp_path: Path
+    aws: Rehearsal, api_settings: Settings, tmp_path: Path
 ) -> None:
     """`functions/api/run.sh` is what the Lambda Web Adapter runs for the streamed export in AWS: the
     same app under uvicorn. Started here as the adapter starts it (PORT, LAMBDA_TASK_ROOT), it serves
@@ -263,7 +275,7 @@ def test_export_streams_through_the_export_functions_entry_point(
     root = Path(__file__).resolve().parents[2]
     port = free_port()
     env = {
-        **os.environ,
+        **as_export_function(aws),
         "PORT": str(port),
         "LAMBDA_TASK_ROOT": str(root),
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",

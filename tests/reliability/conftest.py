@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.resources import LocalResources
+from devstack.rehearsal import Rehearsal
 from shared.observability import logger
 from shared.settings import get_settings
 from tests.reliability.support import fast_retries
@@ -63,9 +63,9 @@ def all_logs() -> Iterator[CapturedLogs]:
 
 
 @pytest.fixture
-def redrive_env(aws: LocalResources, monkeypatch: pytest.MonkeyPatch) -> LocalResources:
+def redrive_env(aws: Rehearsal, monkeypatch: pytest.MonkeyPatch) -> Rehearsal:
     """Clean AWS, `codecosts redrive-dlq` configured, and failed messages back at once (visibility 0)."""
     monkeypatch.setenv("CODECOSTS_DEAD_LETTER_QUEUE_URL", aws.dead_letter_queue_url)
     get_settings.cache_clear()
-    fast_retries(aws.queue_url)
+    fast_retries(aws.usage_queue_url)
     return aws

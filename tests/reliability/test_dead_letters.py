@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from codecosts_cli.main import main as codecosts
-from devstack.resources import LocalResources
+from devstack.rehearsal import Rehearsal
 from tests.ingest.test_ingest import usage_event
 from tests.reliability.conftest import CapturedLogs
 from tests.reliability.support import (
@@ -32,7 +32,7 @@ from tests.reliability.support import (
 MAX_RECEIVES = 5  # shared/resources.py USAGE_QUEUE.max_receive_count
 
 
-def dead_letter_count(resources: LocalResources) -> int:
+def dead_letter_count(resources: Rehearsal) -> int:
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=resources.dead_letter_queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
@@ -42,35 +42,39 @@ def dead_letter_count(resources: LocalResources) -> int:
     )
 
 
-def test_a_throttled_write_is_retried_and_counts_once(redrive_env: LocalResources) -> None:
+def test_a_throttled_write_is_retried_and_counts_once(redrive_env: Rehearsal) -> None:
     event = usage_event("text-1h-cache.sse")
-    boto3.client("sqs").send_message(QueueUrl=redrive_env.queue_url, MessageBody=event.model_dump_json())
+    boto3.client("sqs").send_message(
+        QueueUrl=redrive_env.usage_queue_url, MessageBody=event.model_dump_json()
+    )
     store = ThrottledStore(failures=2)
-    assert poll_until_empty(poller(redrive_env.queue_url, store)) == 3
+    assert poll_until_empty(poller(redrive_env.usage_queue_url, store)) == 3
     assert store.attempts == 3
     assert [item["id"] for item in usage_items("user_a")] == [event.id]
     assert aggregate_requests("user_a") == 1
     assert dead_letter_count(redrive_env) == 0
 
 
-def test_a_write_that_committed_before_failing_is_not_counted_twice(redrive_env: LocalResources) -> None:
+def test_a_write_that_committed_before_failing_is_not_counted_twice(redrive_env: Rehearsal) -> None:
     event = usage_event("text-1h-cache.sse")
-    boto3.client("sqs").send_message(QueueUrl=redrive_env.queue_url, MessageBody=event.model_dump_json())
+    boto3.client("sqs").send_message(
+        QueueUrl=redrive_env.usage_queue_url, MessageBody=event.model_dump_json()
+    )
     store = ThrottledStore(failures=2, after_commit=True)
-    assert poll_until_empty(poller(redrive_env.queue_url, store)) == 3
+    assert poll_until_empty(poller(redrive_env.usage_queue_url, store)) == 3
     assert len(usage_items("user_a")) == 1
     assert aggregate_requests("user_a") == 1
 
 
 def test_a_table_that_keeps_failing_parks_the_message_after_five_receives_and_redrive_ingests_it_once(
-    redrive_env: LocalResources, captured_logs: CapturedLogs, capsys: pytest.CaptureFixture[str]
+    redrive_env: Rehearsal, captured_logs: CapturedLogs, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event = usage_event("text-1h-cache.sse")
     sqs = boto3.client("sqs")
-    sqs.send_message(QueueUrl=redrive_env.queue_url, MessageBody=event.model_dump_json())
+    sqs.send_message(QueueUrl=redrive_env.usage_queue_url, MessageBody=event.model_dump_json())
     store = ThrottledStore(failures=1_000)
     # Each failed receive is reported in batchItemFailures; the sixth receive finds it gone to the DLQ.
-    assert poll_until_empty(poller(redrive_env.queue_url, store)) == MAX_RECEIVES
+    assert poll_until_empty(poller(redrive_env.usage_queue_url, store)) == MAX_RECEIVES
     assert store.attempts == MAX_RECEIVES
     assert dead_letter_count(redrive_env) == 1
     assert usage_items("user_a") == [] and aggregate_requests("user_a") == 0
@@ -82,27 +86,27 @@ def test_a_table_that_keeps_failing_parks_the_message_after_five_receives_and_re
         "Left in the dead-letter queue: 0",
     ]
     assert dead_letter_count(redrive_env) == 0
-    poll_until_empty(poller(redrive_env.queue_url))
+    poll_until_empty(poller(redrive_env.usage_queue_url))
     assert [item["id"] for item in usage_items("user_a")] == [event.id]
     assert aggregate_requests("user_a") == 1
 
     # Redriven twice (the same message parked again by an earlier failure): still counted once.
     sqs.send_message(QueueUrl=redrive_env.dead_letter_queue_url, MessageBody=event.model_dump_json())
     assert codecosts(["redrive-dlq"]) == 0
-    poll_until_empty(poller(redrive_env.queue_url))
+    poll_until_empty(poller(redrive_env.usage_queue_url))
     assert len(usage_items("user_a")) == 1 and aggregate_requests("user_a") == 1
 
 
 def test_poison_messages_are_parked_with_the_reason_and_redrive_leaves_them_there(
-    redrive_env: LocalResources, captured_logs: CapturedLogs
+    redrive_env: Rehearsal, captured_logs: CapturedLogs
 ) -> None:
     sqs = boto3.client("sqs")
     good = usage_event("text-1h-cache.sse")
     future = good.model_dump(mode="json") | {"v": 2, "id": "future"}
     bodies = ["not json at all: CANARY-BODY", '{"v": 2, "canary": "CANARY-BODY"}', '["CANARY-BODY"]']
     for body in (*bodies, good.model_dump_json()):
-        sqs.send_message(QueueUrl=redrive_env.queue_url, MessageBody=body)
-    assert poll_until_empty(poller(redrive_env.queue_url)) == MAX_RECEIVES
+        sqs.send_message(QueueUrl=redrive_env.usage_queue_url, MessageBody=body)
+    assert poll_until_empty(poller(redrive_env.usage_queue_url)) == MAX_RECEIVES
     assert [item["id"] for item in usage_items("user_a")] == [good.id]  # the good one was not held back
     assert dead_letter_count(redrive_env) == len(bodies)
 
@@ -131,6 +135,6 @@ def test_poison_messages_are_parked_with_the_reason_and_redrive_leaves_them_ther
     ]
     assert dead_letter_count(redrive_env) == len(bodies)  # left where they were, visible again
     assert len(queue_bodies(redrive_env.dead_letter_queue_url)) == len(bodies)
-    poll_until_empty(poller(redrive_env.queue_url))
+    poll_until_empty(poller(redrive_env.usage_queue_url))
     assert sorted(item["id"] for item in usage_items("user_a")) == sorted([good.id, fixed["id"]])
     assert aggregate_requests("user_a") == 2

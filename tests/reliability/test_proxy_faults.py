@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -20,6 +19,7 @@ from devstack.poller import LocalLambdaContext, lambda_event
 from functions.api.app import create_app as create_api_app
 from functions.proxy.publisher import UsagePublisher
 from functions.usage_ingest.handler import handler
+from shared import aws
 from shared.resources import BODIES_BUCKET
 from shared.settings import get_settings
 from tests.conftest import free_port
@@ -43,19 +43,19 @@ STREAM_BODY = (
 
 
 class FlakySqs:
-    """The real SQS client, failing the first `failures` sends as an unreachable endpoint does."""
+    """The real SQS client (signing as the function that sends), failing the first `failures` sends
+    as an unreachable endpoint does."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.attempts: list[str] = []  # every message body the proxy tried to send
-        self.real = boto3.client("sqs")
 
     def send_message(self, **request: Any) -> Any:
         self.attempts.append(request["MessageBody"])
         if self.failures > 0:
             self.failures -= 1
             raise EndpointConnectionError(endpoint_url="http://sqs.invalid")
-        return self.real.send_message(**request)
+        return aws.sqs().send_message(**request)
 
 
 def publisher(sqs: Any = None, **overrides: Any) -> UsagePublisher:

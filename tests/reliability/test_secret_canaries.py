@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from codecosts_cli.main import main as codecosts
-from devstack.resources import LocalResources
+from devstack.rehearsal import Rehearsal
 from functions.api.app import create_app as create_api_app
 from shared.settings import get_settings
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -105,7 +105,7 @@ def use_the_api(url: str, key: str, tenant_id: str) -> None:
 
 def run_canary(
     start_proxy: Callable[..., RunningProxy],
-    resources: LocalResources,
+    resources: Rehearsal,
     logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
     rounds: int,
@@ -113,7 +113,7 @@ def run_canary(
     settings = get_settings()
     proxy = start_proxy(inline_body_limit=2_000)
     codecosts_key = api_key_for(proxy.tenant_id)
-    fast_retries(resources.queue_url)
+    fast_retries(resources.usage_queue_url)
 
     calls(proxy, codecosts_key, rounds)
     expected = rounds * 10  # 9 calls + 1 abandoned stream per round (count_tokens is not recorded)
@@ -122,18 +122,20 @@ def run_canary(
         lambda: (
             int(
                 sqs.get_queue_attributes(
-                    QueueUrl=resources.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+                    QueueUrl=resources.usage_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
                 )["Attributes"]["ApproximateNumberOfMessages"]
             )
             >= expected
         ),
         timeout=30,
     )
-    queued = queue_bodies(resources.queue_url)
+    queued = queue_bodies(resources.usage_queue_url)
     assert len(queued) == expected
 
     # The table throttles until every message is in the dead-letter queue; then it is redriven.
-    poll_until_empty(poller(resources.queue_url, ThrottledStore(failures=10**9)), max_rounds=10 * expected)
+    poll_until_empty(
+        poller(resources.usage_queue_url, ThrottledStore(failures=10**9)), max_rounds=10 * expected
+    )
     dead_letters = queue_bodies(resources.dead_letter_queue_url)
     assert len(dead_letters) == expected
     assert codecosts(["redrive-dlq"]) == 0
@@ -155,7 +157,7 @@ def run_canary(
                 for key, body in bucket_objects(settings.bodies_bucket).items()
             }
         ),
-        "queue": dumps(queued + queue_bodies(resources.queue_url)),
+        "queue": dumps(queued + queue_bodies(resources.usage_queue_url)),
         "dead-letter queue": dumps(dead_letters + queue_bodies(resources.dead_letter_queue_url)),
         "logs": logs.text,
     }
@@ -174,7 +176,7 @@ def run_canary(
 def test_no_credential_is_kept_anywhere(
     start_proxy: Callable[..., RunningProxy],
     fake_upstream: FakeAnthropic,
-    redrive_env: LocalResources,
+    redrive_env: Rehearsal,
     all_logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
@@ -187,7 +189,7 @@ def test_no_credential_is_kept_anywhere(
 def test_no_credential_is_kept_anywhere_after_a_long_run(
     start_proxy: Callable[..., RunningProxy],
     fake_upstream: FakeAnthropic,
-    redrive_env: LocalResources,
+    redrive_env: Rehearsal,
     all_logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
 ) -> None:

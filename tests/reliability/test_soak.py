@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devstack.resources import create_resources
+from devstack.rehearsal import rehearse
 from shared import aws
 from shared.settings import get_settings
 from shared.store.endpoints import EndpointStore
@@ -100,9 +100,9 @@ def stack_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[o
         started.append(moto)
         _wait_listening(f"http://127.0.0.1:{moto_port}/moto-api/", moto)
         endpoint = f"http://127.0.0.1:{moto_port}"
-        resources = create_resources(endpoint)
+        resources = rehearse(endpoint, enforce=False)
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        monkeypatch.setenv("CODECOSTS_USAGE_QUEUE_URL", resources.queue_url)
+        monkeypatch.setenv("CODECOSTS_USAGE_QUEUE_URL", resources.usage_queue_url)
         _forget_clients()
         env = {
             **os.environ,

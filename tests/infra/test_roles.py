@@ -1,0 +1,78 @@
+"""What each function's role may touch, checked on the synthesized template: the rehearsal enforces
+its actions locally (moto judges actions only), and this is where its resources are held to account."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from devstack.rehearsal import function_name, role_statements
+from shared.resources import BODIES_BUCKET, TABLE
+
+# X-Ray supports no resource-level permissions: the one place "*" is allowed.
+TRACING = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def _functions(template_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        function_name(resource): resource
+        for resource in template_json["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def _references(value: Any) -> set[str]:
+    """The logical ids a template expression refers to (Ref and Fn::GetAtt)."""
+    if isinstance(value, dict):
+        found = set()
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0])
+            else:
+                found |= _references(inner)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_references(inner) for inner in value)) if value else set()
+    return set()
+
+
+def test_function_roles_name_only_this_stacks_resources(template_json: dict[str, Any]) -> None:
+    stack_resources = set(template_json["Resources"])
+    for name, function in _functions(template_json).items():
+        statements = role_statements(template_json, function)
+        assert statements, name
+        for statement in statements:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow" and all("*" not in action for action in actions)
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if resources == ["*"]:
+                assert set(actions) == TRACING, (name, statement)
+                continue
+            for resource in resources:
+                # Built from this stack's own resources (pseudo parameters aside), never a literal ARN,
+                # and no wildcard but the bodies prefix of this stack's bucket.
+                assert isinstance(resource, dict), (name, resource)
+                assert (
+                    _references(resource) - {"AWS::Region", "AWS::AccountId", "AWS::Partition"}
+                    <= stack_resources
+                )
+                assert _references(resource), (name, resource)
+                assert "*" not in json.dumps(resource).replace(f"/{BODIES_BUCKET.bodies_prefix}*", ""), (
+                    resource
+                )
+    for role in (r for r in template_json["Resources"].values() if r["Type"] == "AWS::IAM::Role"):
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_the_api_queries_only_the_tables_named_indexes(template_json: dict[str, Any]) -> None:
+    for name in ("api", "usage_export"):
+        statements = role_statements(template_json, _functions(template_json)[name])
+        (index_query,) = (s for s in statements if s["Action"] == "dynamodb:Query")
+        # Each resource is Fn::Join of the table's ARN and "/index/<name>": the named indexes, no wildcard.
+        assert {arn["Fn::Join"][1][-1] for arn in index_query["Resource"]} == {
+            f"/index/{index.name}" for index in TABLE.indexes
+        }
