@@ -14,79 +14,21 @@ import httpx
 import pytest
 
 from devstack.adapter import REPO_ROOT, AdaptedFunction, FunctionNotReady, ReadinessCheck
-from devstack.resources import LocalResources
+from devstack.rehearsal import Rehearsal
 from shared.hosting import READINESS_CHECK_PATH
 
 API_RUN_SCRIPT = REPO_ROOT / "functions" / "api" / "run.sh"
 PROXY_RUN_SCRIPT = REPO_ROOT / "functions" / "proxy" / "run.sh"
-LOCAL_FUNCTION_URL = "https://proxy.lambda-url.invalid/"
-
-
-def _local_values(template_json: dict[str, Any], aws: LocalResources, secret_arn: str) -> dict[str, Any]:
-    """What each `Ref` / `Fn::GetAtt` the functions' environments use stands for in local moto."""
-    values: dict[str, Any] = {}
-    for name, resource in template_json["Resources"].items():
-        kind, properties = resource["Type"], resource.get("Properties", {})
-        if kind == "AWS::DynamoDB::Table":
-            values[name] = aws.table_name
-        elif kind == "AWS::SQS::Queue":
-            values[name] = aws.queue_url if "RedrivePolicy" in properties else aws.dead_letter_queue_url
-        elif kind == "AWS::S3::Bucket":
-            values[name] = aws.bucket
-        elif kind == "AWS::SecretsManager::Secret":
-            values[name] = secret_arn
-        elif kind == "AWS::Lambda::Url":
-            values[f"{name}.FunctionUrl"] = LOCAL_FUNCTION_URL
-    return values
-
-
-def _resolve(value: Any, values: dict[str, Any]) -> Any:
-    """The few intrinsics the functions' environments use, resolved against local values."""
-    if not isinstance(value, dict):
-        return value
-    [(function, argument)] = value.items()
-    if function == "Ref":
-        return values[argument]
-    if function == "Fn::GetAtt":
-        return values[".".join(argument)]
-    if function == "Fn::Join":
-        return argument[0].join(_resolve(part, values) for part in argument[1])
-    if function == "Fn::Split":
-        return _resolve(argument[1], values).split(argument[0])
-    if function == "Fn::Select":
-        return _resolve(argument[1], values)[int(argument[0])]
-    raise AssertionError(f"no local value for {value}")
 
 
 @pytest.fixture
-def environment_of(template_json: dict[str, Any], aws: LocalResources, moto_endpoint: str) -> Any:
-    """`environment_of("codecosts-usage-export")`: that function's `Environment.Variables` from the
-    synthesized template, resolved locally, plus the local stand-ins for what Lambda itself provides.
+def environment_of(aws: Rehearsal, moto_endpoint: str) -> Any:
+    """`environment_of("usage_export")`: what that function runs with in its own process: the
+    template's `Environment.Variables` resolved locally by the rehearsal, and its role's credentials.
+    Nothing is added that the stack does not pass."""
 
-    The template is the only source of the function's settings here: nothing is added that the stack
-    does not pass. (For the integrator: `FunctionRole.environment` from devstack/rehearsal.py replaces
-    `_local_values` and `_resolve` once it lands.)
-    """
-    secrets = boto3.client("secretsmanager", endpoint_url=moto_endpoint)
-    secret_arn = secrets.create_secret(Name="codecosts-server-secret", SecretString="local-secret")["ARN"]
-    values = _local_values(template_json, aws, secret_arn)
-
-    def environment(service: str) -> dict[str, str]:
-        for resource in template_json["Resources"].values():
-            variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-            if (
-                resource["Type"] == "AWS::Lambda::Function"
-                and variables["POWERTOOLS_SERVICE_NAME"] == service
-            ):
-                return {
-                    **{name: str(_resolve(value, values)) for name, value in variables.items()},
-                    "AWS_ENDPOINT_URL": moto_endpoint,
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_REGION": "us-east-1",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                }
-        raise AssertionError(f"no function {service} in the template")
+    def environment(function: str) -> dict[str, str]:
+        return aws.functions[function].process_environment(moto_endpoint)
 
     return environment
 
@@ -106,9 +48,9 @@ def _items_in(table_name: str, moto_endpoint: str) -> int:
 
 
 def test_the_export_function_is_ready_without_the_dashboard_and_its_probes_write_nothing(
-    environment_of: Any, bundle_without_dashboard: Path, aws: LocalResources, moto_endpoint: str
+    environment_of: Any, bundle_without_dashboard: Path, aws: Rehearsal, moto_endpoint: str
 ) -> None:
-    environment = environment_of("codecosts-usage-export")
+    environment = environment_of("usage_export")
     with AdaptedFunction(
         "usage_export", API_RUN_SCRIPT, environment, task_root=bundle_without_dashboard
     ) as export:
@@ -121,9 +63,9 @@ def test_the_export_function_is_ready_without_the_dashboard_and_its_probes_write
 
 
 def test_the_proxy_function_is_ready_and_its_probes_write_nothing(
-    environment_of: Any, aws: LocalResources, moto_endpoint: str
+    environment_of: Any, aws: Rehearsal, moto_endpoint: str
 ) -> None:
-    with AdaptedFunction("proxy", PROXY_RUN_SCRIPT, environment_of("codecosts-proxy")) as proxy:
+    with AdaptedFunction("proxy", PROXY_RUN_SCRIPT, environment_of("proxy")) as proxy:
         assert httpx.get(proxy.url + READINESS_CHECK_PATH).json() == {"status": "ready"}
         assert _items_in(aws.table_name, moto_endpoint) == 0
 
