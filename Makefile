@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEV_LOCK := requirements/dev.txt
+RUNTIME_LOCK := requirements/runtime.txt
+UV_COMPILE := --quiet --universal --generate-hashes --custom-compile-command 'make lock'
 # Claude Code itself, from npm, as a real client of the end-to-end tests.
 CLAUDE_CODE := tests/e2e/claude_code
 CLAUDE_STAMP := $(CLAUDE_CODE)/node_modules/.installed
@@ -16,13 +19,23 @@ DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/public -type f) 
 # Debian's Chromium, driven by Playwright in the dashboard's browser tests (never a browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: dashboard dev dev-reset test lint typecheck soak bench synth bundles clean
+.PHONY: dashboard dev dev-reset test lint typecheck soak bench synth bundles clean lock
 
-$(STAMP): pyproject.toml
+# Installed from the dev lock only (every package pinned, every wheel hash-checked), then the project
+# itself without dependencies; its build backend comes from the lock too (--no-build-isolation).
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --requirement $(DEV_LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@touch $(STAMP)
+
+# The locks, from pyproject.toml: the dev lock (what `make dev` and `make test` run on), then the runtime
+# lock (what the bundles ship) within it, so both pin the same versions. uv resolves for every platform
+# at once: the runtime lock carries the hashes of Lambda's arm64 cp313 wheels as well as this machine's.
+# A pin moves only when pyproject.toml asks; `make lock LOCK_OPTIONS=--upgrade` moves them all.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile $(UV_COMPILE) $(LOCK_OPTIONS) --extra dev pyproject.toml -o $(DEV_LOCK)
+	$(VENV)/bin/uv pip compile $(UV_COMPILE) $(LOCK_OPTIONS) -c $(DEV_LOCK) pyproject.toml -o $(RUNTIME_LOCK)
 
 $(CLAUDE_STAMP): $(CLAUDE_CODE)/package-lock.json
 	cd $(CLAUDE_CODE) && npm ci --no-audit --no-fund --loglevel=error

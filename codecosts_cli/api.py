@@ -1,8 +1,8 @@
 """The management API as the CLI commands use it: configuration, errors with exit codes, output.
 
-Configuration: `CODECOSTS_URL` (default `http://localhost:3016`, what `make dev` serves) and
-`CODECOSTS_API_KEY` (an `sk_...` key; when unset, the key `make dev` wrote to `.codecosts/dev.json`
-in the current directory is used, if there is one).
+Configuration: `CODECOSTS_URL` (default `http://localhost:3016`, what `make dev` serves; in AWS, the
+stack's `ApiUrl` output) and `CODECOSTS_API_KEY` (an `sk_...` key; when unset, the key `make dev`
+wrote to `.codecosts/dev.json` in the current directory is used, if there is one).
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _api_key() -> str:
 
 class Api:
     def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
-        self.url = (url or os.environ.get("CODECOSTS_URL") or DEFAULT_URL).rstrip("/")
+        # A deployed stack's ApiUrl output ends in /api, where every route already is.
+        self.url = (url or os.environ.get("CODECOSTS_URL") or DEFAULT_URL).rstrip("/").removesuffix("/api")
         if not self.url.startswith(("http://", "https://")):
             raise CliError(f"CODECOSTS_URL must start with http:// or https:// (got {self.url!r})", USAGE)
         self.client = httpx.Client(

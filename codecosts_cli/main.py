@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from codecosts_cli import manage, prices, redrive, usage
+from codecosts_cli import admin, manage, prices, redrive, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     manage.register(commands)
     redrive.register(commands)
     prices.register(commands)
+    admin.register(commands)
     return parser
 
 

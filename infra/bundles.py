@@ -7,8 +7,12 @@ Nothing else: no aws-cdk-lib, moto or pytest, no other function's code.
     python -m infra.bundles                       # build/bundles/<fn>, for Lambda (arm64, cp313)
     python -m infra.bundles --platform manylinux2014_x86_64 --out build/host-bundles
 
-Speed: every wheel is downloaded once into a wheelhouse under build/wheels/ (keyed by platform and
-Python version) and installed from there offline; a bundle whose dependency list has not changed
+What is installed is pinned: requirements/runtime.txt (`make lock`) holds every runtime package's
+version and the hashes of its wheels for every platform, and pip installs only with `--require-hashes`,
+so a deploy ships the packages (and the genai-prices price data) that the tests ran on.
+
+Speed: every locked wheel is downloaded once into a wheelhouse under build/wheels/ (keyed by platform
+and Python version) and installed from there offline; a bundle whose locked packages have not changed
 keeps its installed dependencies and only gets fresh code.
 """
 
@@ -21,11 +25,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 LAMBDA_PYTHON = "3.13"
 
@@ -51,7 +57,8 @@ def lambda_python() -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class BundleSpec:
-    requirements: tuple[str, ...]  # names from [project] dependencies; versions and extras come from there
+    # Names from [project] dependencies (extras come from there, versions from requirements/runtime.txt).
+    requirements: tuple[str, ...]
     root_scripts: tuple[str, ...] = ()  # files of the function's folder that must also sit at the bundle root
     # Modules the function imports only on a rarer path, not at start (the bundle test imports them too,
     # so that each one still finds what it needs in the bundle).
@@ -131,8 +138,34 @@ def requirements_for(function: str, dependencies: dict[str, str] | None = None) 
     return [dependencies[normalize(name)] for name in BUNDLES[function].requirements]
 
 
+@dataclass(frozen=True)
+class LockedPackage:
+    name: str  # normalized
+    version: str
+    entry: str  # the lock's requirement as pip reads it: pin, marker and every wheel's hash
+
+
+_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(?P<version>[^\s;]+)")
+
+
+def read_lock(lock: Path = RUNTIME_LOCK) -> list[LockedPackage]:
+    """A lock's pinned requirements, in order (a name appears twice when markers split its version)."""
+    packages = []
+    for line in lock.read_text().replace("\\\n", " ").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if not requirement:
+            continue
+        match = _PIN.match(requirement)
+        if not match:
+            raise ValueError(f"{lock.name}: not a pinned requirement: {requirement!r}")
+        packages.append(
+            LockedPackage(normalize(match["name"]), match["version"], " ".join(requirement.split()))
+        )
+    return packages
+
+
 def _pip(*args: str) -> None:
-    # Only our own fixed arguments and requirement strings from pyproject.toml reach pip.
+    # Only our own fixed arguments, paths and requirement strings from pyproject.toml reach pip.
     subprocess.run([sys.executable, "-m", "pip", *args], check=True)  # noqa: S603
 
 
@@ -152,22 +185,48 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def fill_wheelhouse(wheelhouse: Path, requirements: list[str], platform: str, python_version: str) -> None:
-    """Downloads every wheel the bundles need, once; reruns with the same requirements stay offline."""
+def fill_wheelhouse(wheelhouse: Path, lock: Path, platform: str, python_version: str) -> None:
+    """Downloads the locked wheels, hash-checked, once; reruns with the same lock stay offline. Only
+    the locked versions are ever in it, so a resolution against it can pick nothing else."""
     stamp = wheelhouse / ".requirements"
-    digest = _digest(sorted(requirements), platform, python_version)
+    digest = _digest(lock.read_text(), platform, python_version)
     if stamp.exists() and stamp.read_text() == digest:
         return
-    wheelhouse.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    wheelhouse.mkdir(parents=True)
     _pip(
         "download",
         "--quiet",
+        "--require-hashes",
+        "--no-deps",
         "--dest",
         str(wheelhouse),
         *_binary_options(platform, python_version),
-        *requirements,
+        "--requirement",
+        str(lock),
     )
     stamp.write_text(digest)
+
+
+def _resolve(requirements: list[str], wheelhouse: Path, platform: str, python_version: str) -> set[str]:
+    """The names of every package the requirements pull in, as pip resolves them from the wheelhouse."""
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report.json"
+        _pip(
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--report",
+            str(report),
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            "--target",
+            str(Path(scratch) / "target"),
+            *_binary_options(platform, python_version),
+            *requirements,
+        )
+        return {normalize(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]}
 
 
 def build_bundle(
@@ -177,26 +236,39 @@ def build_bundle(
     platform: str,
     python_version: str,
     dependencies: dict[str, str],
+    lock: Path,
 ) -> Path:
+    """The function's bundle: its packages installed from the lock's own lines, hashes required."""
     bundle = out / function
     stamp = out / f".{function}.requirements"
     requirements = requirements_for(function, dependencies)
-    digest = _digest(requirements, platform, python_version)
+    digest = _digest(requirements, lock.read_text(), platform, python_version)
     if not (bundle.is_dir() and stamp.exists() and stamp.read_text() == digest):
         shutil.rmtree(bundle, ignore_errors=True)
         stamp.unlink(missing_ok=True)
-        _pip(
-            "install",
-            "--quiet",
-            "--no-index",
-            "--find-links",
-            str(wheelhouse),
-            "--no-compile",  # .pyc made by this interpreter would not match Lambda's
-            "--target",
-            str(bundle),
-            *_binary_options(platform, python_version),
-            *requirements,
-        )
+        needed = _resolve(requirements, wheelhouse, platform, python_version)
+        locked = read_lock(lock)
+        unlocked = needed - {package.name for package in locked}
+        if unlocked:
+            raise ValueError(f"{function} needs {sorted(unlocked)}, not in {lock.name}: run `make lock`")
+        with tempfile.TemporaryDirectory() as scratch:
+            pins = Path(scratch) / f"{function}.txt"
+            pins.write_text("".join(f"{package.entry}\n" for package in locked if package.name in needed))
+            _pip(
+                "install",
+                "--quiet",
+                "--require-hashes",
+                "--no-deps",  # `needed` is the whole closure already
+                "--no-index",
+                "--find-links",
+                str(wheelhouse),
+                "--no-compile",  # .pyc made by this interpreter would not match Lambda's
+                "--target",
+                str(bundle),
+                *_binary_options(platform, python_version),
+                "--requirement",
+                str(pins),
+            )
         # Console scripts point at this machine's interpreter: useless in Lambda.
         shutil.rmtree(bundle / "bin", ignore_errors=True)
         stamp.write_text(digest)
@@ -258,14 +330,14 @@ def build_all(
     out: Path,
     platform: str = LAMBDA_PLATFORM,
     python_version: str = LAMBDA_PYTHON,
+    lock: Path = RUNTIME_LOCK,
 ) -> dict[str, Path]:
     dependencies = project_dependencies()
     wheelhouse = ROOT / "build" / "wheels" / f"{platform}-cp{python_version.replace('.', '')}"
-    wanted = sorted({spec for function in functions for spec in requirements_for(function, dependencies)})
-    fill_wheelhouse(wheelhouse, wanted, platform, python_version)
+    fill_wheelhouse(wheelhouse, lock, platform, python_version)
     out.mkdir(parents=True, exist_ok=True)
     return {
-        function: build_bundle(function, out, wheelhouse, platform, python_version, dependencies)
+        function: build_bundle(function, out, wheelhouse, platform, python_version, dependencies, lock)
         for function in functions
     }
 

@@ -152,3 +152,12 @@ class CodecostsStack(Stack):
             value=messaging.usage_queue.queue_url,
             description="Where `codecosts redrive-dlq` sends dead-lettered usage messages back",
         )
+        # What `codecosts admin bootstrap` reads to mint the first API key (DeployedStack in
+        # codecosts_cli/admin.py): where the keys live, and the secret their hashes are HMACs under.
+        CfnOutput(self, "TableName", value=storage.table.table_name, description="The Codecosts table")
+        CfnOutput(
+            self,
+            "ServerSecretArn",
+            value=storage.server_secret.secret_arn,
+            description="The server secret (its ARN only): API-key hashes are HMACs under it",
+        )
