@@ -22,7 +22,7 @@ from typing import Any
 
 from functions.proxy.budgets import BudgetGuard
 from functions.proxy.forwarding import caller_credential, upstream_request_headers
-from functions.proxy.limits import ProxyLimits
+from functions.proxy.limits import Counting, ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
 from functions.proxy.side_work import FirstByteGate, SideWork
@@ -180,7 +180,7 @@ class ProxyApp:
             table_name=settings.table_name,
         )
         limiter = self._limiter or RateLimiter(settings.table_name)
-        self.limits = {path: ProxyLimits(limiter, rule) for path, rule in _ROUTE_LIMITS.items()}
+        self.limits = ProxyLimits(limiter, _ROUTE_LIMITS)
         self.budgets = self._budgets or BudgetGuard(
             UsageStore(settings.table_name, settings.bodies_bucket), settings.lookup_cache_seconds
         )
@@ -223,36 +223,44 @@ class ProxyApp:
         gate = self.first_bytes
         gate.arrived()
         waiting = True
-        side: SideWork | None = None
 
         def after_first_byte() -> None:
             nonlocal waiting
             waiting = False
             gate.answered()
-            if side is not None:
-                gate.when_quiet(side.start)
+            gate.when_quiet(side.start)
+
+        counting = Counting()
+        side = SideWork(counting, lambda: self.slugs.refresh(slug))
+
+        async def refuse(reply: Awaitable[None]) -> None:
+            # Counted before the answer goes: in Lambda the instance may be frozen once it has, and a
+            # refused caller's calls (a slug guesser's above all) must reach the shared counters.
+            await side.settle()
+            await reply
 
         try:
+            decision = await self.limits.admit_client(client_ip(scope), counting)
+            if not decision.allowed:
+                await refuse(_rate_limited(send, decision.retry_after))
+                return
             try:
                 target = await self.slugs.resolve(slug)
             except Exception as error:
                 logger.error("Proxy endpoint lookup failed", extra={"error": type(error).__name__})
-                await _reply(send, 503, "Service unavailable")
+                await refuse(_reply(send, 503, "Service unavailable"))
                 return
             if target is None:
-                await _reply(send, 404, "Proxy endpoint not found")
+                await refuse(_reply(send, 404, "Proxy endpoint not found"))
                 return
-            decision, counting = await self.limits[upstream_path].admit(
-                client_ip(scope), target.proxy_endpoint_id
-            )
-            side = SideWork(counting, lambda: self.slugs.refresh(slug))
+            decision = await self.limits.admit_endpoint(upstream_path, target.proxy_endpoint_id, counting)
             if not decision.allowed:
-                await _rate_limited(send, decision.retry_after)
+                await refuse(_rate_limited(send, decision.retry_after))
                 return
             if logged and target.budget_action == "block":
                 refusal = await self.budgets.refusal(target)
                 if refusal is not None:
-                    await _over_budget(send, *refusal)
+                    await refuse(_over_budget(send, *refusal))
                     return
             await self._forward(
                 scope,
@@ -269,8 +277,7 @@ class ProxyApp:
         finally:
             if waiting:
                 gate.answered()
-            if side is not None:
-                await side.settle()
+            await side.settle()
 
     async def _forward(
         self,
