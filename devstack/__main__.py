@@ -53,7 +53,7 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
     from shared.store.users import UserStore
 
     previous = _read_dev_file()
-    principal = Principal(user_id=DEV_USER_ID, tenant_id=DEV_USER_ID)
+    principal = Principal(user_id=DEV_USER_ID, tenant_id=DEV_USER_ID, scope="admin")
     UserStore(settings.table_name).ensure(DEV_USER_ID, "dev@localhost", "Local developer")
 
     keys = ApiKeyStore(settings.table_name, settings.secret_bytes())
@@ -65,8 +65,14 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
             )
         wanted = None
     key = wanted
-    if key is None or keys.principal_for(key) is None:
-        _, key = keys.create(principal, "make dev", key=key)
+    existing = keys.principal_for(key) if key else None
+    if existing is not None and existing.scope != "admin":
+        # Kept from before keys had scopes (stored keys without one are `read`): the dev key is admin.
+        assert existing.api_key_id is not None
+        keys.delete(existing.tenant_id, existing.api_key_id)
+        existing = None
+    if existing is None:
+        _, key = keys.create(principal, "make dev", key=key, scope="admin")
 
     endpoints = EndpointStore(settings.table_name)
     endpoint = None
