@@ -4,7 +4,9 @@ No framework sits on this path: every call pays for what runs here, and the targ
 added. The same app runs under uvicorn locally and in Lambda behind the Lambda Web Adapter.
 
 One call, in order:
-1. route and resolve the slug (cached); unknown slugs never reach the upstream;
+1. route; admit the caller's IP (600/min, before the slug is known: guessing slugs is limited too);
+   resolve the slug (cached; unknown slugs never reach the upstream); admit the endpoint and its
+   budget; refuse header values with control characters;
 2. read the request body whole (it is recorded) and forward it byte for byte;
 3. relay every upstream chunk to the client as it arrives, reading usage on the side, while a watcher
    waits for the client to leave (then the upstream request is closed at once);
@@ -21,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from functions.proxy.budgets import BudgetGuard
-from functions.proxy.forwarding import caller_credential, upstream_request_headers
+from functions.proxy.forwarding import caller_credential, has_control_characters, upstream_request_headers
 from functions.proxy.limits import Counting, ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
@@ -139,12 +141,25 @@ async def _rate_limited(send: Send, retry_after: int) -> None:
     await send(body)
 
 
-async def _over_budget(send: Send, message: str, retry_after: int) -> None:
-    """Anthropic's own error shape, so Claude Code and the SDKs show the message; not retried."""
-    head, body = json_reply(429, {"type": "error", "error": {"type": "rate_limit_error", "message": message}})
-    head["headers"] += [(b"x-should-retry", b"false"), (b"retry-after", str(retry_after).encode())]
+async def _anthropic_error(
+    send: Send, status: int, kind: str, message: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Anthropic's own error shape, so Claude Code and the SDKs show the message."""
+    head, body = json_reply(status, {"type": "error", "error": {"type": kind, "message": message}})
+    head["headers"] += headers
     await send(head)
     await send(body)
+
+
+async def _over_budget(send: Send, message: str, retry_after: int) -> None:
+    """Not retried: the budget holds until the month ends."""
+    headers = [(b"x-should-retry", b"false"), (b"retry-after", str(retry_after).encode())]
+    await _anthropic_error(send, 429, "rate_limit_error", message, headers)
+
+
+async def _control_characters(send: Send) -> None:
+    message = "A request header carries a control character; nothing was sent to Anthropic."
+    await _anthropic_error(send, 400, "invalid_request_error", message, [])
 
 
 class ProxyApp:
@@ -262,6 +277,9 @@ class ProxyApp:
                 if refusal is not None:
                     await refuse(_over_budget(send, *refusal))
                     return
+            if has_control_characters(scope["headers"]):
+                await refuse(_control_characters(send))
+                return
             await self._forward(
                 scope,
                 receive,
