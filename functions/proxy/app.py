@@ -35,6 +35,7 @@ from functions.proxy.upstream import (
     InvalidQuery,
     Upstream,
     UpstreamRequest,
+    forward_proxy_refusal,
 )
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
@@ -211,6 +212,11 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                refusal = forward_proxy_refusal((self._settings or get_settings()).upstream_url)
+                if refusal:
+                    logger.error("Proxy not started", extra={"error": refusal})
+                    await send({"type": "lifespan.startup.failed", "message": refusal})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._ready:
