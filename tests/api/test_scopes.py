@@ -186,3 +186,11 @@ def test_a_key_stored_before_scopes_is_a_read_key(api_settings: Settings, client
     _forbidden(client.post("/api/proxy-endpoints", json={"name": "x"}, headers=old), "write")
     principal = store.principal_for(key)
     assert principal is not None and principal.scope == "read" and principal.api_key_name == "from 2025"
+
+
+def test_every_operation_a_scope_can_refuse_documents_its_403(client: TestClient) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            refusable = path.startswith("/api/api-keys") or method not in ("get", "head")
+            assert ("403" in operation["responses"]) == refusable, (method, path)
