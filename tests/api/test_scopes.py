@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from shared.models import Principal
 from shared.settings import Settings
@@ -158,22 +160,18 @@ def test_a_clerk_sessions_scope_follows_its_organization_role(
         _forbidden(keys, "admin")
 
 
-def test_a_key_stored_before_scopes_is_a_read_key(api_settings: Settings, client: TestClient) -> None:
-    store = ApiKeyStore(api_settings.table_name, api_settings.secret_bytes())
-    record, key = store.create(
-        Principal(user_id="user_old", tenant_id="user_old"), "from 2025", scope="admin"
-    )
-    # As such a key was stored: no scope, and no name on the item looked up by hash.
+def _as_stored_before_scopes(store: ApiKeyStore, tenant_id: str, key_id: str) -> None:
+    """Makes a key look as keys were stored before scopes: no scope, no name on the hash item."""
     table = store.table
     table.update_item(
-        Key={"pk": layout.tenant_pk("user_old"), "sk": layout.api_key_sk(record["id"])},
+        Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.api_key_sk(key_id)},
         UpdateExpression="REMOVE #scope",
         ExpressionAttributeNames={"#scope": "scope"},
     )
     [hashed] = [
         item
         for item in table.scan()["Items"]
-        if item.get("type") == "api_key_hash" and item["key_id"] == record["id"]
+        if item.get("type") == "api_key_hash" and item["key_id"] == key_id
     ]
     table.update_item(
         Key={"pk": hashed["pk"], "sk": hashed["sk"]},
@@ -181,11 +179,35 @@ def test_a_key_stored_before_scopes_is_a_read_key(api_settings: Settings, client
         ExpressionAttributeNames={"#scope": "scope", "#name": "name"},
     )
 
+
+def test_a_key_stored_before_scopes_is_a_read_key(api_settings: Settings, client: TestClient) -> None:
+    store = ApiKeyStore(api_settings.table_name, api_settings.secret_bytes())
+    owner = Principal(user_id="user_old", tenant_id="user_old")
+    record, key = store.create(owner, "from 2025", scope="admin")
+    _as_stored_before_scopes(store, "user_old", record["id"])
+
     old = _bearer(key)
     assert client.get("/api/usage", headers=old).status_code == 200
     _forbidden(client.post("/api/proxy-endpoints", json={"name": "x"}, headers=old), "write")
     principal = store.principal_for(key)
     assert principal is not None and principal.scope == "read" and principal.api_key_name == "from 2025"
+
+
+def test_make_devs_key_from_before_scopes_becomes_admin(
+    api_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devstack.__main__ import DEV_USER_ID, _bootstrap
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".codecosts").mkdir()
+    store = ApiKeyStore(api_settings.table_name, api_settings.secret_bytes())
+    record, key = store.create(Principal(user_id=DEV_USER_ID, tenant_id=DEV_USER_ID), "make dev")
+    _as_stored_before_scopes(store, DEV_USER_ID, record["id"])
+
+    dev = _bootstrap(api_settings.model_copy(update={"dev_api_key": SecretStr(key)}))
+    assert dev["api_key"] == key  # the same key, as the developer's scripts know it
+    principal = store.principal_for(key)
+    assert principal is not None and principal.scope == "admin"
 
 
 def test_every_operation_a_scope_can_refuse_documents_its_403(client: TestClient) -> None:
