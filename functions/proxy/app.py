@@ -252,7 +252,9 @@ class ProxyApp:
             gate.when_quiet(side.start)
 
         counting = Counting()
-        side = SideWork(counting, lambda: self.slugs.refresh(slug))
+        target: SlugTarget | None = None
+        # A due re-read of the slug only for a call that found it: a refused caller causes no read.
+        side = SideWork(counting, lambda: self.slugs.refresh(slug) if target is not None else None)
 
         async def refuse(reply: Awaitable[None]) -> None:
             # Counted before the answer goes: in Lambda the instance may be frozen once it has, and a
