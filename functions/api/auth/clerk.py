@@ -150,7 +150,6 @@ def _session_claims(claims: dict[str, Any]) -> SessionClaims | None:
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not _CLERK_ID.match(user_id):
         return None
-    # v1 tokens: `org_id`; v2 tokens: `o: {"id": ...}`.
     # v1 tokens: `org_id` and `org_role` ("org:admin"); v2 tokens: `o: {"id", "rol": "admin"}`.
     org_id, org_role = claims.get("org_id"), claims.get("org_role")
     organization = claims.get("o")
