@@ -80,19 +80,23 @@ def keys_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
                     item["id"],
                     item["name"],
                     item["key_prefix"],
+                    item["scope"],
                     item["created_at"][:19].replace("T", " "),
                     (item.get("last_used_at") or "never")[:19].replace("T", " "),
                 ]
                 for item in items
             ]
-            table(rows, ("ID", "NAME", "PREFIX", "CREATED (UTC)", "LAST USED (UTC)"), out)
+            table(rows, ("ID", "NAME", "PREFIX", "SCOPE", "CREATED (UTC)", "LAST USED (UTC)"), out)
         return OK
     if args.action == "create":
-        key = api.request("POST", "/api/api-keys", json={"name": args.name})
+        key = api.request("POST", "/api/api-keys", json={"name": args.name, "scope": args.scope})
         if args.json:
             dump_json(key, out)
         else:
-            print(f"Created API key {key['name']} ({key['id']}). It is shown this once only:", file=out)
+            print(
+                f"Created {key['scope']} API key {key['name']} ({key['id']}). It is shown this once only:",
+                file=out,
+            )
             print(f"\n  {key['key']}\n", file=out)
         return OK
     api.request("DELETE", f"/api/api-keys/{args.id}")
@@ -153,6 +157,12 @@ def register(commands: Any) -> None:
     key_list.add_argument("--json", action="store_true")
     key_create = key_actions.add_parser("create", help="a new key, shown once")
     key_create.add_argument("name")
+    key_create.add_argument(
+        "--scope",
+        choices=("read", "write", "admin"),
+        default="read",
+        help="read: usage and reports; write: also endpoints and budgets; admin: also keys (default read)",
+    )
     key_create.add_argument("--json", action="store_true")
     key_delete = key_actions.add_parser("delete", help="delete a key: it stops working at once")
     key_delete.add_argument("id")

@@ -138,6 +138,13 @@ def main() -> None:
     os.environ["CODECOSTS_DEAD_LETTER_QUEUE_URL"] = resources.dead_letter_queue_url
     get_settings.cache_clear()
     settings = get_settings()
+    from functions.proxy.upstream import forward_proxy_refusal
+
+    # The local app's lifespan is the API's: the proxy's start-up refusal is made here.
+    refusal = forward_proxy_refusal(settings.upstream_url)
+    if refusal:
+        moto.stop()
+        sys.exit(refusal)
 
     snapshot = StateSnapshot(STATE_ROOT / "state", resources.table_name, resources.bodies_bucket)
     restored = snapshot.load()

@@ -60,7 +60,7 @@ def bootstrap(
     """The user, its proxy endpoint (`endpoint_id` when it still exists, else the one named
     `endpoint_name`, else a new one) and its key (`held_key` when it still authenticates as this
     user; a new key when the user has no key named `key_name` yet, or when `new_key`)."""
-    principal = Principal(user_id=first.user_id, tenant_id=first.user_id)
+    principal = Principal(user_id=first.user_id, tenant_id=first.user_id, scope="admin")
     users = UserStore(table_name)
     endpoints = EndpointStore(table_name)
     keys = ApiKeyStore(table_name, pepper)
@@ -88,14 +88,22 @@ def bootstrap(
         )
 
     holder = keys.principal_for(held_key) if held_key else None
+    if holder is not None and holder.tenant_id == first.user_id and holder.scope != "admin":
+        # Kept from before keys had scopes (stored without one, they count as `read`): the first
+        # user's key is the admin one, so it is registered again, same secret, as admin.
+        assert holder.api_key_id is not None
+        keys.delete(holder.tenant_id, holder.api_key_id)
+        holder = None
     if holder is not None and holder.tenant_id == first.user_id:
         return Bootstrapped(user, endpoint, held_key, False, [], created_user, created_endpoint)
     named_keys = _named(keys, first.user_id, first.key_name)
     if named_keys and not new_key:
         return Bootstrapped(user, endpoint, None, False, named_keys, created_user, created_endpoint)
     # A held key that no one holds in this table is registered as it is; one of another user is not.
-    # Seam for scoped keys: once ApiKeyStore stores a scope, this first key is the `admin` one.
-    record, secret = keys.create(principal, first.key_name, key=held_key if holder is None else None)
+    # The first key can do everything, minting the installation's other keys included.
+    record, secret = keys.create(
+        principal, first.key_name, key=held_key if holder is None else None, scope="admin"
+    )
     audit.record(
         principal,
         "api_key.created",

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+# What a caller of the management API may do; each scope includes the ones before it.
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = get_args(Scope)
+
+
+def scope_covers(held: Scope, needed: Scope) -> bool:
+    return SCOPES.index(held) >= SCOPES.index(needed)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling the management API, and for which tenant."""
+    """Who is calling the management API, for which tenant, and what they may do there."""
 
     user_id: str
     tenant_id: str
     org_id: str | None = None
     api_key_id: str | None = None  # set when authenticated by a Codecosts API key
+    api_key_name: str | None = None
+    scope: Scope = "read"
 
 
 @dataclass(frozen=True)
@@ -24,4 +35,3 @@ class SlugTarget:
     # The endpoint's monthly budget, carried by the slug item so the proxy needs no other read.
     monthly_budget_cents: int | None = None
     budget_action: str | None = None  # "notify" or "block"
-    endpoint_name: str | None = None

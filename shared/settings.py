@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import resources
+
+CLERK_INCOMPLETE = (
+    "Clerk is configured (CLERK_JWT_KEY or CLERK_JWKS_URL) but CLERK_ISSUER or CLERK_AUTHORIZED_PARTIES "
+    "is not set: set CLERK_ISSUER to the instance's Frontend API URL and CLERK_AUTHORIZED_PARTIES to "
+    "the dashboard's origin(s), comma separated; without them tokens of other Clerk instances or apps "
+    "are accepted"
+)
 
 
 class Settings(BaseSettings):
@@ -41,7 +48,8 @@ class Settings(BaseSettings):
     dev_api_key: SecretStr | None = None
 
     # Clerk session verification, under Clerk's own variable names. Neither key source set: Clerk
-    # sessions are refused and only Codecosts API keys authenticate.
+    # sessions are refused and only Codecosts API keys authenticate. A key source set: the issuer and
+    # the authorized parties are required too.
     clerk_jwt_key: str | None = Field(default=None, validation_alias="CLERK_JWT_KEY")
     clerk_jwks_url: str | None = Field(default=None, validation_alias="CLERK_JWKS_URL")
     clerk_issuer: str | None = Field(default=None, validation_alias="CLERK_ISSUER")
@@ -49,13 +57,21 @@ class Settings(BaseSettings):
     # Set: the dashboard signs people in with Clerk's own sign-in; unset: by pasting an API key.
     clerk_publishable_key: str | None = Field(default=None, validation_alias="CLERK_PUBLISHABLE_KEY")
 
+    @model_validator(mode="after")
+    def _clerk_complete(self) -> Settings:
+        if (self.clerk_jwt_key or self.clerk_jwks_url) and not (
+            self.clerk_issuer and self.clerk_authorized_party_list
+        ):
+            raise ValueError(CLERK_INCOMPLETE)
+        return self
+
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://localhost:{self.port}").rstrip("/")
 
     @property
     def clerk_authorized_party_list(self) -> tuple[str, ...]:
-        """`CLERK_AUTHORIZED_PARTIES` is comma separated; empty means any `azp` is accepted."""
+        """`CLERK_AUTHORIZED_PARTIES`, comma separated."""
         return tuple(
             party.strip() for party in (self.clerk_authorized_parties or "").split(",") if party.strip()
         )

@@ -1,16 +1,23 @@
-"""Typed dependencies the routes declare: the caller, the stores, paging."""
+"""Typed dependencies the routes declare: the caller (authenticated and authorized), the stores, paging.
+
+Authorization lives here, in one place: `CurrentPrincipal` lets a caller through when its scope
+covers the request's method (`read` for GET and HEAD, `write` for anything else), `AdminPrincipal`
+only with `admin`. A route that declares neither is open (health). A refusal is a 403 naming the
+scope needed, and is audited with the caller as actor.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from functions.api.errors import NotAuthenticated
+from functions.api.errors import Forbidden, NotAuthenticated
 from functions.api.pages import PageRequest
 from functions.api.services import ApiServices
-from shared.models import Principal
+from shared.models import Principal, Scope, scope_covers
 from shared.store.api_keys import ApiKeyStore
 from shared.store.audit import AuditStore
 from shared.store.endpoints import EndpointStore
@@ -36,7 +43,7 @@ def get_services(request: Request) -> ApiServices:
 Services = Annotated[ApiServices, Depends(get_services)]
 
 
-def current_principal(
+def _authenticated(
     services: Services,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session_cookie: Annotated[str | None, Depends(_session_cookie)],
@@ -47,7 +54,33 @@ def current_principal(
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+_MAX_AUDITED_PATH = 200
+
+
+def _authorized(needed: Scope | None) -> Callable[..., Principal]:
+    """The dependency that admits a caller whose scope covers `needed` (None: the method's scope)."""
+
+    def authorize(
+        request: Request, principal: Annotated[Principal, Depends(_authenticated)], services: Services
+    ) -> Principal:
+        scope: Scope = needed or ("read" if request.method in ("GET", "HEAD") else "write")
+        if scope_covers(principal.scope, scope):
+            return principal
+        services.audit.record(
+            principal,
+            "access.denied",
+            "route",
+            # The path names what was tried (which key, which endpoint); bounded, as the caller chose it.
+            f"{request.method} {request.url.path[:_MAX_AUDITED_PATH]}",
+            {"needs": scope, "scope": principal.scope},
+        )
+        raise Forbidden(scope)
+
+    return authorize
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_authorized(None))]
+AdminPrincipal = Annotated[Principal, Depends(_authorized("admin"))]
 
 
 def page_request(

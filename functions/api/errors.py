@@ -41,6 +41,11 @@ class NotAuthenticated(ApiError):
         super().__init__(401, NOT_AUTHENTICATED)
 
 
+class Forbidden(ApiError):
+    def __init__(self, needed: str) -> None:
+        super().__init__(403, "Forbidden", f"needs scope {needed}")
+
+
 class NotFound(ApiError):
     def __init__(self, what: str) -> None:
         super().__init__(404, f"{what} not found")
@@ -128,6 +133,7 @@ def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Invalid request: `details` lists each bad field",
         401: "Not authenticated",
+        403: "Forbidden: the credential's scope is too small (`details` names the scope needed)",
         404: "Not found (also another tenant's resource)",
         413: "Body too large",
         500: "Internal server error",

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.models import Scope
+
 
 def _not_blank(name: str) -> str:
     stripped = name.strip()
@@ -74,12 +76,26 @@ class ProxyEndpointUpdate(BaseModel):
     budget_action: Literal["notify", "block"] | None = None
 
 
+_SCOPE_DESCRIPTION = (
+    "`read`: usage, summaries, sessions, export; `write`: also proxy endpoints, budgets, profile; "
+    "`admin`: also API keys"
+)
+
+
 class ApiKey(BaseModel):
     id: str
     name: str
     key_prefix: str
+    scope: Scope = Field(description=_SCOPE_DESCRIPTION)
     last_used_at: str | None
     created_at: str
+
+
+class NewApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    scope: Scope = Field(default="read", description=_SCOPE_DESCRIPTION + "; never wider than the caller's")
 
 
 class CreatedApiKey(BaseModel):
@@ -87,6 +103,7 @@ class CreatedApiKey(BaseModel):
     name: str
     key: str = Field(description="The secret; shown this once only")
     key_prefix: str
+    scope: Scope
     created_at: str
 
 
@@ -98,6 +115,13 @@ class Profile(BaseModel):
     updated_at: str
 
 
+class AuditActor(BaseModel):
+    type: Literal["user", "api_key"]
+    user_id: str
+    api_key_id: str | None = Field(description="The Codecosts API key that acted; null for a session")
+    api_key_name: str | None
+
+
 class AuditLogEntry(BaseModel):
     id: str
     user_id: str
@@ -107,6 +131,7 @@ class AuditLogEntry(BaseModel):
     resource_id: str
     metadata: str | None = Field(description="A JSON object as a string, or null")
     created_at: str
+    actor: AuditActor | None = Field(description="Who acted; null on entries from before actors were kept")
 
 
 class UsageRecord(BaseModel):

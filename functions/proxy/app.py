@@ -4,8 +4,10 @@ No framework sits on this path: every call pays for what runs here, and the targ
 added. The same app runs under uvicorn locally and in Lambda behind the Lambda Web Adapter.
 
 One call, in order:
-1. route (a body declared over Lambda's request limit is refused here) and resolve the slug
-   (cached); unknown slugs never reach the upstream;
+1. route (a body declared over Lambda's request limit is refused here); admit the caller's IP
+   (600/min, before the slug is known: guessing slugs is limited too); resolve the slug (cached;
+   unknown slugs never reach the upstream); admit the endpoint and its budget; refuse header values
+   with control characters;
 2. read the request body whole (it is recorded) and forward it byte for byte;
 3. relay every upstream chunk to the client as it arrives, reading usage on the side, while a watcher
    waits for the client to leave (then the upstream request is closed at once);
@@ -22,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from functions.proxy.budgets import BudgetGuard
-from functions.proxy.forwarding import caller_credential, upstream_request_headers
-from functions.proxy.limits import ProxyLimits
+from functions.proxy.forwarding import caller_credential, has_control_characters, upstream_request_headers
+from functions.proxy.limits import Counting, ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
 from functions.proxy.side_work import FirstByteGate, SideWork
@@ -34,6 +36,7 @@ from functions.proxy.upstream import (
     InvalidQuery,
     Upstream,
     UpstreamRequest,
+    forward_proxy_refusal,
 )
 from shared import aws
 from shared.client_ip import client_ip
@@ -153,12 +156,25 @@ async def _rate_limited(send: Send, retry_after: int) -> None:
     await send(body)
 
 
-async def _over_budget(send: Send, message: str, retry_after: int) -> None:
-    """Anthropic's own error shape, so Claude Code and the SDKs show the message; not retried."""
-    head, body = json_reply(429, {"type": "error", "error": {"type": "rate_limit_error", "message": message}})
-    head["headers"] += [(b"x-should-retry", b"false"), (b"retry-after", str(retry_after).encode())]
+async def _anthropic_error(
+    send: Send, status: int, kind: str, message: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Anthropic's own error shape, so Claude Code and the SDKs show the message."""
+    head, body = json_reply(status, {"type": "error", "error": {"type": kind, "message": message}})
+    head["headers"] += headers
     await send(head)
     await send(body)
+
+
+async def _over_budget(send: Send, message: str, retry_after: int) -> None:
+    """Not retried: the budget holds until the month ends."""
+    headers = [(b"x-should-retry", b"false"), (b"retry-after", str(retry_after).encode())]
+    await _anthropic_error(send, 429, "rate_limit_error", message, headers)
+
+
+async def _control_characters(send: Send) -> None:
+    message = "A request header carries a control character; nothing was sent to Anthropic."
+    await _anthropic_error(send, 400, "invalid_request_error", message, [])
 
 
 class ProxyApp:
@@ -194,7 +210,7 @@ class ProxyApp:
             table_name=settings.table_name,
         )
         limiter = self._limiter or RateLimiter(settings.table_name)
-        self.limits = {path: ProxyLimits(limiter, rule) for path, rule in _ROUTE_LIMITS.items()}
+        self.limits = ProxyLimits(limiter, _ROUTE_LIMITS)
         self.budgets = self._budgets or BudgetGuard(
             UsageStore(settings.table_name, settings.bodies_bucket), settings.lookup_cache_seconds
         )
@@ -211,6 +227,11 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                refusal = forward_proxy_refusal((self._settings or get_settings()).upstream_url)
+                if refusal:
+                    logger.error("Proxy not started", extra={"error": refusal})
+                    await send({"type": "lifespan.startup.failed", "message": refusal})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._ready:
@@ -245,37 +266,50 @@ class ProxyApp:
         gate = self.first_bytes
         gate.arrived()
         waiting = True
-        side: SideWork | None = None
 
         def after_first_byte() -> None:
             nonlocal waiting
             waiting = False
             gate.answered()
-            if side is not None:
-                gate.when_quiet(side.start)
+            gate.when_quiet(side.start)
+
+        counting = Counting()
+        target: SlugTarget | None = None
+        # A due re-read of the slug only for a call that found it: a refused caller causes no read.
+        side = SideWork(counting, lambda: self.slugs.refresh(slug) if target is not None else None)
+
+        async def refuse(reply: Awaitable[None]) -> None:
+            # Counted before the answer goes: in Lambda the instance may be frozen once it has, and a
+            # refused caller's calls (a slug guesser's above all) must reach the shared counters.
+            await side.settle()
+            await reply
 
         try:
+            decision = await self.limits.admit_client(client_ip(scope), counting)
+            if not decision.allowed:
+                await refuse(_rate_limited(send, decision.retry_after))
+                return
             try:
                 target = await self.slugs.resolve(slug)
             except Exception as error:
                 logger.error("Proxy endpoint lookup failed", extra={"error": type(error).__name__})
-                await _reply(send, 503, "Service unavailable")
+                await refuse(_reply(send, 503, "Service unavailable"))
                 return
             if target is None:
-                await _reply(send, 404, "Proxy endpoint not found")
+                await refuse(_reply(send, 404, "Proxy endpoint not found"))
                 return
-            decision, counting = await self.limits[upstream_path].admit(
-                client_ip(scope), target.proxy_endpoint_id
-            )
-            side = SideWork(counting, lambda: self.slugs.refresh(slug))
+            decision = await self.limits.admit_endpoint(upstream_path, target.proxy_endpoint_id, counting)
             if not decision.allowed:
-                await _rate_limited(send, decision.retry_after)
+                await refuse(_rate_limited(send, decision.retry_after))
                 return
             if logged and target.budget_action == "block":
                 refusal = await self.budgets.refusal(target)
                 if refusal is not None:
-                    await _over_budget(send, *refusal)
+                    await refuse(_over_budget(send, *refusal))
                     return
+            if has_control_characters(scope["headers"]):
+                await refuse(_control_characters(send))
+                return
             await self._forward(
                 scope,
                 receive,
@@ -291,8 +325,7 @@ class ProxyApp:
         finally:
             if waiting:
                 gate.answered()
-            if side is not None:
-                await side.settle()
+            await side.settle()
 
     async def _forward(
         self,

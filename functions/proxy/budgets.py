@@ -21,7 +21,7 @@ from typing import Protocol
 
 from shared.models import SlugTarget
 from shared.observability import logger
-from shared.timefmt import month_of, utc_now
+from shared.timefmt import format_timestamp, month_of, utc_now
 
 _MAX_ENTRIES = 10_000
 
@@ -30,14 +30,15 @@ class MonthSpendSource(Protocol):
     def month_spend(self, tenant_id: str, endpoint_ids: Sequence[str], month: str) -> dict[str, Decimal]: ...
 
 
-def seconds_to_next_month(moment: datetime) -> int:
+def next_month(moment: datetime) -> datetime:
+    """The first instant of the UTC month after `moment`'s."""
     moment = moment.astimezone(UTC)
     year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
-    return max(1, int((datetime(year, month, 1, tzinfo=UTC) - moment).total_seconds()))
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
-def _dollars(cents: Decimal) -> str:
-    return f"${cents / 100:,.2f}"
+def seconds_to_next_month(moment: datetime) -> int:
+    return max(1, int((next_month(moment) - moment.astimezone(UTC)).total_seconds()))
 
 
 class BudgetGuard:
@@ -72,12 +73,11 @@ class BudgetGuard:
         budget = Decimal(target.monthly_budget_cents)
         if spent < budget:
             return None
-        name = target.endpoint_name or target.proxy_endpoint_id
+        # Whoever holds the slug reads this: nothing about the endpoint beyond the fact of the budget.
         message = (
-            f"Monthly budget reached: the Codecosts proxy endpoint '{name}' has spent {_dollars(spent)} of "
-            f"its {_dollars(budget)} ({target.monthly_budget_cents} cents) monthly budget for {month} (UTC), "
-            f"and its budget action is 'block'. Calls are refused until the month ends or the budget is "
-            f"raised (PATCH /api/proxy-endpoints/{target.proxy_endpoint_id})."
+            "This Codecosts proxy endpoint is over its monthly budget. Calls are refused until the "
+            f"budget resets at {format_timestamp(next_month(now))} (UTC, the first of next month), "
+            "or until its owner raises the budget."
         )
         return message, seconds_to_next_month(now)
 

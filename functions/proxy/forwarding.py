@@ -8,9 +8,15 @@ it may re-frame the body.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 Header = tuple[bytes, bytes]
+
+# Control bytes (C0 but tab, and DEL) have no place in a header (RFC 9110). CR or LF written to the
+# upstream would let a caller add headers or a whole request of its own there; the others are refused
+# by some front servers and passed by others (uvicorn's h11 parser passes \x01-\x08, \x0e-\x1f, DEL).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 _REQUEST_NAMES = frozenset(
     {
@@ -30,6 +36,10 @@ _IDENTITY = (b"accept-encoding", b"identity")
 
 _RESPONSE_NAMES = frozenset({b"content-type", b"request-id", b"retry-after"})
 _RESPONSE_PREFIXES = (b"anthropic-ratelimit-",)
+
+
+def has_control_characters(headers: Iterable[Header]) -> bool:
+    return any(_CONTROL.search(name) or _CONTROL.search(value) for name, value in headers)
 
 
 def upstream_request_headers(headers: Iterable[Header]) -> list[Header]:

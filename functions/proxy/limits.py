@@ -23,6 +23,7 @@ counts for that subject that have not landed yet, so a sequence of calls is stil
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shared.store.rate_limits import CLIENT_IP, WINDOW_SECONDS, Decision, RateLimit, RateLimiter
@@ -123,16 +124,16 @@ class Counting:
 
 
 class ProxyLimits:
-    """The contract's limits for one proxy route: per client IP (shared with the API) and per endpoint."""
+    """The contract's limits on the proxy: per client IP (one counter with the API's), then per
+    endpoint and route. The per-IP limit is admitted before the slug is looked up, so that trying
+    made-up slugs is limited (and costs a table read) like any other call."""
 
-    def __init__(self, limiter: RateLimiter, per_endpoint: RateLimit) -> None:
+    def __init__(self, limiter: RateLimiter, per_route: Mapping[bytes, RateLimit]) -> None:
         self.per_ip = SharedLimit(limiter, CLIENT_IP)
-        self.per_endpoint = SharedLimit(limiter, per_endpoint)
+        self.per_endpoint = {path: SharedLimit(limiter, rule) for path, rule in per_route.items()}
 
-    async def admit(self, client_ip: str, endpoint_id: str) -> tuple[Decision, Counting]:
-        counting = Counting()
-        for limit, subject in ((self.per_ip, client_ip), (self.per_endpoint, endpoint_id)):
-            decision = await limit.admit(subject, counting)
-            if not decision.allowed:
-                return decision, counting
-        return Decision(True), counting
+    async def admit_client(self, client_ip: str, counting: Counting) -> Decision:
+        return await self.per_ip.admit(client_ip, counting)
+
+    async def admit_endpoint(self, path: bytes, endpoint_id: str, counting: Counting) -> Decision:
+        return await self.per_endpoint[path].admit(endpoint_id, counting)

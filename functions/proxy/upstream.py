@@ -12,6 +12,13 @@ about 2 ms each for the one ahead (httpcore 1.0.9).
 - Idle connections are reused for `KEEPALIVE_SECONDS` at most, and never once the server has closed
   them (the transport says so the moment it happens); a reply's body is read at the caller's pace (the
   socket stops being read while `_MAX_BUFFERED` bytes wait).
+- TLS: the certificate chain is checked against `SSL_CERT_FILE`/`SSL_CERT_DIR` or certifi's roots,
+  and its name against the configured host (tests/proxy/test_upstream_tls.py).
+- No forward proxy: it connects to the upstream directly. With `HTTPS_PROXY` (or `ALL_PROXY`; for an
+  http upstream `HTTP_PROXY`) set and `NO_PROXY` not exempting the host, the proxy refuses to start
+  (`forward_proxy_refusal`) rather than ignore a policy that all egress goes through it: tunnelling
+  (CONNECT, proxy credentials) would be more code on every call's path, for an environment Lambda
+  does not have.
 - Failures: no connection (refused, DNS, TLS, connect timeout) or no reply at all -> `UpstreamUnreachable`;
   no response head within the read timeout -> `UpstreamTimeout`; the reply breaks off, or stalls for the
   read timeout, mid-body -> `UpstreamBrokeOff`. All are `UpstreamError`.
@@ -26,6 +33,7 @@ import re
 import socket
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import NamedTuple, cast
 from urllib.parse import urlsplit
@@ -72,6 +80,24 @@ class UpstreamRequest(NamedTuple):
     target: bytes  # path and query, from `Upstream.target`
     headers: list[tuple[bytes, bytes]]  # the caller's, as forwarding.py keeps them
     body: bytes
+
+
+def forward_proxy_refusal(upstream_url: str) -> str | None:
+    """Why the proxy must not start: a forward proxy is set for the upstream in the environment and
+    NO_PROXY does not exempt it. None otherwise. The proxy's address is not repeated (it may carry
+    credentials)."""
+    base = urlsplit(upstream_url)
+    host = base.hostname or ""
+    proxies = urllib.request.getproxies_environment()
+    if not (proxies.get(base.scheme) or proxies.get("all")):
+        return None
+    if urllib.request.proxy_bypass(host):  # NO_PROXY (on Linux, from the environment only)
+        return None
+    return (
+        f"A forward proxy is set for {host} ({base.scheme.upper()}_PROXY or ALL_PROXY), but the Codecosts "
+        f"proxy connects to its upstream directly and cannot go through one. Unset it, or exempt the "
+        f"upstream with NO_PROXY={host}."
+    )
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -344,6 +370,9 @@ class Upstream:
         base = urlsplit(settings.upstream_url)
         if base.scheme not in ("http", "https") or not base.hostname:
             raise ValueError(f"CODECOSTS_UPSTREAM_URL must be an http(s) URL, not {settings.upstream_url!r}")
+        refusal = forward_proxy_refusal(settings.upstream_url)
+        if refusal:
+            raise ValueError(refusal)
         self._tls = base.scheme == "https"
         self._host = base.hostname
         self._port = base.port or (443 if self._tls else 80)

@@ -1,4 +1,10 @@
-"""Codecosts API keys: only an HMAC of each key is stored, and looked up by."""
+"""Codecosts API keys: only an HMAC of each key is stored, and looked up by.
+
+A key's scope (shared/models.py) is stored with it. Keys stored before scopes existed have none and
+are `read` keys (LEGACY_SCOPE): every key used to be all-powerful, and a leaked old key must not keep
+the power to mint keys that outlive its own revocation. Their owners mint an `admin` key from a
+Clerk session (or `codecosts admin bootstrap`) and replace them; docs/security.md says so.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,17 @@ from typing import Any
 
 from shared.credentials import api_key_prefix, generate_api_key, hash_api_key
 from shared.ids import new_id
-from shared.models import Principal
+from shared.models import Principal, Scope
 from shared.store import layout
 from shared.store.base import Page, Store
 from shared.timefmt import format_timestamp, utc_now
 
 _PUBLIC_FIELDS = ("id", "name", "key_prefix", "last_used_at", "created_at")
+LEGACY_SCOPE: Scope = "read"
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: item.get(key) for key in _PUBLIC_FIELDS}
+    return {**{key: item.get(key) for key in _PUBLIC_FIELDS}, "scope": item.get("scope") or LEGACY_SCOPE}
 
 
 class ApiKeyStore(Store):
@@ -23,8 +30,11 @@ class ApiKeyStore(Store):
         super().__init__(table_name)
         self.pepper = pepper
 
-    def create(self, principal: Principal, name: str, key: str | None = None) -> tuple[dict[str, Any], str]:
-        """A new key for the principal's tenant; returns it with the only copy of the secret."""
+    def create(
+        self, principal: Principal, name: str, key: str | None = None, scope: Scope = "read"
+    ) -> tuple[dict[str, Any], str]:
+        """A new key for the principal's tenant; returns it with the only copy of the secret. Whether
+        the principal may create a key of that scope is the caller's check."""
         key = key or generate_api_key()
         now = utc_now()
         key_id = new_id(now)
@@ -35,6 +45,7 @@ class ApiKeyStore(Store):
             "key_prefix": api_key_prefix(key),
             "last_used_at": None,
             "created_at": format_timestamp(now),
+            "scope": scope,
         }
         self.table.meta.client.transact_write_items(
             TransactItems=[
@@ -62,6 +73,9 @@ class ApiKeyStore(Store):
                             "tenant_id": principal.tenant_id,
                             "user_id": principal.user_id,
                             "org_id": principal.org_id,
+                            # What authenticating needs, so one read by hash is enough.
+                            "name": name,
+                            "scope": scope,
                         },
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
@@ -76,11 +90,19 @@ class ApiKeyStore(Store):
         ).get("Item")
         if not item:
             return None
+        name = item.get("name")
+        if name is None:  # a key stored before its hash item carried the name
+            listed = self.table.get_item(
+                Key={"pk": layout.tenant_pk(item["tenant_id"]), "sk": layout.api_key_sk(item["key_id"])}
+            ).get("Item")
+            name = listed.get("name") if listed else None
         return Principal(
             user_id=item["user_id"],
             tenant_id=item["tenant_id"],
             org_id=item.get("org_id"),
             api_key_id=item["key_id"],
+            api_key_name=name,
+            scope=item.get("scope") or LEGACY_SCOPE,
         )
 
     def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:

@@ -23,6 +23,16 @@ _PUBLIC_FIELDS = (
 )
 
 
+def actor(principal: Principal) -> dict[str, Any]:
+    """Who acted: the user, and for an API key which key (its name as it was then)."""
+    return {
+        "type": "user" if principal.api_key_id is None else "api_key",
+        "user_id": principal.user_id,
+        "api_key_id": principal.api_key_id,
+        "api_key_name": principal.api_key_name,
+    }
+
+
 class AuditStore(Store):
     def record(
         self,
@@ -47,10 +57,15 @@ class AuditStore(Store):
                 "resource_id": resource_id,
                 "metadata": json.dumps(metadata, sort_keys=True) if metadata else None,
                 "created_at": format_timestamp(now),
+                "actor": actor(principal),
             }
         )
 
     def list(self, tenant_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
         page = self.tenant_items(tenant_id, "AUDIT#", limit, start_key)
-        page.items = [{key: item.get(key) for key in _PUBLIC_FIELDS} for item in page.items]
+        # Entries written before actors were recorded have none: null, rather than a guess.
+        page.items = [
+            {**{key: item.get(key) for key in _PUBLIC_FIELDS}, "actor": item.get("actor")}
+            for item in page.items
+        ]
         return page

@@ -11,6 +11,10 @@ from boto3.dynamodb.conditions import Key
 from shared import aws
 from shared.store import layout
 
+# Items one page may read: a filter that matches little must not read a tenant's whole partition in
+# one request (a page of up to 100 items with no filter reads at most 101).
+MAX_ITEMS_READ = 1000
+
 
 @dataclass
 class Page:
@@ -35,26 +39,28 @@ class Store:
         start_key: dict[str, Any] | None,
         key_of: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> Page:
-        """Up to `limit` items, newest first; knows for sure whether more exist (filters may skip rows)."""
+        """Up to `limit` items, newest first, reading at most `MAX_ITEMS_READ` items (filters may skip
+        rows). Knows for sure whether more exist, except when the read bound ends the page first: then
+        the page may hold fewer items, or none, and its cursor continues from the last item read."""
         items: list[dict[str, Any]] = []
         exclusive = start_key
+        read = 0
         while True:
             wanted = limit + 1 - len(items)
             # A filter drops rows after DynamoDB has read them: read in larger steps then.
-            request = dict(
-                query,
-                ScanIndexForward=False,
-                Limit=max(wanted, 100) if "FilterExpression" in query else wanted,
-            )
+            step = max(wanted, 100) if "FilterExpression" in query else wanted
+            request = dict(query, ScanIndexForward=False, Limit=min(step, MAX_ITEMS_READ - read))
             if exclusive:
                 request["ExclusiveStartKey"] = exclusive
             response = self.table.query(**request)
-            items.extend(response.get("Items", []))
+            found = response.get("Items", [])
+            read += response.get("ScannedCount", len(found))
+            items.extend(found)
             exclusive = response.get("LastEvaluatedKey")
             if len(items) > limit:
                 return Page(items[:limit], key_of(items[limit - 1]))
-            if not exclusive:
-                return Page(items, None)
+            if not exclusive or read >= MAX_ITEMS_READ:
+                return Page(items, exclusive)
 
     def tenant_items(self, tenant_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None) -> Page:
         """A page of one kind of the tenant's items (sort keys starting with `prefix`), newest first."""

@@ -22,8 +22,15 @@ def slugify(name: str) -> str:
     return words[:40].rstrip("-") or "endpoint"
 
 
+# Whoever holds a slug can spend the endpoint's limits and budget and write records into its tenant:
+# 16 characters of 36 are 82 bits, too many to guess (and guessing is rate limited per IP).
+# Slugs made with 6 characters before this still resolve: the lookup is by the whole slug.
+SLUG_SUFFIX_LENGTH = 16
+
+
 def new_slug(name: str) -> str:
-    return slugify(name) + "-" + "".join(secrets.choice(_SLUG_SUFFIX_ALPHABET) for _ in range(6))
+    suffix = "".join(secrets.choice(_SLUG_SUFFIX_ALPHABET) for _ in range(SLUG_SUFFIX_LENGTH))
+    return slugify(name) + "-" + suffix
 
 
 BUDGET_ACTIONS = ("notify", "block")
@@ -187,5 +194,4 @@ class EndpointStore(Store):
             proxy_endpoint_id=item["proxy_endpoint_id"],
             monthly_budget_cents=None if budget is None else int(budget),
             budget_action=None if budget is None else str(item.get("budget_action") or "notify"),
-            endpoint_name=item.get("name"),
         )

@@ -20,11 +20,11 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 def test_key_lifecycle(client: TestClient, alice: dict[str, str]) -> None:
-    created = client.post("/api/api-keys", json={"name": "  laptop cli  "}, headers=alice)
+    created = client.post("/api/api-keys", json={"name": "  laptop cli  ", "scope": "admin"}, headers=alice)
     assert created.status_code == 201
     body = created.json()
-    assert set(body) == {"id", "name", "key", "key_prefix", "created_at"}
-    assert body["name"] == "laptop cli"
+    assert set(body) == {"id", "name", "key", "key_prefix", "scope", "created_at"}
+    assert body["name"] == "laptop cli" and body["scope"] == "admin"
     key = body["key"]
     assert is_well_formed_api_key(key)
     assert body["key_prefix"] == key[:8] + "..."
@@ -37,8 +37,8 @@ def test_key_lifecycle(client: TestClient, alice: dict[str, str]) -> None:
     listed = client.get("/api/api-keys", headers=_bearer(key)).json()
     assert listed["hasMore"] is False and listed["nextCursor"] is None
     [entry] = listed["items"]
-    assert set(entry) == {"id", "name", "key_prefix", "last_used_at", "created_at"}
-    assert entry["id"] == body["id"]
+    assert set(entry) == {"id", "name", "key_prefix", "scope", "last_used_at", "created_at"}
+    assert entry["id"] == body["id"] and entry["scope"] == "admin"
     assert entry["last_used_at"] is not None and entry["last_used_at"].endswith("Z")
     assert key not in client.get("/api/api-keys", headers=alice).text
 
@@ -56,7 +56,7 @@ def test_key_lifecycle(client: TestClient, alice: dict[str, str]) -> None:
 def test_a_key_deleted_through_this_instance_fails_at_once_even_after_use(
     client: TestClient, alice: dict[str, str]
 ) -> None:
-    created = client.post("/api/api-keys", json={"name": "ci"}, headers=alice).json()
+    created = client.post("/api/api-keys", json={"name": "ci", "scope": "admin"}, headers=alice).json()
     for _ in range(3):  # cached by now
         assert client.get("/api/proxy-endpoints", headers=_bearer(created["key"])).status_code == 200
     # Deleted with the key itself.

@@ -24,11 +24,12 @@ def alices_things(
 
 @pytest.fixture(params=["session", "api key"])
 def intruder(request: pytest.FixtureRequest, client: TestClient, bob: dict[str, str]) -> dict[str, str]:
-    """Bob, by session or by his own API key; he has an endpoint and usage of his own."""
+    """Bob, by session or by his own `admin` API key (scopes are not the point here: a scope that
+    allows the call still finds nothing of another tenant's); he has an endpoint of his own."""
     client.post("/api/proxy-endpoints", json={"name": "bob"}, headers=bob)
     if request.param == "session":
         return bob
-    key = client.post("/api/api-keys", json={"name": "bob"}, headers=bob).json()["key"]
+    key = client.post("/api/api-keys", json={"name": "bob", "scope": "admin"}, headers=bob).json()["key"]
     return {"Authorization": f"Bearer {key}"}
 
 

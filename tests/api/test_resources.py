@@ -24,7 +24,7 @@ def test_proxy_endpoint_lifecycle(client: TestClient, alice: dict[str, str]) -> 
     }
     assert (endpoint["monthly_budget_cents"], endpoint["budget_action"]) == (None, None)
     assert (endpoint["month_spend_cents"], endpoint["budget_exceeded"]) == ("0.000000", False)
-    assert re.fullmatch(r"claude-code-laptop-[a-z0-9]{6}", endpoint["slug"])
+    assert re.fullmatch(r"claude-code-laptop-[a-z0-9]{16}", endpoint["slug"])
     assert endpoint["url"] == f"https://codecosts.test/proxy/{endpoint['slug']}"
     assert TIMESTAMP.match(endpoint["created_at"])
 

@@ -17,11 +17,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from functions.api.app import create_app
 from functions.api.auth.clerk import JwksSigningKeys
 from shared.settings import Settings
-from tests.api.conftest import SigningKey, session_claims
+from tests.api.conftest import DASHBOARD, ISSUER, SigningKey, session_claims
 
 
 def _b64(data: bytes) -> str:
@@ -65,6 +66,8 @@ def _forged_tokens(clerk_key: SigningKey, foreign_key: SigningKey) -> dict[str, 
         "foreign azp": signed(session_claims(azp="https://evil.example")),
         "missing azp": signed(session_claims(azp=None)),
         "missing sub": signed(session_claims(sub=None)),
+        # A Clerk JWT that names no session (a JWT template's token, say) is not a session.
+        "missing sid": signed(session_claims(sid=None)),
         "sub that cannot be an id": signed(session_claims(sub="user_a#EP#x")),
         "garbage": "not-a-jwt",
     }
@@ -148,16 +151,29 @@ def test_sessions_are_refused_when_clerk_is_not_configured(
     assert response.status_code == 401
 
 
-def test_any_party_is_accepted_when_none_is_configured(
-    api_settings: Settings, session_token: Callable[..., str]
+@pytest.mark.parametrize("missing", ["CLERK_ISSUER", "CLERK_AUTHORIZED_PARTIES"])
+@pytest.mark.parametrize("key_source", ["CLERK_JWT_KEY", "CLERK_JWKS_URL"])
+def test_start_up_fails_when_clerk_is_configured_without_issuer_or_parties(
+    clerk_key: SigningKey, monkeypatch: pytest.MonkeyPatch, key_source: str, missing: str
 ) -> None:
-    app = create_app(api_settings.model_copy(update={"clerk_authorized_parties": None}))
-    with TestClient(app) as client:
-        for claims in ({"azp": "https://anywhere.example"}, {"azp": None}):
-            response = client.get(
-                "/api/profile", headers={"Authorization": f"Bearer {session_token(**claims)}"}
-            )
-            assert response.status_code == 200
+    configured = {
+        key_source: clerk_key.public_pem if key_source == "CLERK_JWT_KEY" else "https://clerk.test/jwks",
+        "CLERK_ISSUER": ISSUER,
+        "CLERK_AUTHORIZED_PARTIES": DASHBOARD,
+    }
+    for name, value in configured.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(missing)
+    with pytest.raises(ValidationError, match="CLERK_ISSUER or CLERK_AUTHORIZED_PARTIES is not set"):
+        Settings()
+
+
+@pytest.mark.parametrize("missing", ["clerk_issuer", "clerk_authorized_parties"])
+def test_the_app_refuses_settings_made_in_code_without_issuer_or_parties(
+    api_settings: Settings, missing: str
+) -> None:
+    with pytest.raises(ValueError, match="CLERK_ISSUER or CLERK_AUTHORIZED_PARTIES is not set"):
+        create_app(api_settings.model_copy(update={missing: None}))
 
 
 # --- JWKS -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.api.conftest import SigningKey, make_signing_key, session_claims
+from tests.api.conftest import DASHBOARD, ISSUER, SigningKey, make_signing_key, session_claims
 from tests.e2e.conftest import DevStack, Upstream, wait_for_usage
 from tests.fakes.anthropic_upstream import FakeAnthropic
 
@@ -114,6 +114,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         # Clerk sessions verified locally with a test key: the cookie path of the dashboard, and a second
         # tenant (a new user) for the empty states.
         dev_stack.env["CLERK_JWT_KEY"] = clerk_key.public_pem
+        dev_stack.env["CLERK_ISSUER"] = ISSUER
+        dev_stack.env["CLERK_AUTHORIZED_PARTIES"] = DASHBOARD
         dev = dev_stack.start()
         try:
             endpoint = dev["proxy_endpoint"]

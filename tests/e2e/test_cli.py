@@ -212,12 +212,14 @@ def test_endpoints_and_budgets(stack):
 
 
 def test_keys(stack):
-    created = codecosts(stack, "keys", "create", "ci")
+    created = codecosts(stack, "keys", "create", "ci", "--scope", "admin")
     assert created.returncode == 0, created.stderr
+    assert "Created admin API key ci" in created.stdout
     key = next(word for word in created.stdout.split() if word.startswith("sk_"))
     # The new key works for the CLI itself.
     listing = codecosts(stack, "keys", "list", key=key)
     assert "ci" in listing.stdout and "make dev" in listing.stdout and key not in listing.stdout
+    assert "SCOPE" in listing.stdout and "admin" in listing.stdout
     [made] = [
         item for item in json.loads(codecosts(stack, "keys", "list", "--json").stdout) if item["name"] == "ci"
     ]

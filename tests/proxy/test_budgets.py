@@ -56,7 +56,7 @@ class Spend:
 
 
 def target(action: str | None = "block", budget: int | None = 5000) -> SlugTarget:
-    return SlugTarget("user_t", "01JP0000000000000000000001", budget, action, "laptop")
+    return SlugTarget("user_t", "01JP0000000000000000000001", budget, action)
 
 
 async def test_block_refuses_once_spend_reaches_the_budget_and_the_month_turns_over() -> None:
@@ -70,8 +70,11 @@ async def test_block_refuses_once_spend_reaches_the_budget_and_the_month_turns_o
     refusal = await guard.refusal(target())
     assert refusal is not None
     message, retry_after = refusal
-    assert message.startswith("Monthly budget reached")
-    assert "'laptop'" in message and "$50.00" in message and "5000 cents" in message and "2026-03" in message
+    assert message == (
+        "This Codecosts proxy endpoint is over its monthly budget. Calls are refused until the budget "
+        "resets at 2026-04-01T00:00:00.000Z (UTC, the first of next month), or until its owner raises "
+        "the budget."
+    )
     assert retry_after == 1  # half a second to April, rounded up to a whole second
     assert spend.reads == 2
 
@@ -147,14 +150,17 @@ def test_a_blocked_endpoint_answers_429_in_anthropics_shape_before_the_upstream(
     assert refused.headers["x-should-retry"] == "false" and refused.headers["retry-after"] == "1"
     error = refused.json()
     assert error["type"] == "error" and error["error"]["type"] == "rate_limit_error"
-    assert "Monthly budget reached" in error["error"]["message"]
-    assert "'Test laptop'" in error["error"]["message"] and "$1.50 of its $1.00" in error["error"]["message"]
+    message = error["error"]["message"]
+    assert "over its monthly budget" in message and "resets at 2026-04-01T00:00:00.000Z" in message
+    # Whoever holds the slug learns nothing internal: no id, no name, no spend.
+    for internal in (proxy.endpoint["id"], "Test laptop", proxy.tenant_id, "$", "150", "100"):
+        assert internal not in message
     assert fake_upstream.requests == []  # refused before the upstream
     assert proxy.queue.is_empty()  # and not recorded: no call was made
 
     # The Anthropic SDK shows the message and, told not to retry, does not.
     client = anthropic.Anthropic(api_key="sk-ant-api03-budget-test-0000Wxyz", base_url=proxy.base_url)
-    with pytest.raises(anthropic.RateLimitError, match="Monthly budget reached"):
+    with pytest.raises(anthropic.RateLimitError, match="over its monthly budget"):
         client.messages.create(**BODY)
 
     # count_tokens costs nothing and stays open.
@@ -222,15 +228,9 @@ def _wait(condition: Callable[[], bool], timeout: float = 10) -> bool:
 def test_the_slug_carries_the_budget(aws: Any) -> None:
     store = EndpointStore(get_settings().table_name)
     endpoint = store.create("user_t", "laptop")
-    assert store.resolve_slug(endpoint["slug"]) == SlugTarget("user_t", endpoint["id"], None, None, "laptop")
+    assert store.resolve_slug(endpoint["slug"]) == SlugTarget("user_t", endpoint["id"], None, None)
     store.update("user_t", endpoint["id"], monthly_budget_cents=5000, budget_action="block")
-    assert store.resolve_slug(endpoint["slug"]) == SlugTarget(
-        "user_t", endpoint["id"], 5000, "block", "laptop"
-    )
-    store.update("user_t", endpoint["id"], name="renamed")
-    assert store.resolve_slug(endpoint["slug"]) == SlugTarget(
-        "user_t", endpoint["id"], 5000, "block", "renamed"
-    )
+    assert store.resolve_slug(endpoint["slug"]) == SlugTarget("user_t", endpoint["id"], 5000, "block")
     store.update("user_t", endpoint["id"], monthly_budget_cents=None)
-    assert store.resolve_slug(endpoint["slug"]) == SlugTarget("user_t", endpoint["id"], None, None, "renamed")
+    assert store.resolve_slug(endpoint["slug"]) == SlugTarget("user_t", endpoint["id"], None, None)
     assert store.update("user_other", endpoint["id"], name="x") is None

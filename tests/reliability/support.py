@@ -79,7 +79,7 @@ class GenerousLimiter(RateLimiter):
 def api_key_for(tenant_id: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     _, key = ApiKeyStore(settings.table_name, settings.secret_bytes()).create(
-        Principal(user_id=tenant_id, tenant_id=tenant_id), "reliability tests"
+        Principal(user_id=tenant_id, tenant_id=tenant_id), "reliability tests", scope="admin"
     )
     return key
 

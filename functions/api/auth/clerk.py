@@ -1,5 +1,9 @@
 """Clerk session tokens: RS256 JWTs from the `__session` cookie or a bearer header.
 
+With Clerk configured, the issuer and the authorized parties must be too (start-up fails otherwise):
+without them any Clerk instance's tokens, or tokens minted for another of the instance's apps,
+would be accepted.
+
 The verification key is either `CLERK_JWT_KEY` (PEM, no network) or the keys published at
 `CLERK_JWKS_URL`, kept for five minutes; a token signed with a key id not seen yet triggers one
 refetch, and at most one refetch per `REFETCH_INTERVAL_SECONDS`, so made-up key ids cannot turn
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.observability import logger
+from shared.settings import CLERK_INCOMPLETE
 
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 5
@@ -34,6 +39,7 @@ class SessionClaims:
     org_id: str | None
     email: str | None
     name: str | None
+    org_role: str | None = None  # `org:admin`, `org:member`, ...: the role in the active organization
 
 
 class SigningKeys(Protocol):
@@ -103,9 +109,14 @@ def _fetch_json(url: str) -> dict[str, Any]:
 
 
 class ClerkSessionVerifier:
-    def __init__(self, keys: SigningKeys, issuer: str | None, authorized_parties: tuple[str, ...]) -> None:
+    """Checks signature, expiry, issuer (`iss`), authorized party (`azp`) and that the token names a
+    session (`sid`): a Clerk JWT that is not a session token (a JWT template's, say) is refused."""
+
+    def __init__(self, keys: SigningKeys, issuer: str, authorized_parties: tuple[str, ...]) -> None:
+        if not issuer or not authorized_parties:
+            raise ValueError(CLERK_INCOMPLETE)
         self.keys = keys
-        self.issuer = issuer or None
+        self.issuer = issuer
         self.authorized_parties = authorized_parties
 
     def verify(self, token: str) -> SessionClaims | None:
@@ -126,11 +137,11 @@ class ClerkSessionVerifier:
                 leeway=LEEWAY_SECONDS,
                 issuer=self.issuer,
                 # Clerk session tokens carry no `aud`; `azp` is checked below instead.
-                options={"require": ["exp", "sub"], "verify_aud": False},
+                options={"require": ["exp", "sub", "iss", "sid"], "verify_aud": False},
             )
         except jwt.PyJWTError:
             return None
-        if self.authorized_parties and claims.get("azp") not in self.authorized_parties:
+        if claims.get("azp") not in self.authorized_parties:
             return None
         return _session_claims(claims)
 
@@ -139,11 +150,13 @@ def _session_claims(claims: dict[str, Any]) -> SessionClaims | None:
     user_id = claims.get("sub")
     if not isinstance(user_id, str) or not _CLERK_ID.match(user_id):
         return None
-    # v1 tokens: `org_id`; v2 tokens: `o: {"id": ...}`.
-    org_id = claims.get("org_id")
+    # v1 tokens: `org_id` and `org_role` ("org:admin"); v2 tokens: `o: {"id", "rol": "admin"}`.
+    org_id, org_role = claims.get("org_id"), claims.get("org_role")
     organization = claims.get("o")
     if not org_id and isinstance(organization, dict):
         org_id = organization.get("id")
+        role = organization.get("rol")
+        org_role = f"org:{role}" if isinstance(role, str) and not role.startswith("org:") else role
     if org_id is not None and (not isinstance(org_id, str) or not _CLERK_ID.match(org_id)):
         return None
     return SessionClaims(
@@ -151,6 +164,7 @@ def _session_claims(claims: dict[str, Any]) -> SessionClaims | None:
         org_id=org_id or None,
         email=_text(claims.get("email")),
         name=_text(claims.get("name")),
+        org_role=org_role if isinstance(org_role, str) else None,
     )
 
 
@@ -161,7 +175,8 @@ def _text(value: Any) -> str | None:
 def verifier_from_settings(
     jwt_key: str | None, jwks_url: str | None, issuer: str | None, authorized_parties: tuple[str, ...]
 ) -> ClerkSessionVerifier | None:
-    """None when neither key source is configured: Clerk sessions are then refused."""
+    """None when neither key source is configured: Clerk sessions are then refused. With one, the
+    issuer and the authorized parties are required (ValueError naming the settings otherwise)."""
     keys: SigningKeys
     if jwt_key:
         keys = PemSigningKey(jwt_key)
@@ -169,4 +184,4 @@ def verifier_from_settings(
         keys = JwksSigningKeys(jwks_url)
     else:
         return None
-    return ClerkSessionVerifier(keys, issuer, authorized_parties)
+    return ClerkSessionVerifier(keys, issuer or "", authorized_parties)

@@ -41,6 +41,11 @@ class PrincipalResolver:
         if not self._known_users.get(claims.user_id):
             self.users.ensure(claims.user_id, claims.email, claims.name)
             self._known_users.put(claims.user_id, True)
+        # A personal account administers its own tenant; in an organization only its admins do.
+        admin = claims.org_id is None or claims.org_role == "org:admin"
         return Principal(
-            user_id=claims.user_id, tenant_id=claims.org_id or claims.user_id, org_id=claims.org_id
+            user_id=claims.user_id,
+            tenant_id=claims.org_id or claims.user_id,
+            org_id=claims.org_id,
+            scope="admin" if admin else "write",
         )

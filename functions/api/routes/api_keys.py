@@ -1,4 +1,8 @@
-"""Codecosts API keys: the secret is returned once, at creation; lists show only its prefix."""
+"""Codecosts API keys: the secret is returned once, at creation; lists show only its prefix.
+
+Every route here needs the `admin` scope: a key that can manage keys can outlive its own revocation
+by minting another, so only the widest scope may; and so no key ever creates a key wider than its own.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,18 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from functions.api.deps import ApiKeys, Audit, CurrentPrincipal, PageParams, Services
+from functions.api.deps import AdminPrincipal, ApiKeys, Audit, PageParams, Services
 from functions.api.errors import NotFound, error_responses
 from functions.api.pages import Page, PagedQuery
-from functions.api.schemas import ApiKey, CreatedApiKey, NameBody, Ok
+from functions.api.schemas import ApiKey, CreatedApiKey, NewApiKey, Ok
 from shared.ids import is_id
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(400, 401, 403, 500))
 
 
 @router.get("", response_model=Page[ApiKey])
 def list_api_keys(
-    principal: CurrentPrincipal, page: PageParams, api_keys: ApiKeys, services: Services
+    principal: AdminPrincipal, page: PageParams, api_keys: ApiKeys, services: Services
 ) -> dict[str, Any]:
     paged = PagedQuery(principal.tenant_id, {"list": "api_keys"}, services.secret)
     result = api_keys.list(principal.tenant_id, page.limit, paged.start_key(page))
@@ -26,29 +30,30 @@ def list_api_keys(
 
 @router.post("", status_code=201, response_model=CreatedApiKey, responses=error_responses(413))
 def create_api_key(
-    body: NameBody, principal: CurrentPrincipal, api_keys: ApiKeys, audit: Audit
+    body: NewApiKey, principal: AdminPrincipal, api_keys: ApiKeys, audit: Audit
 ) -> CreatedApiKey:
-    record, key = api_keys.create(principal, body.name)
+    record, key = api_keys.create(principal, body.name, scope=body.scope)
     # The prefix is shown in every list anyway; the key itself never reaches the audit trail.
     audit.record(
         principal,
         "api_key.created",
         "api_key",
         record["id"],
-        {"name": record["name"], "key_prefix": record["key_prefix"]},
+        {"name": record["name"], "key_prefix": record["key_prefix"], "scope": record["scope"]},
     )
     return CreatedApiKey(
         id=record["id"],
         name=record["name"],
         key=key,
         key_prefix=record["key_prefix"],
+        scope=record["scope"],
         created_at=record["created_at"],
     )
 
 
 @router.delete("/{key_id}", response_model=Ok, responses=error_responses(404))
 def delete_api_key(
-    key_id: str, principal: CurrentPrincipal, api_keys: ApiKeys, audit: Audit, services: Services
+    key_id: str, principal: AdminPrincipal, api_keys: ApiKeys, audit: Audit, services: Services
 ) -> Ok:
     deleted = api_keys.delete(principal.tenant_id, key_id) if is_id(key_id) else None
     if deleted is None:

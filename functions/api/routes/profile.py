@@ -17,7 +17,7 @@ def get_profile(principal: CurrentPrincipal, users: Users) -> Profile:
     return Profile.model_validate(users.ensure(principal.user_id, None, None))
 
 
-@router.put("", response_model=Profile, responses=error_responses(400, 413))
+@router.put("", response_model=Profile, responses=error_responses(400, 403, 413))
 def update_profile(body: NameBody, principal: CurrentPrincipal, users: Users, audit: Audit) -> Profile:
     users.ensure(principal.user_id, None, None)
     profile = users.update_name(principal.user_id, body.name)

@@ -67,7 +67,7 @@ def list_proxy_endpoints(
     )
 
 
-@router.post("", status_code=201, response_model=ProxyEndpoint, responses=error_responses(413))
+@router.post("", status_code=201, response_model=ProxyEndpoint, responses=error_responses(403, 413))
 def create_proxy_endpoint(
     body: NameBody, principal: CurrentPrincipal, endpoints: Endpoints, audit: Audit, services: Services
 ) -> ProxyEndpoint:
@@ -82,7 +82,7 @@ def create_proxy_endpoint(
     return _with_url(endpoint, services.settings.base_url)
 
 
-@router.patch("/{endpoint_id}", response_model=ProxyEndpoint, responses=error_responses(404, 413))
+@router.patch("/{endpoint_id}", response_model=ProxyEndpoint, responses=error_responses(403, 404, 413))
 def update_proxy_endpoint(
     endpoint_id: str,
     body: ProxyEndpointUpdate,
@@ -135,7 +135,7 @@ def update_proxy_endpoint(
     return _with_url(updated, services.settings.base_url, spent)
 
 
-@router.delete("/{endpoint_id}", response_model=Ok, responses=error_responses(404))
+@router.delete("/{endpoint_id}", response_model=Ok, responses=error_responses(403, 404))
 def delete_proxy_endpoint(
     endpoint_id: str, principal: CurrentPrincipal, endpoints: Endpoints, audit: Audit
 ) -> Ok:
