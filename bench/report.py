@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost
+from bench import cost, devstack
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
@@ -99,6 +99,7 @@ class Results:
     ingest: IngestResult | None = None
     summary: list[SummaryReads] = field(default_factory=list)
     message_bytes: int = 0
+    devstack: devstack.DevStackResult | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -384,6 +385,7 @@ def render(results: Results) -> str:
         "",
         *_throughput_detail(results.throughput_stubbed),
         "",
+        *([*devstack.render(results.devstack), ""] if results.devstack else []),
         "## Memory",
         "",
         *_memory_detail(results),

@@ -137,6 +137,19 @@ def _use_operator_access(rehearsal: Rehearsal, endpoint_url: str) -> None:
     )
 
 
+def _write_local_aws(rehearsal: Rehearsal, endpoint_url: str) -> None:
+    """Where the local AWS answers and the operator's credentials: for the aws CLI and `make bench`."""
+    path = STATE_ROOT / "aws.json"
+    access = {
+        "endpoint_url": endpoint_url,
+        "region": "us-east-1",
+        "access_key_id": rehearsal.operator_access_key_id,
+        "secret_access_key": rehearsal.operator_secret_access_key,
+    }
+    path.write_text(json.dumps(access, indent=2) + "\n")
+    path.chmod(0o600)
+
+
 def _port(url: str) -> int:
     return int(urlsplit(url).port or 0)
 
@@ -215,6 +228,7 @@ def main() -> None:
         moto.wait_until_listening()
         rehearsal = rehearse(endpoint_url, overrides=_overrides())
         _use_operator_access(rehearsal, endpoint_url)
+        _write_local_aws(rehearsal, endpoint_url)
 
         def environment(name: str) -> dict[str, str]:
             return _function_environment(rehearsal, name, endpoint_url)
@@ -243,13 +257,15 @@ def main() -> None:
 
         get_settings.cache_clear()
         settings = get_settings()
-        snapshot = StateSnapshot(STATE_ROOT / "state", rehearsal.table_name, rehearsal.bodies_bucket)
+        snapshot = StateSnapshot(
+            STATE_ROOT / "state", endpoint_url, rehearsal.table_name, rehearsal.bodies_bucket
+        )
         # The snapshot loads while the functions start. Children are started from this thread: on
         # Linux they stop when the thread that started them ends (processes.py).
         with ThreadPoolExecutor(1) as pool:
             loaded = pool.submit(snapshot.load)
-            for function in (proxy, export):
-                function.start()
+            for adapted in (proxy, export):
+                adapted.start()
             restored = loaded.result()
         dev = _bootstrap(settings)
         api.wait_until_listening()

@@ -135,6 +135,20 @@ def writes() -> Answers:
         attempt([put("r9"), update("agg", "1", UpdateExpression="ADD requests :one SET")])
         plain = update("agg", "2")["Update"]
         dynamodb.update_item(**{k: v for k, v in plain.items() if k != "TableName"}, TableName="t")
+        # Items of many attributes, one just under moto's size limit and two over it (one by its last
+        # attribute alone), put alone and in a batch.
+        wide = {f"a{i:02}": {"S": "x" * 9_000} for i in range(44)}
+        for sk, extra in (("under", 0), ("over", 9_000), ("last", 100_000)):
+            item = {"pk": {"S": "p"}, "sk": {"S": sk}, **wide, "z": {"S": "y" * extra}}
+            for alone in (True, False):
+                try:
+                    if alone:
+                        dynamodb.put_item(TableName="t", Item=item)
+                    else:
+                        dynamodb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": item}}]})
+                    answers.append("put")
+                except dynamodb.exceptions.ClientError as error:
+                    answers.append([error.response["Error"]["Code"], error.response["Error"]["Message"]])
         items = dynamodb.scan(TableName="t")["Items"]
         answers.append(sorted(items, key=lambda item: item["sk"]["S"]))
     return answers

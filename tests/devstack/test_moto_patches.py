@@ -59,4 +59,5 @@ def test_devstacks_moto_writes_answer_as_motos_do() -> None:
     patched, moto = answers("writes", "patched"), answers("writes", "moto")
     assert patched == moto
     assert moto[:5] == ["written"] * 5 and all(answer != "written" for answer in moto[5:9])
-    assert [item["sk"]["S"] for item in moto[-1]] == ["agg", "agg2", "r0", "r1", "r2", "r3", "r4"]
+    assert moto[9:11] == ["put", "put"] and all(answer != "put" for answer in moto[11:15])
+    assert [item["sk"]["S"] for item in moto[-1]] == ["agg", "agg2", "r0", "r1", "r2", "r3", "r4", "under"]
