@@ -153,13 +153,43 @@ class DevRun:
         return slugs
 
 
-def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[dict[str, Any]]:
-    """The record items of `count` Claude Code calls over the last weeks, as the ingest writes them."""
+def claude_code_event(index: int, at: datetime, tenant_id: str, endpoint_id: str, sessions: int = 0) -> Any:
+    """The usage event of a Claude Code call: the `index`th of its session's (bodies in S3, not kept)."""
     from shared.ids import new_id
-    from shared.ingest import UsageIngest
-    from shared.store.usage_records import UsageStore
     from shared.usage import Usage
     from shared.usage_event import BodyRef, UsageEvent
+
+    return UsageEvent(
+        id=new_id(at),
+        tenant_id=tenant_id,
+        proxy_endpoint_id=endpoint_id,
+        requested_at=at,
+        path="/v1/messages",
+        status_code=200,
+        stream=True,
+        ttfb_ms=900,
+        duration_ms=6_000,
+        request_id=f"req_{index}",
+        session_header=f"{sessions:08d}-0000-4000-8000-{index // SESSION_CALLS:012d}",
+        usage=Usage(
+            model="claude-sonnet-4-5-20250929" if index % 5 else "claude-haiku-4-5-20251001",
+            input_tokens=3 + index % 40,
+            output_tokens=120 + index % 900,
+            cache_read_input_tokens=40_000 + (index % SESSION_CALLS) * 1_500,
+            cache_creation_input_tokens=1_800,
+            cache_creation_1h_input_tokens=1_800,
+            stop_reason="tool_use" if index % 4 else "end_turn",
+            seen=True,
+        ),
+        request_body=BodyRef(size=400_000),
+        response_body=BodyRef(size=6_000),
+    )
+
+
+def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[dict[str, Any]]:
+    """The record items of `count` Claude Code calls over the last weeks, as the ingest writes them."""
+    from shared.ingest import UsageIngest
+    from shared.store.usage_records import UsageStore
 
     class Kept(UsageStore):
         """The real store, its transaction kept instead of sent: the record item is its first Put."""
@@ -182,33 +212,7 @@ def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[
     first = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=29) / count
     for index in range(count):
-        at = first + step * index
-        usage = Usage(
-            model="claude-sonnet-4-5-20250929" if index % 5 else "claude-haiku-4-5-20251001",
-            input_tokens=3 + index % 40,
-            output_tokens=120 + index % 900,
-            cache_read_input_tokens=40_000 + (index % SESSION_CALLS) * 1_500,
-            cache_creation_input_tokens=1_800,
-            cache_creation_1h_input_tokens=1_800,
-            stop_reason="tool_use" if index % 4 else "end_turn",
-            seen=True,
-        )
-        event = UsageEvent(
-            id=new_id(at),
-            tenant_id=tenant_id,
-            proxy_endpoint_id=endpoint_id,
-            requested_at=at,
-            path="/v1/messages",
-            status_code=200,
-            stream=True,
-            ttfb_ms=900,
-            duration_ms=6_000,
-            request_id=f"req_{index}",
-            session_header=f"00000000-0000-4000-8000-{index // SESSION_CALLS:012d}",
-            usage=usage,
-            request_body=BodyRef(size=400_000),
-            response_body=BodyRef(size=6_000),
-        )
+        event = claude_code_event(index, first + step * index, tenant_id, endpoint_id)
         store.write(ingest.build_record(event), None)
         yield store.actions[0]["Put"]["Item"]
 
@@ -245,40 +249,14 @@ async def plain_calls(stack: Stack, records: int, rounds: int) -> PlainCalls:
 
 def ingest_rate(run: DevRun, messages: int) -> tuple[int, float]:
     """Queues `messages` usage messages of Claude Code calls at once; (records, seconds to ingest them)."""
-    from shared.ids import new_id
-    from shared.ingest import UsageIngest  # noqa: F401 - the event model's imports, warm before timing
-    from shared.usage import Usage
-    from shared.usage_event import BodyRef, UsageEvent
-
     sqs = run.aws("sqs")
     queue_url = sqs.get_queue_url(QueueName="codecosts-usage")["QueueUrl"]
     endpoint = run.dev["proxy_endpoint"]["id"]
     now = datetime.now(UTC)
-    bodies = []
-    for index in range(messages):
-        event = UsageEvent(
-            id=new_id(now),
-            tenant_id="user_dev",
-            proxy_endpoint_id=endpoint,
-            requested_at=now,
-            path="/v1/messages",
-            status_code=200,
-            stream=True,
-            duration_ms=5_000,
-            session_header=f"10000000-0000-4000-8000-{index // SESSION_CALLS:012d}",
-            usage=Usage(
-                model="claude-sonnet-4-5-20250929",
-                input_tokens=5,
-                output_tokens=300,
-                cache_read_input_tokens=60_000,
-                cache_creation_input_tokens=2_000,
-                cache_creation_1h_input_tokens=2_000,
-                seen=True,
-            ),
-            request_body=BodyRef(size=400_000),
-            response_body=BodyRef(size=6_000),
-        )
-        bodies.append(event.model_dump_json())
+    bodies = [
+        claude_code_event(index, now, "user_dev", endpoint, sessions=1).model_dump_json()
+        for index in range(messages)
+    ]
     began = time.monotonic()
     for first in range(0, len(bodies), 10):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[first : first + 10])]
@@ -319,7 +297,7 @@ async def measure(quick: bool) -> DevStackResult:
             front.popen = run.process
             print("   non-streaming calls and the ingest with the history stored", flush=True)
             result.plain.append(await plain_calls(stack, result.seeded, rounds=10 if quick else 40))
-            result.ingested, result.ingest_seconds = ingest_rate(run, 300 if quick else 1_000)
+            result.ingested, result.ingest_seconds = ingest_rate(run, 100 if quick else 300)
             result.stop_seeded_seconds = run.stop()
         finally:
             if run.process is not None and run.process.poll() is None:
