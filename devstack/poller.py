@@ -34,7 +34,7 @@ class EventSource:
     """What the ingest's SQS event source mapping says about batches (tests/infra checks the template)."""
 
     batch_size: int = 25
-    window_seconds: float = 2.0
+    window_seconds: int = 2
 
 
 EVENT_SOURCE = EventSource()
