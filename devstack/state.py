@@ -1,25 +1,27 @@
 """Keeps what `make dev` recorded across restarts: moto holds everything in memory, so the table and
-the bodies bucket are written to `.codecosts/state/` (periodically and on exit) and loaded at start.
+the bodies bucket are written to `.codecosts/state/` (after changes and on exit) and loaded at start.
+The table goes through devstack's moto server's own route (devstack/moto_server.py), which reads
+and writes the items inside moto; the bucket's objects through S3.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import boto3
+import httpx
+
+from devstack.moto_server import TABLES_PATH
 
 
 class StateSnapshot:
-    def __init__(self, folder: Path, table_name: str, bucket: str) -> None:
+    def __init__(self, folder: Path, endpoint_url: str, table_name: str, bucket: str) -> None:
         self.folder = folder
-        self.table_name = table_name
+        self.table_url = f"{endpoint_url}{TABLES_PATH}{table_name}"
         self.bucket = bucket
-        self._dynamodb = boto3.client("dynamodb")
-        self._s3 = boto3.client("s3")
+        self._s3 = boto3.client("s3", endpoint_url=endpoint_url)
 
     @property
     def _items_file(self) -> Path:
@@ -35,11 +37,14 @@ class StateSnapshot:
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "bodies").mkdir(parents=True)
         count = 0
-        with (staging / "table.jsonl").open("w") as out:
-            for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.table_name):
-                for item in page["Items"]:
-                    out.write(json.dumps(item) + "\n")
-                    count += 1
+        with (
+            (staging / "table.jsonl").open("wb") as out,
+            httpx.stream("GET", self.table_url, timeout=600) as reply,
+        ):
+            reply.raise_for_status()
+            for chunk in reply.iter_bytes():
+                out.write(chunk)
+                count += chunk.count(b"\n")
         for listing in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for entry in listing.get("Contents", []):
                 target = staging / "bodies" / entry["Key"]
@@ -57,24 +62,12 @@ class StateSnapshot:
         """Puts a saved snapshot back into the (empty) embedded AWS. Returns items loaded."""
         if not self._items_file.exists():
             return 0
-        batch: list[dict[str, Any]] = []
-        count = 0
-        with self._items_file.open() as lines:
-            for line in lines:
-                batch.append({"PutRequest": {"Item": json.loads(line)}})
-                count += 1
-                if len(batch) == 25:
-                    self._write(batch)
-                    batch = []
-        if batch:
-            self._write(batch)
+        with self._items_file.open("rb") as items:
+            reply = httpx.put(self.table_url, content=items, timeout=600)
+        reply.raise_for_status()
+        count = int(reply.text)
         for path in self._objects_folder.rglob("*"):
             if path.is_file():
                 key = path.relative_to(self._objects_folder).as_posix()
                 self._s3.put_object(Bucket=self.bucket, Key=key, Body=path.read_bytes())
         return count
-
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        request: dict[str, Any] = {self.table_name: batch}
-        while request:
-            request = self._dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
