@@ -348,6 +348,10 @@ class Functions(Construct):
                 report_batch_item_failures=True,
             )
         )
+        # The ingest reads the usage messages the proxy writes and refuses fields it does not know: a
+        # deploy updates the ingest (and its event source) before the proxy, so a new proxy's messages
+        # never meet an old ingest and end in the dead-letter queue.
+        self.proxy.node.add_dependency(self.ingest)
         acknowledge(
             self,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{BODIES_BUCKET.bodies_prefix}*]",

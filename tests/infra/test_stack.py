@@ -220,6 +220,12 @@ def test_ingest_reports_partial_batch_failures(template: Template) -> None:
     )
 
 
+def test_a_deploy_updates_the_ingest_before_the_proxy(template_json: dict[str, Any]) -> None:
+    proxy_id, _ = _function(template_json, "codecosts-proxy")
+    ingest_id, _ = _function(template_json, "codecosts-usage-ingest")
+    assert ingest_id in template_json["Resources"][proxy_id].get("DependsOn", [])
+
+
 def _dead_letter_queue(template_json: dict[str, Any]) -> str:
     """The logical id of the queue that another queue's redrive policy points at."""
     (target,) = (
