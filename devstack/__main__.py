@@ -60,17 +60,10 @@ def _read_dev_file() -> dict[str, Any]:
 
 def _bootstrap(settings: Any) -> dict[str, Any]:
     """The dev user's API key and proxy endpoint: kept from the last run when they still exist."""
+    from shared.bootstrap import FirstUser, bootstrap
     from shared.credentials import is_well_formed_api_key
-    from shared.models import Principal
-    from shared.store.api_keys import ApiKeyStore
-    from shared.store.endpoints import EndpointStore
-    from shared.store.users import UserStore
 
     previous = _read_dev_file()
-    principal = Principal(user_id=DEV_USER_ID, tenant_id=DEV_USER_ID)
-    UserStore(settings.table_name).ensure(DEV_USER_ID, "dev@localhost", "Local developer")
-
-    keys = ApiKeyStore(settings.table_name, settings.secret_bytes())
     wanted = settings.dev_api_key.get_secret_value() if settings.dev_api_key else previous.get("api_key")
     if wanted and not is_well_formed_api_key(wanted):
         if settings.dev_api_key:
@@ -78,21 +71,32 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
                 "CODECOSTS_DEV_API_KEY is not a Codecosts key (make one with: python -m devstack.newkey)"
             )
         wanted = None
-    key = wanted
-    if key is None or keys.principal_for(key) is None:
-        _, key = keys.create(principal, "make dev", key=key)
-
-    endpoints = EndpointStore(settings.table_name)
-    endpoint = None
-    if isinstance(previous.get("proxy_endpoint"), dict) and previous["proxy_endpoint"].get("id"):
-        endpoint = endpoints.get(DEV_USER_ID, previous["proxy_endpoint"]["id"])
-    if endpoint is None:
-        endpoint = endpoints.create(DEV_USER_ID, "local")
-    endpoint = {
-        **{name: endpoint[name] for name in ("id", "name", "slug")},
-        "url": f"{settings.base_url}/proxy/{endpoint['slug']}",
+    previous_endpoint = previous.get("proxy_endpoint")
+    first = FirstUser(
+        user_id=DEV_USER_ID,
+        email="dev@localhost",
+        name="Local developer",
+        endpoint_name="local",
+        key_name="make dev",
+        via="make dev",
+    )
+    # new_key: the dev stack always prints a working key, so one that no longer works is replaced.
+    seeded = bootstrap(
+        settings.table_name,
+        settings.secret_bytes(),
+        first,
+        held_key=wanted,
+        endpoint_id=previous_endpoint.get("id") if isinstance(previous_endpoint, dict) else None,
+        new_key=True,
+    )
+    endpoint = seeded.endpoint
+    dev = {
+        "api_key": seeded.api_key,
+        "proxy_endpoint": {
+            **{name: endpoint[name] for name in ("id", "name", "slug")},
+            "url": f"{settings.base_url}/proxy/{endpoint['slug']}",
+        },
     }
-    dev = {"api_key": key, "proxy_endpoint": endpoint}
     path = STATE_ROOT / "dev.json"
     path.write_text(json.dumps(dev, indent=2) + "\n")
     path.chmod(0o600)
@@ -262,7 +266,11 @@ def main() -> None:
             child_environment("api"),
             api_port,
         )
-        poller = Child("usage_ingest", [python, "-m", "devstack.poller"], child_environment("usage_ingest"))
+        poller = Child(
+            "usage_ingest",
+            [python, "-m", "devstack.poller", rehearsal.usage_queue_url],
+            child_environment("usage_ingest"),
+        )
         proxy = AdaptedFunction("proxy", ROOT / "functions/proxy/run.sh", environment("proxy"))
         export = AdaptedFunction("usage_export", ROOT / "functions/api/run.sh", environment("usage_export"))
         functions = [api, proxy, export]

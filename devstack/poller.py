@@ -7,14 +7,16 @@ again after the visibility timeout and, after five receives, SQS moves them to t
 as in AWS. One difference, for a quicker local loop: a batch is gathered only while the queue holds
 more (a receive comes back full); a lone message is handed over at once, not after the window.
 
-`make dev` runs it as the ingest function's own process, with that function's environment:
+`make dev` runs it as the ingest function's own process, with that function's environment. The
+queue is the event source mapping's, not a variable of the function (the template passes none):
 
-    python -m devstack.poller
+    python -m devstack.poller QUEUE_URL
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -161,15 +163,13 @@ class QueuePoller:
             self._thread.join(timeout=10)
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
     """Until SIGTERM or SIGINT: then what is still queued is handed over before the process exits."""
     from functions.usage_ingest.handler import handler
-    from shared.settings import get_settings
 
-    queue_url = get_settings().usage_queue_url
-    if not queue_url:
-        raise SystemExit("CODECOSTS_USAGE_QUEUE_URL is not set")
-    poller = QueuePoller(queue_url, handler)
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m devstack.poller QUEUE_URL")
+    poller = QueuePoller(argv[0], handler)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: poller.stop())
     poller.run()
@@ -177,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
