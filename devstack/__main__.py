@@ -126,8 +126,6 @@ def _function_environment(rehearsal: Rehearsal, name: str, endpoint_url: str) ->
 
 def _use_operator_access(rehearsal: Rehearsal, endpoint_url: str) -> None:
     """This process bootstraps and snapshots, with the operator's credentials, never a real account's."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(name, None)
     os.environ.update(
         {
             **rehearsal.functions["api"].environment,
@@ -224,6 +222,10 @@ def main() -> None:
     refusal = forward_proxy_refusal(get_settings().upstream_url)
     if refusal:
         sys.exit(refusal)
+    # Before the rehearsal's first client: a developer's profile (or one that is missing) and session
+    # token never apply to the local AWS.
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
     STATE_ROOT.mkdir(exist_ok=True)
     # The rehearsal stores it as the server secret that the functions fetch from Secrets Manager: the
     # same value on every start, so the API keys saved in .codecosts/ keep working.

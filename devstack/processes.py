@@ -27,7 +27,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _stop_with_parent() -> None:
+def stop_with_parent() -> None:
+    """For `preexec_fn`: the child gets SIGTERM when the thread that started it ends (Linux only)."""
     if sys.platform == "linux":
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -39,7 +40,7 @@ class Child:
         self.name = name
         self.port = port
         self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter or run.sh, fixed arguments
-            list(args), cwd=ROOT, env=dict(env), start_new_session=True, preexec_fn=_stop_with_parent
+            list(args), cwd=ROOT, env=dict(env), start_new_session=True, preexec_fn=stop_with_parent
         )
 
     def wait_until_listening(self, timeout: float = 60) -> None:
