@@ -1,4 +1,4 @@
-"""Creates the table, queue and bucket in the embedded AWS from the shared definitions."""
+"""Creates the table, queue, bucket and KMS key in the embedded AWS from the shared definitions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from shared.resources import BODIES_BUCKET, TABLE, USAGE_QUEUE
+from shared.resources import ADMIN_KEY_KMS_ALIAS, BODIES_BUCKET, TABLE, USAGE_QUEUE
 
 
 @dataclass(frozen=True)
@@ -73,4 +73,9 @@ def create_resources(endpoint_url: str | None = None, region: str = "us-east-1")
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
     if BODIES_BUCKET.name not in existing:
         s3.create_bucket(Bucket=BODIES_BUCKET.name)
+    kms = boto3.client("kms", **options)
+    aliases = {alias["AliasName"] for alias in kms.list_aliases().get("Aliases", [])}
+    if ADMIN_KEY_KMS_ALIAS not in aliases:
+        key = kms.create_key(Description="Codecosts: tenants' Anthropic admin keys")["KeyMetadata"]
+        kms.create_alias(AliasName=ADMIN_KEY_KMS_ALIAS, TargetKeyId=key["KeyId"])
     return LocalResources(TABLE.name, queue_url, dead_letter_url, BODIES_BUCKET.name)

@@ -72,3 +72,7 @@ USAGE_QUEUE = QueueDefinition(
 )
 
 BODIES_BUCKET = BucketDefinition(name="codecosts-bodies", bodies_prefix="bodies/")
+
+# The KMS key that encrypts tenants' Anthropic admin keys, by its alias (the stack creates both; the
+# local stack creates them in the embedded AWS).
+ADMIN_KEY_KMS_ALIAS = "alias/codecosts-anthropic-admin-keys"

@@ -12,11 +12,13 @@ from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
 from functions.api.routes import (
+    anthropic_admin_key,
     api_keys,
     audit_logs,
     health,
     profile,
     proxy_endpoints,
+    reconciliation,
     sessions,
     usage,
     usage_export,
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix="/api")
     # sessions and usage_export before usage: its `/usage/{usage_id}` would take their paths.
     for module in (health, proxy_endpoints, sessions, usage_export, usage, api_keys, profile, audit_logs):
+        api.include_router(module.router)
+    for module in (anthropic_admin_key, reconciliation):  # the bill check
         api.include_router(module.router)
     app.include_router(api)
     mount_dashboard(app, settings)
