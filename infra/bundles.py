@@ -98,6 +98,18 @@ BUNDLES: dict[str, BundleSpec] = {
         root_scripts=("run.sh",),
         lazy_modules=("jwt", "cryptography.hazmat.primitives.serialization", "httpx", "shared.pricing"),
     ),
+    # Daily bill check (EventBridge Scheduler): reads Anthropic's Admin API with httpx, prices billed
+    # tokens with genai-prices.
+    "reconcile": BundleSpec(
+        requirements=(
+            "aws-lambda-powertools",
+            "boto3",
+            "pydantic",
+            "pydantic-settings",
+            "genai-prices",
+            "httpx",
+        ),
+    ),
     # SQS batch handler; prices each call with genai-prices.
     "usage_ingest": BundleSpec(
         requirements=("aws-lambda-powertools", "boto3", "pydantic", "pydantic-settings", "genai-prices"),

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.constructs.api import ManagementApi
+from infra.constructs.bill_check import BillCheck
 from infra.constructs.functions import LOG_RETENTION, Functions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
@@ -78,6 +79,9 @@ class CodecostsStack(Stack):
             upstream_url=config.upstream_url,
             api_environment=config.api_environment(),
         )
+        bill_check = BillCheck(
+            self, "BillCheck", storage=storage, api=functions.api, bundle_dir=config.bundle_dir
+        )
         api = ManagementApi(
             self,
             "Api",
@@ -93,6 +97,7 @@ class CodecostsStack(Stack):
                 "Api": functions.api,
                 "Export": functions.export,
                 "Ingest": functions.ingest,
+                "Reconcile": bill_check.function,
             },
             messaging=messaging,
             alarm_email=config.alarm_email,
