@@ -109,6 +109,8 @@ BUNDLES: dict[str, BundleSpec] = {
             "genai-prices",
             "httpx",
         ),
+        # httpx at the first Admin API call, the price data at the first comparison.
+        lazy_modules=("httpx", "shared.reconciliation"),
     ),
     # SQS batch handler; prices each call with genai-prices.
     "usage_ingest": BundleSpec(
