@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from codecosts_cli import manage, redrive, usage
+from codecosts_cli import manage, reconcile, redrive, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.register(commands)
     manage.register(commands)
     redrive.register(commands)
+    reconcile.register(commands)
     return parser
 
 

@@ -115,7 +115,9 @@ def main() -> None:
 
     import uvicorn
 
+    from devstack.local_kms import keep_admin_key_material
     from devstack.poller import QueuePoller
+    from devstack.reconcile_timer import ReconcileTimer
     from devstack.resources import create_resources
     from devstack.server import create_local_app
     from devstack.state import StateSnapshot
@@ -123,6 +125,7 @@ def main() -> None:
     from shared.settings import get_settings
 
     resources = create_resources(os.environ["AWS_ENDPOINT_URL"])
+    keep_admin_key_material(STATE_ROOT)  # stored admin keys decrypt after a restart too
     os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.queue_url
     os.environ["CODECOSTS_DEAD_LETTER_QUEUE_URL"] = resources.dead_letter_queue_url
     get_settings.cache_clear()
@@ -134,6 +137,7 @@ def main() -> None:
 
     poller = QueuePoller(resources.queue_url, ingest_handler)
     poller.start()
+    ReconcileTimer().start()  # the bill check's daily sync (devstack/reconcile_timer.py)
 
     dirty = threading.Event()
     stop_saving = threading.Event()

@@ -20,7 +20,7 @@ from constructs import Construct
 from infra.constructs.functions import FunctionSpec, codecosts_function
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
-from shared.resources import ADMIN_KEY_KMS_ALIAS
+from shared.resources import ADMIN_KEY_KMS_ALIAS, RECONCILE_AT_UTC
 
 # A month of reports for every tenant, one Admin API page each: minutes at most, even for many tenants.
 RECONCILE_TIMEOUT = Duration.minutes(10)
@@ -101,8 +101,9 @@ class BillCheck(Construct):
             self,
             "Daily",
             description="Codecosts bill check: sync every tenant's Anthropic reports",
-            # After midnight UTC, once Anthropic's reports have the previous day.
-            schedule=scheduler.ScheduleExpression.cron(minute="30", hour="3", time_zone=TimeZone.ETC_UTC),
+            schedule=scheduler.ScheduleExpression.cron(
+                minute=str(RECONCILE_AT_UTC[1]), hour=str(RECONCILE_AT_UTC[0]), time_zone=TimeZone.ETC_UTC
+            ),
             target=targets.LambdaInvoke(self.function, role=invoker, retry_attempts=2),
         )
         function_id = Stack.of(self).get_logical_id(self.function.node.default_child)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ covers, and a failed sync leaves them as they were and notes the error.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -64,7 +65,7 @@ class AdminKeyStore(Store):
         item = {
             **self._key(tenant_id),
             "type": "anthropic_admin_key",
-            "ciphertext": ciphertext,
+            "ciphertext": base64.b64encode(ciphertext).decode(),
             "hint": credential_hint(admin_key),
             "updated_at": format_timestamp(utc_now()),
             "gsi1pk": layout.ANTHROPIC_ADMIN_KEYS_PK,
@@ -81,7 +82,7 @@ class AdminKeyStore(Store):
         if not item:
             return None
         plaintext: bytes = self._kms.decrypt(
-            CiphertextBlob=bytes(item["ciphertext"]),
+            CiphertextBlob=base64.b64decode(item["ciphertext"]),
             KeyId=self.kms_key_id,
             EncryptionContext={"tenant": tenant_id},
         )["Plaintext"]
