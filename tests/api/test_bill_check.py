@@ -43,7 +43,7 @@ def bill_client(
 def _calls(base_url: str, api_key: str, scenarios: list[str]) -> None:
     client = anthropic.Anthropic(base_url=base_url, api_key=api_key, max_retries=0)
     for scenario in scenarios:
-        stream = scenario != "text-json"
+        stream = scenario != "text-json" and not scenario.endswith(".json")
         model = "claude-haiku-4-5" if scenario.startswith("text") else f"fake:{scenario}"
         if stream:
             with client.messages.stream(model=model, max_tokens=64, messages=MESSAGES) as reply:
@@ -80,7 +80,15 @@ def test_every_call_through_the_proxy_reconciles_with_zero_drift(
     proxy_server: RunningProxy, fake_upstream: FakeAnthropic, bill_client: TestClient
 ) -> None:
     records = _through_proxy(
-        proxy_server, ["text", "text-json", "fixture/text-1h-cache.sse", "fixture/web-search-cumulative.sse"]
+        proxy_server,
+        [
+            "text",
+            "text-json",
+            "fixture/text-1h-cache.sse",
+            "fixture/web-search-cumulative.sse",
+            # Over 200k input tokens: the whole call at the long-context rate, billed and recorded.
+            "fixture/non-streaming-long-context.json",
+        ],
     )
     # Small pages, so that the sync has to follow `next_page` and `after_id`.
     fake_upstream.billing.page_days = 2

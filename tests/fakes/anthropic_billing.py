@@ -9,8 +9,9 @@ API key and model. The Admin API endpoints answer from it in Anthropic's shapes:
   (the genai-prices snapshot), call by call;
 - `GET /v1/organizations/api_keys`: every key that made a call, with a `partial_key_hint`; paged
   by `after_id`.
-Only an admin key in `Ledger.admin_keys` gets an answer (else Anthropic's 401), and
-`Ledger.failure`, when set, makes every Admin API call answer that error status.
+Only an admin key in `Ledger.admin_keys` gets an answer (else Anthropic's 401); `Ledger.failures`
+are error statuses the next Admin API calls answer, one each, and `Ledger.failure`, when set, is
+what every call answers. A 429 or 529 says `retry-after: 1`.
 """
 
 from __future__ import annotations
@@ -147,12 +148,20 @@ def read_served_usage(body: bytes, stream: bool) -> tuple[str, dict[str, int]] |
 class AdminReply:
     status: int
     body: dict[str, Any]
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+_FAILURES = {
+    429: ("rate_limit_error", "Number of requests has exceeded your rate limit"),
+    529: ("overloaded_error", "Overloaded"),
+}
 
 
 @dataclass
 class Ledger:
     calls: list[ServedCall] = field(default_factory=list)
     admin_keys: set[str] = field(default_factory=lambda: {FAKE_ADMIN_KEY})
+    failures: list[int] = field(default_factory=list)  # the next calls answer these, in order
     failure: int | None = None  # every Admin API call answers this status while set
     page_days: int | None = None  # at most this many buckets a page (to make tests page)
     keys_page_size: int | None = None
@@ -176,12 +185,9 @@ class Ledger:
             return None
         if admin_key not in self.admin_keys:
             return _error(401, "authentication_error", "invalid x-api-key")
-        if self.failure is not None:
-            return _error(
-                self.failure,
-                "api_error" if self.failure >= 500 else "rate_limit_error",
-                "Internal server error",
-            )
+        failing = self.failures.pop(0) if self.failures else self.failure
+        if failing is not None:
+            return _error(failing, *_FAILURES.get(failing, ("api_error", "Internal server error")))
         return routes[path](parse_qs(query))
 
     def _days(self, params: dict[str, list[str]]) -> tuple[list[str], str | None]:
@@ -305,4 +311,5 @@ def _next_midnight(day: str) -> str:
 
 
 def _error(status: int, kind: str, message: str) -> AdminReply:
-    return AdminReply(status, {"type": "error", "error": {"type": kind, "message": message}})
+    headers = [(b"retry-after", b"1")] if status in (429, 529) else []
+    return AdminReply(status, {"type": "error", "error": {"type": kind, "message": message}}, headers)

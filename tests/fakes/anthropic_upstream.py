@@ -171,7 +171,7 @@ class FakeAnthropic:
                 scope["path"], scope["query_string"].decode("latin-1"), request.header("x-api-key")
             )
             if answer is not None:
-                await _Reply(self, request, send).json(answer.status, _json(answer.body))
+                await _Reply(self, request, send).json(answer.status, _json(answer.body), answer.headers)
                 return
         reply = _Reply(self, request, send)
         watcher = asyncio.create_task(reply.watch(receive))
