@@ -70,14 +70,14 @@ class BillCheck(Construct):
                 memory_size=512,
                 environment=settings,
                 statements=[
-                    # The admin key and sync state (Get), the synced reports (batch Put/Delete), a
-                    # failure noted (Update), the records and reports of a tenant (Query).
+                    # The admin key and sync state (Get), the synced reports (BatchWriteItem puts and
+                    # deletes), the sync state (Put) or a failure noted (Update), the records and
+                    # reports of a tenant (Query).
                     iam.PolicyStatement(
                         actions=[
                             "dynamodb:GetItem",
                             "dynamodb:PutItem",
                             "dynamodb:UpdateItem",
-                            "dynamodb:DeleteItem",
                             "dynamodb:BatchWriteItem",
                             "dynamodb:Query",
                         ],

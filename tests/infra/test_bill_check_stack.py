@@ -46,7 +46,6 @@ def test_reconcile_gets_only_what_it_calls(template_json: dict[str, Any]) -> Non
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
         "kms:Decrypt",
