@@ -4,6 +4,7 @@ bills what it served; the admin key set through the API; reconciliation read bac
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -109,6 +110,8 @@ def test_every_call_through_the_proxy_reconciles_with_zero_drift(
     }
     assert (body["stale"], body["error"]) == (False, None)
     assert body["asOf"] is not None
+    today = datetime.now(UTC).date()  # the default period: the last 7 full UTC days and today
+    assert (body["from"], body["to"]) == (str(today - timedelta(days=7)), str(today + timedelta(days=1)))
     assert [day["driftCostCents"] for day in body["byDay"]] == [0.0]
     for model in body["byModel"]:
         assert model["recorded"] == model["billed"]

@@ -79,6 +79,9 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/api-keys/{key_id}",
         "/api/profile",
         "/api/audit-logs",
+        "/api/anthropic-admin-key",
+        "/api/reconciliation",
+        "/api/reconciliation/refresh",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

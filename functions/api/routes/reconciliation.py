@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from functions.api.deps import CurrentPrincipal, Services
 from functions.api.errors import ApiError, error_responses, invalid
@@ -24,6 +25,60 @@ WriteAccess = CurrentPrincipal
 REFRESH = RateLimit("reconciliation_refresh", 1)
 # A year of days is plenty for a bill check, and bounds what one request reads.
 MAX_DAYS = 366
+
+
+class TokenKinds(BaseModel):
+    uncached_input_tokens: int
+    cache_creation_5m_input_tokens: int
+    cache_creation_1h_input_tokens: int
+    cache_read_input_tokens: int
+    output_tokens: int
+    web_search_requests: int
+
+
+class Totals(BaseModel):
+    recordedCostCents: float
+    billedCostCents: float
+    driftCostCents: float = Field(description="billed - recorded")
+    unrecordedCostCents: float = Field(description="billed on keys that never went through the proxy")
+
+
+class Line(BaseModel):
+    recordedCostCents: float
+    billedCostCents: float
+    driftCostCents: float
+    recorded: TokenKinds
+    billed: TokenKinds
+
+
+class DayLine(Line):
+    date: str
+
+
+class ModelLine(Line):
+    model: str
+
+
+class KeyLine(BaseModel):
+    anthropic_api_key_id: str | None
+    partial_key_hint: str | None
+    api_key_id: str | None = Field(description="the proxy's fingerprint of the credential, when it saw it")
+    recordedCostCents: float
+    billedCostCents: float
+    unrecorded: bool = Field(description="billed by Anthropic, never seen through the proxy")
+
+
+class Reconciliation(BaseModel):
+    start: str = Field(alias="from")
+    end: str = Field(alias="to")
+    asOf: str | None = Field(description="when Anthropic's reports were last synced")
+    stale: bool = Field(description="the last sync failed: this is the last good data")
+    error: str | None
+    totals: Totals
+    byDay: list[DayLine]
+    byModel: list[ModelLine]
+    byKey: list[KeyLine]
+
 
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, `YYYY-MM-DD`")]
 NO_ADMIN_KEY = ApiError(409, "No Anthropic admin key")
@@ -49,7 +104,9 @@ def _days(start: str | None, end: str | None) -> tuple[date, date]:
     return first, last
 
 
-@router.get("", responses={409: {"description": "No Anthropic admin key is set"}})
+@router.get(
+    "", response_model=Reconciliation, responses={409: {"description": "No Anthropic admin key is set"}}
+)
 def get_reconciliation(
     principal: CurrentPrincipal,
     services: Services,
@@ -65,6 +122,7 @@ def get_reconciliation(
 
 @router.post(
     "/refresh",
+    response_model=Reconciliation,
     responses={
         409: {"description": "No Anthropic admin key is set"},
         429: {"description": "Refreshed in the last minute"},
