@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -137,7 +137,6 @@ def reconcile(
     billed_usage: Iterable[BilledUsage],
     billed_costs: Iterable[BilledCost],
     anthropic_keys: Iterable[AnthropicApiKey],
-    price: Callable[[BilledUsage], Decimal] = price_billed,
 ) -> dict[str, Any]:
     """The contract's `totals`, `byDay`, `byModel` and `byKey` for the calls and reports given."""
     by_day: dict[str, tuple[_Side, _Side]] = defaultdict(lambda: (_Side(), _Side()))
@@ -155,7 +154,7 @@ def reconcile(
         recorded_hints.setdefault(match, (call.api_key_id, call.api_key_hint))
 
     for row in billed_usage:
-        cost = price(row)
+        cost = price_billed(row)
         by_day[row.day][1].add(row.tokens, cost)
         by_model[row.model][1].add(row.tokens, cost)
         billed_by_key[row.anthropic_api_key_id] += cost
@@ -163,7 +162,7 @@ def reconcile(
     reported: dict[str, Decimal] = defaultdict(Decimal)
     for cost_row in billed_costs:
         reported[cost_row.day] += cost_row.amount_cents
-        by_day[cost_row.day]  # a day with a cost and no token row still shows
+        by_day.setdefault(cost_row.day, (_Side(), _Side()))  # a day with costs and no tokens shows too
 
     # The cost report where it covers the day; the priced tokens where it does not (yet).
     day_billed = {day: reported.get(day, billed_side.cost) for day, (_, billed_side) in by_day.items()}
