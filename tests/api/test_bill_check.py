@@ -281,3 +281,13 @@ class _LambdaContext:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:reconcile"
     aws_request_id = "req-1"
+
+
+def test_an_admin_key_that_cannot_be_a_header_is_a_400_and_anthropic_is_not_asked(
+    bill_client: TestClient, fake_upstream: FakeAnthropic
+) -> None:
+    for bad in ("sk-ant-admin01-ключ", "sk-ant-admin01 two words", ""):
+        response = bill_client.put("/api/anthropic-admin-key", json={"admin_key": bad})
+        assert response.status_code == 400, bad
+        assert response.json()["details"][0]["field"] == "admin_key"
+    assert not [request for request in fake_upstream.requests if request.path.startswith("/v1/organizations")]

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from functions.api.deps import Audit, CurrentPrincipal, Services
-from functions.api.errors import ApiError, error_responses
+from functions.api.errors import ApiError, ErrorBody, error_responses
 from functions.api.schemas import Ok
 from shared.anthropic_admin import AdminApiError
 
@@ -28,7 +28,10 @@ class AdminKeyBody(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"admin_key": "sk-ant-admin01-..."}]}
     )
 
-    admin_key: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    # Visible ASCII only: it travels as an HTTP header value to Anthropic.
+    admin_key: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[\x21-\x7e]+$")
+    ]
 
 
 class AdminKeyStatus(BaseModel):
@@ -42,7 +45,14 @@ def get_admin_key(principal: CurrentPrincipal, services: Services) -> AdminKeySt
     return AdminKeyStatus(**services.admin_keys.status(principal.tenant_id))
 
 
-@router.put("", response_model=AdminKeyStatus, responses=error_responses(400, 413))
+@router.put(
+    "",
+    response_model=AdminKeyStatus,
+    responses={
+        **error_responses(400, 413),
+        502: {"model": ErrorBody, "description": "Anthropic's Admin API could not be reached or failed"},
+    },
+)
 def set_admin_key(
     body: AdminKeyBody, principal: WriteAccess, services: Services, audit: Audit
 ) -> AdminKeyStatus:
