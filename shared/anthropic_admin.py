@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import httpx
 
 ANTHROPIC_VERSION = "2023-06-01"
+# Grouping the usage report by `speed` needs this beta.
+FAST_MODE_BETA = "fast-mode-2026-02-01"
 # With 1-day buckets the reports give at most 31 buckets a page.
 _DAYS_PER_PAGE = 31
 _KEYS_PER_PAGE = 1000
@@ -52,10 +54,12 @@ class AdminApiClient:
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
-    def _get(self, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+    def _get(self, path: str, params: list[tuple[str, str]], beta: str | None = None) -> dict[str, Any]:
         import httpx  # loaded by the bill check alone, not at the API's start (bench/coldstart.py)
 
         headers = {"x-api-key": self.admin_key, "anthropic-version": ANTHROPIC_VERSION}
+        if beta:
+            headers["anthropic-beta"] = beta
         with httpx.Client(
             base_url=self.base_url.rstrip("/"),
             headers=headers,
@@ -96,7 +100,7 @@ class AdminApiClient:
         self._get("/v1/organizations/api_keys", [("limit", "1")])
 
     def _report(
-        self, path: str, start: date, end: date, extra: list[tuple[str, str]]
+        self, path: str, start: date, end: date, extra: list[tuple[str, str]], beta: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every bucket of a daily report from `start` (inclusive) to `end` (exclusive), page by page."""
         params = [
@@ -108,7 +112,7 @@ class AdminApiClient:
         ]
         page: str | None = None
         while True:
-            body = self._get(path, params + ([("page", page)] if page else []))
+            body = self._get(path, params + ([("page", page)] if page else []), beta)
             yield from body.get("data") or []
             page = body.get("next_page")
             if not body.get("has_more") or not page:
@@ -116,8 +120,11 @@ class AdminApiClient:
 
     def usage(self, start: date, end: date) -> list[BilledUsage]:
         rows = []
-        group_by = [("group_by[]", "api_key_id"), ("group_by[]", "model"), ("group_by[]", "context_window")]
-        for bucket in self._report("/v1/organizations/usage_report/messages", start, end, group_by):
+        # Speed and inference geography too: fast mode and US-only inference change the price.
+        dimensions = ("api_key_id", "model", "context_window", "speed", "inference_geo")
+        group_by = [("group_by[]", dimension) for dimension in dimensions]
+        path = "/v1/organizations/usage_report/messages"
+        for bucket in self._report(path, start, end, group_by, FAST_MODE_BETA):
             day = str(bucket["starting_at"])[:10]
             for result in bucket.get("results") or []:
                 rows.append(
@@ -127,6 +134,8 @@ class AdminApiClient:
                         model=str(result.get("model") or "unknown"),
                         context_window=str(result.get("context_window") or "0-200k"),
                         tokens=_token_counts(result),
+                        speed=result.get("speed"),
+                        inference_geo=result.get("inference_geo"),
                     )
                 )
         return rows

@@ -33,6 +33,9 @@ class BilledUsage:
     model: str
     context_window: str  # "0-200k" or "200k-1M": the long-context rate applies to the second
     tokens: TokenCounts
+    # As the usage report names them; None where it says nothing: standard speed, global inference.
+    speed: str | None = None  # "standard" or "fast" (fast mode's prices)
+    inference_geo: str | None = None  # "global", "us" (US-only inference's multiplier), "not_available"
 
 
 @dataclass(frozen=True)

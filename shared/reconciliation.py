@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
@@ -77,11 +77,19 @@ def key_match(hint: str | None) -> tuple[str, str] | None:
 
 
 @lru_cache(maxsize=512)
-def _rate(model: str, kind: str, long_context: bool, day: str) -> Decimal | None:
-    """Cents per unit of one kind of token (or per web search) for a model on a day."""
+def _rate(
+    model: str, kind: str, long_context: bool, day: str, speed: str | None, inference_geo: str | None
+) -> Decimal | None:
+    """Cents per unit of one kind of token (or per web search) for a model on a day, at a speed and
+    inference geography (fast mode's prices, US-only inference's multiplier), as records are priced."""
     at = datetime.combine(date.fromisoformat(day), time(12), tzinfo=UTC)
-    base = Usage(model=model, input_tokens=_LONG_CONTEXT_BASE if long_context else 0)
-    probe = Usage(model=model, input_tokens=base.input_tokens)
+    base = Usage(
+        model=model,
+        input_tokens=_LONG_CONTEXT_BASE if long_context else 0,
+        speed=speed,
+        inference_geo=inference_geo,
+    )
+    probe = replace(base)
     if kind == "uncached_input_tokens":
         probe.input_tokens += _PROBE_UNITS
     elif kind == "web_search_requests":
@@ -101,7 +109,8 @@ def price_billed(row: BilledUsage) -> Decimal:
     total = Decimal(0)
     for kind, count in row.tokens.as_dict().items():
         if count:
-            rate = _rate(row.model, kind, row.context_window == LONG_CONTEXT, row.day)
+            long_context = row.context_window == LONG_CONTEXT
+            rate = _rate(row.model, kind, long_context, row.day, row.speed, row.inference_geo)
             total += (rate or Decimal(0)) * count
     return total.quantize(_MICRO_CENTS)
 

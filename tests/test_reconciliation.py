@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared.billed import AnthropicApiKey, BilledCost, BilledUsage, TokenCounts
+from shared.pricing import price_usage
 from shared.reconciliation import RecordedCall, key_match, price_billed, reconcile
+from shared.usage import Usage
 
 DAY = "2026-11-20"
 
@@ -74,3 +78,22 @@ def test_a_day_is_billed_as_the_cost_report_says_and_priced_where_it_has_no_repo
     ]
     assert body["totals"]["billedCostCents"] == 1.9
     assert body["byModel"][0]["billedCostCents"] == 1.0  # by model: always the priced tokens
+
+
+def test_billed_tokens_are_priced_where_the_usage_report_says_inference_ran() -> None:
+    """US-only inference costs more; the usage report says where a call ran, and its billed tokens are
+    priced as the record of that call is."""
+    us_only = BilledUsage(
+        DAY,
+        "apikey_1",
+        "claude-opus-4-6",
+        "0-200k",
+        TokenCounts(uncached_input_tokens=1000),
+        inference_geo="us",
+    )
+    recorded = price_usage(
+        Usage(model="claude-opus-4-6", input_tokens=1000, inference_geo="us"),
+        datetime.fromisoformat(DAY).replace(hour=12, tzinfo=UTC),
+    )
+    assert price_billed(us_only) == recorded == Decimal("0.550000")  # $5/MTok, times 1.1
+    assert price_billed(replace(us_only, inference_geo="global")) == Decimal("0.500000")

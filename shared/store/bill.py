@@ -26,6 +26,7 @@ from shared.timefmt import format_timestamp, utc_now
 
 _NO_MODEL = "-"
 _NO_KEY = "-"
+_UNSAID = "-"  # a speed or geography the usage report did not name
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,12 @@ class BillStore(Store):
         fresh: dict[str, dict[str, Any]] = {}
         for row in usage:
             sk = layout.billed_usage_sk(
-                row.day, row.anthropic_api_key_id or _NO_KEY, row.model, row.context_window
+                row.day,
+                row.anthropic_api_key_id or _NO_KEY,
+                row.model,
+                row.context_window,
+                row.speed or _UNSAID,
+                row.inference_geo or _UNSAID,
             )
             item = fresh.setdefault(
                 sk,
@@ -163,6 +169,8 @@ class BillStore(Store):
                     "anthropic_api_key_id": row.anthropic_api_key_id,
                     "model": row.model,
                     "context_window": row.context_window,
+                    "speed": row.speed,
+                    "inference_geo": row.inference_geo,
                     **TokenCounts().as_dict(),
                 },
             )
@@ -240,6 +248,8 @@ class BillStore(Store):
                 tokens=TokenCounts(
                     **{name: int(item.get(name) or 0) for name in TokenCounts.__dataclass_fields__}
                 ),
+                speed=item.get("speed"),
+                inference_geo=item.get("inference_geo"),
             )
             for item in self._day_rows(tenant_id, "U", start, end)
         ]

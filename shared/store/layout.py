@@ -101,9 +101,12 @@ def bill_sync_sk() -> str:
     return "BILL#SYNC"
 
 
-def billed_usage_sk(day: str, anthropic_api_key_id: str, model: str, context_window: str) -> str:
-    """One row of Anthropic's usage report: a UTC day, an Anthropic API key, a model, a context window."""
-    return f"BILL#U#{day}#{anthropic_api_key_id}#{model}#{context_window}"
+def billed_usage_sk(
+    day: str, anthropic_api_key_id: str, model: str, context_window: str, speed: str, inference_geo: str
+) -> str:
+    """One row of Anthropic's usage report: a UTC day, an Anthropic API key, a model, a context window,
+    a speed and an inference geography."""
+    return f"BILL#U#{day}#{anthropic_api_key_id}#{model}#{context_window}#{speed}#{inference_geo}"
 
 
 def billed_cost_sk(day: str, model: str) -> str:

@@ -3,7 +3,9 @@
 Every Messages reply the fake sends is read back (the usage it carried) into a `Ledger`, by UTC day,
 API key and model. The Admin API endpoints answer from it in Anthropic's shapes:
 - `GET /v1/organizations/usage_report/messages`: tokens by kind per daily bucket, grouped by any of
-  `api_key_id`, `model`, `context_window`; paged by `limit` buckets (`has_more`, `next_page`);
+  `api_key_id`, `model`, `context_window` (and `speed`, `inference_geo`: null, as everything it
+  serves is standard speed and global; grouping by `speed` needs the fast-mode beta header, as at
+  Anthropic); paged by `limit` buckets (`has_more`, `next_page`);
 - `GET /v1/organizations/cost_report`: US cents as decimal strings, per day, grouped by
   `description` (one row per model and token type, plus web search), priced at published prices
   (the genai-prices snapshot), call by call;
@@ -28,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import genai_prices
+
+from shared.anthropic_admin import FAST_MODE_BETA
 
 FAKE_ADMIN_KEY = "sk-ant-admin01-fakeAdminKeyForTheBillCheck0000-AAAA"
 KINDS = (
@@ -174,7 +178,7 @@ class Ledger:
                 ServedCall((day or datetime.now(UTC).date()).isoformat(), api_key, model, tokens)
             )
 
-    def answer(self, path: str, query: str, admin_key: str | None) -> AdminReply | None:
+    def answer(self, path: str, query: str, admin_key: str | None, betas: str = "") -> AdminReply | None:
         """The reply to an Admin API request; None when `path` is not one of its endpoints."""
         routes = {
             "/v1/organizations/usage_report/messages": self._usage_report,
@@ -188,7 +192,12 @@ class Ledger:
         failing = self.failures.pop(0) if self.failures else self.failure
         if failing is not None:
             return _error(failing, *_FAILURES.get(failing, ("api_error", "Internal server error")))
-        return routes[path](parse_qs(query))
+        params = parse_qs(query)
+        if "speed" in params.get("group_by[]", []) and FAST_MODE_BETA not in betas.split(","):
+            return _error(
+                400, "invalid_request_error", f"Grouping by speed requires the {FAST_MODE_BETA} beta"
+            )
+        return routes[path](params)
 
     def _days(self, params: dict[str, list[str]]) -> tuple[list[str], str | None]:
         start = date.fromisoformat(params["starting_at"][0][:10])
@@ -225,6 +234,8 @@ class Ledger:
                     "model": model,
                     "service_tier": None,
                     "context_window": window,
+                    "speed": None,
+                    "inference_geo": None,
                     "uncached_input_tokens": tokens["uncached_input_tokens"],
                     "cache_creation": {
                         "ephemeral_1h_input_tokens": tokens["cache_creation_1h_input_tokens"],

@@ -177,7 +177,10 @@ class FakeAnthropic:
         self.requests.append(request)
         if scope["method"] == "GET":
             answer = self.billing.answer(
-                scope["path"], scope["query_string"].decode("latin-1"), request.header("x-api-key")
+                scope["path"],
+                scope["query_string"].decode("latin-1"),
+                request.header("x-api-key"),
+                request.header("anthropic-beta") or "",
             )
             if answer is not None:
                 await _Reply(self, request, send).json(answer.status, _json(answer.body), answer.headers)
