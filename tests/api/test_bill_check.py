@@ -224,6 +224,26 @@ def test_the_admin_key_is_kept_encrypted_shown_as_a_hint_audited_and_removable(
     assert actions == ["anthropic_admin_key.deleted", "anthropic_admin_key.set"]
 
 
+def test_a_read_key_sees_the_bill_check_but_cannot_change_the_admin_key_or_refresh(
+    bill_client: TestClient, as_user: Callable[..., dict[str, str]]
+) -> None:
+    admin = as_user("user_alice", org_id=PROXY_TENANT_ID, org_role="org:admin")
+    bill_client.put("/api/anthropic-admin-key", json={"admin_key": FAKE_ADMIN_KEY})
+    created = bill_client.post("/api/api-keys", json={"name": "reader", "scope": "read"}, headers=admin)
+    reader = {"Authorization": f"Bearer {created.json()['key']}"}
+
+    assert bill_client.get("/api/anthropic-admin-key", headers=reader).json()["configured"] is True
+    assert bill_client.get("/api/reconciliation", headers=reader).status_code == 200
+    for refused in (
+        bill_client.put("/api/anthropic-admin-key", json={"admin_key": FAKE_ADMIN_KEY}, headers=reader),
+        bill_client.delete("/api/anthropic-admin-key", headers=reader),
+        bill_client.post("/api/reconciliation/refresh", headers=reader),
+    ):
+        assert refused.status_code == 403
+        assert refused.json() == {"error": "Forbidden", "details": "needs scope write"}
+    assert bill_client.get("/api/anthropic-admin-key").json()["configured"] is True
+
+
 def test_a_refresh_is_allowed_once_a_minute(bill_client: TestClient) -> None:
     bill_client.put("/api/anthropic-admin-key", json={"admin_key": FAKE_ADMIN_KEY})
     assert bill_client.post("/api/reconciliation/refresh").status_code == 200
