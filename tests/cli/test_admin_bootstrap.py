@@ -33,9 +33,10 @@ API_KEY = re.compile(r"\bsk_[A-Za-z0-9_-]{20,}")
 @pytest.fixture
 def api_url(aws: Any) -> Iterator[str]:
     """The stack's ApiUrl output."""
-    # Secrets Manager generates the server secret at deployment (moto's CloudFormation cannot).
+    # Secrets Manager generates the server secret at deployment (moto's CloudFormation cannot); the
+    # stack's own, not the one the rehearsal made (devstack.rehearsal.SERVER_SECRET_NAME).
     secret_arn = boto3.client("secretsmanager").create_secret(
-        Name="codecosts-server-secret", SecretString=secrets.token_urlsafe(48)
+        Name="codecosts-deployed-server-secret", SecretString=secrets.token_urlsafe(48)
     )["ARN"]
     settings = get_settings().model_copy(
         update={"server_secret": SecretStr(""), "server_secret_arn": secret_arn, "public_url": PROXY_URL}
@@ -52,8 +53,10 @@ def api_url(aws: Any) -> Iterator[str]:
                 "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             },
         }
-        boto3.client("cloudformation").create_stack(StackName="Codecosts", TemplateBody=json.dumps(template))
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(StackName="Codecosts", TemplateBody=json.dumps(template))
         yield f"{api.url}/api"
+        cloudformation.delete_stack(StackName="Codecosts")  # moto's CloudFormation outlives the test
 
 
 def codecosts(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
