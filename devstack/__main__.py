@@ -121,6 +121,7 @@ def main() -> None:
     import uvicorn
 
     from devstack.poller import QueuePoller
+    from devstack.reconcile_timer import ReconcileTimer
     from devstack.rehearsal import rehearse
     from devstack.server import create_local_app
     from devstack.state import StateSnapshot
@@ -146,12 +147,16 @@ def main() -> None:
         moto.stop()
         sys.exit(refusal)
 
-    snapshot = StateSnapshot(STATE_ROOT / "state", resources.table_name, resources.bodies_bucket)
+    # The snapshot keeps stored admin keys readable under the new local KMS key moto makes each start.
+    snapshot = StateSnapshot(
+        STATE_ROOT / "state", resources.table_name, resources.bodies_bucket, settings.admin_key_kms_key
+    )
     restored = snapshot.load()
     dev = _bootstrap(settings)
 
     poller = QueuePoller(resources.usage_queue_url, ingest_handler)
     poller.start()
+    ReconcileTimer().start()  # the bill check's daily sync (devstack/reconcile_timer.py)
 
     dirty = threading.Event()
     stop_saving = threading.Event()
