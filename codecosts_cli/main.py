@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from codecosts_cli import admin, manage, prices, redrive, usage
+from codecosts_cli import admin, manage, prices, reconcile, redrive, usage
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.register(commands)
     prices.register(commands)
     admin.register(commands)
+    reconcile.register(commands)
     return parser
 
 

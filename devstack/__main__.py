@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from devstack.adapter import AdaptedFunction
 from devstack.frontdoor import FrontDoor, Function, Routes
 from devstack.processes import ROOT, Child, base_environment, free_port
+from devstack.reconcile_timer import ReconcileTimer
 from devstack.rehearsal import Rehearsal, rehearse
 from devstack.state import StateSnapshot
 
@@ -104,9 +105,14 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
 
 
 def _overrides() -> dict[str, str]:
-    """The developer's settings (a fake upstream's URL, a public URL, Clerk keys): each replaces the
-    template's value of the same name; one the template does not pass stays out, as in AWS."""
-    return {key: value for key, value in os.environ.items() if key.startswith(("CODECOSTS_", "CLERK_"))}
+    """The developer's own settings (a fake upstream's or Admin API's URL, Clerk keys): they win over
+    the template's values and reach every function. The server secret is not one: the functions
+    fetch it from the local Secrets Manager, as in AWS."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith(("CODECOSTS_", "CLERK_")) and key != "CODECOSTS_SERVER_SECRET"
+    }
 
 
 # Telemetry a laptop has no X-Ray or CloudWatch for, and a quiet terminal: laid over the template's.
@@ -119,9 +125,13 @@ _LOCAL_ADDITIONS = {
 
 
 def _function_environment(rehearsal: Rehearsal, name: str, endpoint_url: str) -> dict[str, str]:
-    """All a function's process sees: what the template gives it (its role's credentials included)
-    and the local additions. The server secret comes, as in AWS, from Secrets Manager."""
-    return {**rehearsal.functions[name].process_environment(endpoint_url), **_LOCAL_ADDITIONS}
+    """All a function's process sees: what the template gives it (its role's credentials included),
+    the local additions, and the developer's own settings."""
+    return {
+        **rehearsal.functions[name].process_environment(endpoint_url),
+        **_LOCAL_ADDITIONS,
+        **_overrides(),
+    }
 
 
 def _use_operator_access(rehearsal: Rehearsal, endpoint_url: str) -> None:
@@ -279,8 +289,13 @@ def main() -> None:
 
         get_settings.cache_clear()
         settings = get_settings()
+        # The snapshot keeps stored admin keys readable under the new local KMS key moto makes each start.
         snapshot = StateSnapshot(
-            STATE_ROOT / "state", endpoint_url, rehearsal.table_name, rehearsal.bodies_bucket
+            STATE_ROOT / "state",
+            endpoint_url,
+            rehearsal.table_name,
+            rehearsal.bodies_bucket,
+            settings.admin_key_kms_key,
         )
         # The snapshot loads while the functions start, from this thread: on Linux the children it
         # started stop when the thread that started them ends (processes.py).
@@ -306,6 +321,8 @@ def main() -> None:
             daemon=True,
         )
         saver.start()
+        # The bill check's daily sync (devstack/reconcile_timer.py), in this process as the operator.
+        ReconcileTimer().start()
         print(_banner(settings, dev, restored), flush=True)
         import uvloop
 

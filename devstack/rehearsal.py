@@ -1,10 +1,10 @@
 """The local AWS as a rehearsal of the deployment: built from the synthesized CloudFormation template.
 
 `rehearse()` reads the template and creates, in the local moto server, what it deploys: the table,
-the queues, the bodies bucket, the server secret, and for each Lambda function an IAM user holding
-exactly its role's statements (translated for moto, see `moto_policy`) and that function's
-environment variables resolved to local values. Then it turns IAM enforcement on, so a code path
-calling an action its role lacks fails with AccessDenied here, as it would in AWS.
+the queues, the bodies bucket, the server secret, the KMS keys and their aliases, and for each Lambda
+function an IAM user holding exactly its role's statements (translated for moto, see `moto_policy`)
+and that function's environment variables resolved to local values. Then it turns IAM enforcement
+on, so a code path calling an action its role lacks fails with AccessDenied here, as it would in AWS.
 
 The template is the one source: nothing here lists a grant, a variable or a key schema by hand.
 """
@@ -35,6 +35,8 @@ ACCOUNT = "123456789012"
 # The stack lets CloudFormation name the secret; locally it needs one.
 SERVER_SECRET_NAME = "codecosts-server-secret"  # noqa: S105 (a name, not a value)
 OPERATOR = "codecosts-operator"
+# Marks the local KMS key made for a template key (KMS keys have no name to find them by).
+_LOGICAL_ID_TAG = "codecosts-rehearsal-logical-id"
 USER_PREFIX = "codecosts-"
 
 
@@ -279,6 +281,7 @@ class _LocalStack:
         self.s3 = session.client("s3", endpoint_url=endpoint_url)
         self.secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
         self.iam = session.client("iam", endpoint_url=endpoint_url)
+        self.kms = session.client("kms", endpoint_url=endpoint_url)
 
     def tables(self, template: Mapping[str, Any]) -> dict[str, _Local]:
         resources = _of_type(template, "AWS::DynamoDB::Table")
@@ -370,6 +373,40 @@ class _LocalStack:
             except self.secrets.exceptions.ResourceExistsException:
                 arn = self.secrets.put_secret_value(SecretId=name, SecretString=value)["ARN"]
             made[logical_id] = _Local(arn, {"Id": arn})
+        return made
+
+    def kms_keys(self, template: Mapping[str, Any]) -> dict[str, _Local]:
+        """The template's KMS keys and their aliases. A key has no name to find it by again, so each
+        is tagged with its logical id. Key policies are not reproduced: the stack's keys keep the
+        default one, which leaves the decision to the account's IAM policies, and those are rehearsed."""
+        existing = {}
+        for listed in self.kms.list_keys()["Keys"]:
+            for tag in self.kms.list_resource_tags(KeyId=listed["KeyId"])["Tags"]:
+                if tag["TagKey"] == _LOGICAL_ID_TAG:
+                    existing[tag["TagValue"]] = listed["KeyId"]
+        made = {}
+        for logical_id, resource in _of_type(template, "AWS::KMS::Key").items():
+            props = resource["Properties"]
+            key_id = (
+                existing.get(logical_id)
+                or self.kms.create_key(
+                    Description=props.get("Description", ""),
+                    KeyUsage=props.get("KeyUsage", "ENCRYPT_DECRYPT"),
+                    KeySpec=props.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                    Tags=[{"TagKey": _LOGICAL_ID_TAG, "TagValue": logical_id}],
+                )["KeyMetadata"]["KeyId"]
+            )
+            arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+            made[logical_id] = _Local(key_id, {"Arn": arn, "KeyId": key_id})
+        aliases = {alias["AliasName"] for alias in self.kms.list_aliases()["Aliases"]}
+        for logical_id, resource in _of_type(template, "AWS::KMS::Alias").items():
+            name = resource["Properties"]["AliasName"]
+            target = _resolve(resource["Properties"]["TargetKeyId"], made, logical_id)
+            if name in aliases:
+                self.kms.update_alias(AliasName=name, TargetKeyId=target)
+            else:
+                self.kms.create_alias(AliasName=name, TargetKeyId=target)
+            made[logical_id] = _Local(name, {})
         return made
 
 
@@ -515,6 +552,7 @@ def _rehearse(
     local |= stack.queues(template)
     local |= stack.buckets(template)
     local |= stack.server_secrets(template, secret_value)
+    local |= stack.kms_keys(template)
 
     from shared.settings import Settings
 

@@ -105,6 +105,20 @@ BUNDLES: dict[str, BundleSpec] = {
         root_scripts=("run.sh",),
         lazy_modules=("jwt", "cryptography.hazmat.primitives.serialization", "httpx", "shared.pricing"),
     ),
+    # Daily bill check (EventBridge Scheduler): reads Anthropic's Admin API with httpx, prices billed
+    # tokens with genai-prices.
+    "reconcile": BundleSpec(
+        requirements=(
+            "aws-lambda-powertools",
+            "boto3",
+            "pydantic",
+            "pydantic-settings",
+            "genai-prices",
+            "httpx",
+        ),
+        # httpx at the first Admin API call, the price data at the first comparison.
+        lazy_modules=("httpx", "shared.reconciliation"),
+    ),
     # SQS batch handler; prices each call with genai-prices.
     "usage_ingest": BundleSpec(
         requirements=("aws-lambda-powertools", "boto3", "pydantic", "pydantic-settings", "genai-prices"),

@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.constructs.api import ManagementApi
+from infra.constructs.bill_check import BillCheck
 from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
@@ -99,6 +100,14 @@ class CodecostsStack(Stack):
             api_environment=config.api_environment(),
             concurrency=config.concurrency,
         )
+        bill_check = BillCheck(
+            self,
+            "BillCheck",
+            storage=storage,
+            api=functions.api,
+            export=functions.export,
+            bundle_dir=config.bundle_dir,
+        )
         api = ManagementApi(
             self,
             "Api",
@@ -110,6 +119,7 @@ class CodecostsStack(Stack):
             self,
             "Monitoring",
             functions=functions,
+            reconcile=bill_check.function,
             messaging=messaging,
             table=storage.table,
             api_stage=api.rest_api.deployment_stage,

@@ -37,7 +37,7 @@ def use_function_credentials(credentials: Mapping[str, Credentials]) -> None:
     _registered.clear()
     _registered.update(credentials)
     # Clients made before, the default chain's included, may carry an earlier rehearsal's keys.
-    for made in (_dynamodb, _table, _dynamodb_typed, _sqs, _sqs_without_retries, _s3, _secrets):
+    for made in (_dynamodb, _table, _dynamodb_typed, _sqs, _sqs_without_retries, _s3, _secrets, _kms):
         made.cache_clear()
 
 
@@ -127,6 +127,11 @@ def _secrets(identity: Credentials | None) -> Any:
     return _client("secretsmanager", identity)
 
 
+@lru_cache(maxsize=8)
+def _kms(identity: Credentials | None) -> Any:
+    return _client("kms", identity)
+
+
 def dynamodb() -> Any:
     return _dynamodb(_identity())
 
@@ -161,3 +166,7 @@ def s3() -> Any:
 
 def secrets_manager() -> Any:
     return _secrets(_identity())
+
+
+def kms() -> Any:
+    return _kms(_identity())

@@ -74,3 +74,11 @@ USAGE_QUEUE = QueueDefinition(
 )
 
 BODIES_BUCKET = BucketDefinition(name="codecosts-bodies", bodies_prefix="bodies/")
+
+# The KMS key that encrypts tenants' Anthropic admin keys, by its alias (the stack creates both; the
+# local stack creates them in the embedded AWS).
+ADMIN_KEY_KMS_ALIAS = "alias/codecosts-anthropic-admin-keys"
+
+# When the daily bill-check sync runs (UTC hour, minute): EventBridge Scheduler in the stack, a timer
+# in the local stack. After midnight UTC, once Anthropic's reports hold the previous day.
+RECONCILE_AT_UTC = (3, 30)

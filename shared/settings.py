@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     dev_api_key: SecretStr | None = None
 
+    # Anthropic's Admin API, read by the bill check with each tenant's admin key.
+    anthropic_admin_url: str = "https://api.anthropic.com"
+    # The KMS key (id, ARN or alias) that encrypts those admin keys; the stack passes its ARN.
+    admin_key_kms_key: str = resources.ADMIN_KEY_KMS_ALIAS
+
     # Clerk session verification, under Clerk's own variable names. Neither key source set: Clerk
     # sessions are refused and only Codecosts API keys authenticate. A key source set: the issuer and
     # the authorized parties are required too.

@@ -62,7 +62,17 @@ def stack_template() -> dict[str, Any]:
 
 
 # What the rehearsal creates; the rest of moto (IAM: the functions' users) lives across tests.
-_DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager")
+_DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "kms")
+
+
+def reset_rehearsed_services() -> None:
+    """What a restart of moto loses, except the identities: the data services and the KMS keys."""
+    from moto.backends import get_backend
+
+    for service in _DATA_SERVICES:
+        # Per account (BackendDict.reset, a classmethod, would reset every service, IAM included).
+        for account in get_backend(service).values():  # type: ignore[call-overload]
+            account.reset()
 
 
 @pytest.fixture
@@ -70,16 +80,11 @@ def aws(moto_endpoint: str, stack_template: dict[str, Any]) -> Iterator[Rehearsa
     """A clean embedded AWS rehearsing the deployment: the template's table, queues, bucket and
     secret, IAM enforced, each function's clients signing with its own role's grants (shared.aws),
     and this process (the test's set-up and checks) signing as the operator."""
-    from moto.backends import get_backend
-
     from devstack.rehearsal import rehearse
     from shared import aws as shared_aws
     from shared.settings import get_settings
 
-    for service in _DATA_SERVICES:
-        # Per account (BackendDict.reset, a classmethod, would reset every service, IAM included).
-        for account in get_backend(service).values():  # type: ignore[call-overload]
-            account.reset()
+    reset_rehearsed_services()
     rehearsal = rehearse(moto_endpoint, template=stack_template)
     os.environ["AWS_ACCESS_KEY_ID"] = rehearsal.operator_access_key_id
     os.environ["AWS_SECRET_ACCESS_KEY"] = rehearsal.operator_secret_access_key

@@ -12,12 +12,14 @@ from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
 from functions.api.routes import (
+    anthropic_admin_key,
     api_keys,
     audit_logs,
     health,
     prices,
     profile,
     proxy_endpoints,
+    reconciliation,
     sessions,
     usage,
     usage_export,
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
         audit_logs,
         prices,
     ):
+        api.include_router(module.router)
+    for module in (anthropic_admin_key, reconciliation):  # the bill check
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.readiness_router)

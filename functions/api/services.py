@@ -15,6 +15,7 @@ from botocore.config import Config
 from functions.api.auth.api_keys import ApiKeyAuthenticator
 from functions.api.auth.clerk import ClerkSessionVerifier, verifier_from_settings
 from functions.api.auth.principals import PrincipalResolver
+from shared.bill_check import BillCheck
 from shared.settings import Settings
 from shared.store.api_keys import ApiKeyStore
 from shared.store.audit import AuditStore
@@ -43,6 +44,8 @@ class ApiServices:
         self.audit = AuditStore(settings.table_name)
         self.usage = UsageStore(settings.table_name, settings.bodies_bucket)
         self.rate_limiter = RateLimiter(settings.table_name)
+        self.bill_check = BillCheck.from_settings(settings)
+        self.admin_keys = self.bill_check.admin_keys
         self._lock = threading.Lock()
         self._credentials: tuple[ApiKeyStore, ApiKeyAuthenticator, PrincipalResolver] | None = None
         self._health_client: Any = None

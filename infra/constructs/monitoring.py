@@ -101,6 +101,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         functions: Functions,
+        reconcile: lambda_.Function,
         messaging: Messaging,
         table: dynamodb.Table,
         api_stage: apigateway.Stage,
@@ -130,6 +131,7 @@ class Monitoring(Construct):
             "Api": functions.api,
             "Export": functions.export,
             "Ingest": functions.ingest,
+            "Reconcile": reconcile,
         }
         for name, function in by_name.items():
             self._rate_alarm(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,16 @@ class Store:
     @property
     def table(self) -> Any:
         return aws.table(self.table_name)
+
+    def query_all(self, query: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item a query matches, one DynamoDB page after another."""
+        request = dict(query)
+        while True:
+            response = self.table.query(**request)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def query_page(
         self,

@@ -89,3 +89,35 @@ SINGLETON_SK = "_"
 
 def rate_counter_pk(scope: str, subject: str) -> str:
     return f"RATE#{scope}#{subject}"
+
+
+def anthropic_admin_key_sk() -> str:
+    """The tenant's Anthropic admin key (KMS ciphertext) under its pk: one per tenant."""
+    return "ANTHROPIC_ADMIN_KEY"
+
+
+def bill_sync_sk() -> str:
+    """When the tenant's billed data was last synced from the Admin API, and how the last attempt ended."""
+    return "BILL#SYNC"
+
+
+def billed_usage_sk(
+    day: str, anthropic_api_key_id: str, model: str, context_window: str, speed: str, inference_geo: str
+) -> str:
+    """One row of Anthropic's usage report: a UTC day, an Anthropic API key, a model, a context window,
+    a speed and an inference geography."""
+    return f"BILL#U#{day}#{anthropic_api_key_id}#{model}#{context_window}#{speed}#{inference_geo}"
+
+
+def billed_cost_sk(day: str, model: str) -> str:
+    """Anthropic's cost report for a UTC day and model (`-` for costs without a model: server tools)."""
+    return f"BILL#C#{day}#{model}"
+
+
+def anthropic_key_sk(anthropic_api_key_id: str) -> str:
+    """An API key of the tenant's Anthropic organization, as its key list names it."""
+    return f"BILL#K#{anthropic_api_key_id}"
+
+
+ANTHROPIC_ADMIN_KEYS_PK = "ANTHROPIC_ADMIN_KEYS"
+"""gsi1 partition listing the tenants that set an admin key (gsi1sk = tenant id): the daily sync's list."""

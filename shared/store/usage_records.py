@@ -456,13 +456,11 @@ class UsageStore(Store):
         prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#D#"
         low = prefix + (first_day.isoformat() if first_day else "")
         high = prefix + (last_day.isoformat() if last_day else "9999-12-31") + "#~"
-        rows: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id)) & Key("sk").between(low, high)
-        }
-        while True:
-            response = self.table.query(**request)
-            rows.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return rows
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return list(
+            self.query_all(
+                {
+                    "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
+                    & Key("sk").between(low, high)
+                }
+            )
+        )

@@ -80,6 +80,9 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/profile",
         "/api/audit-logs",
         "/api/prices",
+        "/api/anthropic-admin-key",
+        "/api/reconciliation",
+        "/api/reconciliation/refresh",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():

@@ -33,7 +33,8 @@ API_KEY = re.compile(r"\bsk_[A-Za-z0-9_-]{20,}")
 @pytest.fixture
 def api_url(aws: Any) -> Iterator[str]:
     """The stack's ApiUrl output."""
-    # Secrets Manager generates the server secret at deployment (moto's CloudFormation cannot).
+    # Secrets Manager generates the server secret at deployment (moto's CloudFormation cannot); the
+    # stack's own, not the one the rehearsal made (devstack.rehearsal.SERVER_SECRET_NAME).
     secret_arn = boto3.client("secretsmanager").create_secret(
         Name="codecosts-deployed-server-secret", SecretString=secrets.token_urlsafe(48)
     )["ARN"]

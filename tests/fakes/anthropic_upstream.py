@@ -31,6 +31,11 @@ Scenarios:
   tool, so Claude Code starts a subagent; every other request gets `text`.
 - `hang`: no reply at all until the client goes away.
 
+Billing: every Messages reply it sends is billed to the caller's key (`x-api-key` or bearer) in
+`.billing` (a `Ledger`, tests/fakes/anthropic_billing.py), and it answers Anthropic's Admin API from
+that ledger: `GET /v1/organizations/usage_report/messages`, `/cost_report` and `/api_keys`, with
+`FAKE_ADMIN_KEY` as the organization's admin key.
+
 Timing controls (set on the fake, reset by the fixture):
 - `pause`: seconds between two events of a stream.
 - `hold_after_events`: after sending that many events, wait for the request's `resume` event (a
@@ -49,6 +54,8 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.fakes.anthropic_billing import Ledger
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
 
@@ -137,6 +144,7 @@ class FakeAnthropic:
         self.cache_writes = (0, 0)  # (5-minute, 1-hour) cache write tokens of a `text` reply
         self.cache_read = 0
         self.usage_extra: dict[str, Any] = {}
+        self.billing = Ledger()
 
     @property
     def last_request(self) -> ReceivedRequest:
@@ -167,12 +175,24 @@ class FakeAnthropic:
             body=bytes(body),
         )
         self.requests.append(request)
+        if scope["method"] == "GET":
+            answer = self.billing.answer(
+                scope["path"],
+                scope["query_string"].decode("latin-1"),
+                request.header("x-api-key"),
+                request.header("anthropic-beta") or "",
+            )
+            if answer is not None:
+                await _Reply(self, request, send).json(answer.status, _json(answer.body), answer.headers)
+                return
         reply = _Reply(self, request, send)
         watcher = asyncio.create_task(reply.watch(receive))
         try:
             await reply.respond(scope["method"], scope["path"])
         finally:
             watcher.cancel()
+        if scope["path"] == "/v1/messages" and reply.status == 200:
+            self.billing.serve(_caller_key(request), bytes(reply.sent), reply.streamed)
 
     def next_request_id(self) -> str:
         return f"req_fake{next(self._ids):06d}"
@@ -187,6 +207,10 @@ class _Reply:
         self.send = send
         self.request_id = fake.next_request_id()
         self.ended = False
+        # What was sent, for the bill: the status, the body bytes, whether as a stream.
+        self.status: int | None = None
+        self.sent = bytearray()
+        self.streamed = False
 
     async def watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -269,6 +293,8 @@ class _Reply:
 
     async def json(self, status: int, body: bytes, extra: Sequence[Header] = ()) -> None:
         headers = [*self.headers(b"application/json", extra), (b"content-length", str(len(body)).encode())]
+        self.status = status
+        self.sent += body
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
         self.ended = True
         self.request.finished.set()
@@ -285,6 +311,8 @@ class _Reply:
         await self.json(status, body, extra)
 
     async def events(self, events: list[bytes], complete: bool = True) -> None:
+        self.status = 200
+        self.streamed = True
         await self.send(
             {
                 "type": "http.response.start",
@@ -302,6 +330,7 @@ class _Reply:
             if self.request.disconnected.is_set():
                 return
             await self.send({"type": "http.response.body", "body": event, "more_body": True})
+            self.sent += event
         self.request.finished.set()
         if complete:
             self.ended = True
@@ -318,6 +347,12 @@ class _Reply:
                 break
             await asyncio.sleep(0.005)
         self.request.holding.clear()
+
+
+def _caller_key(request: ReceivedRequest) -> str:
+    """The credential a call was made with: the key Anthropic bills it to."""
+    bearer = request.header("authorization") or ""
+    return request.header("x-api-key") or bearer.removeprefix("Bearer ").strip()
 
 
 def _tool_use_events(model: str, request_id: str, tool: str) -> list[bytes]:

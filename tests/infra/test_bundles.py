@@ -26,6 +26,7 @@ ENTRY_POINTS = {
     "proxy": [("asgi", "functions.proxy.app:app")],
     "api": [("handler", "functions.api.handler.handler"), ("asgi", "functions.api.app:app")],
     "usage_ingest": [("handler", "functions.usage_ingest.handler.handler")],
+    "reconcile": [("handler", "functions.reconcile.handler.handler")],
 }
 NEVER_BUNDLED = (
     "aws_cdk",

@@ -66,13 +66,13 @@ def test_no_function_carries_the_server_secret_value(template_json: dict[str, An
     for _, function in _resources(template_json, "AWS::Lambda::Function").items():
         env = function["Properties"]["Environment"]["Variables"]
         assert "CODECOSTS_SERVER_SECRET" not in env
-        # Only its ARN, and only to the functions that read it (the ingest does not).
+        # Only its ARN, and only to the functions that read it (the ingest and the reconcile do not).
         assert env.get("CODECOSTS_SERVER_SECRET_ARN", {"Ref": secret}) == {"Ref": secret}
 
 
 def test_every_function_is_traced_and_named_for_powertools(template_json: dict[str, Any]) -> None:
     functions = _resources(template_json, "AWS::Lambda::Function").values()
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions:
         properties = function["Properties"]
         assert properties["TracingConfig"] == {"Mode": "Active"}

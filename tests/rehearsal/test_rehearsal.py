@@ -26,8 +26,9 @@ from devstack.rehearsal import (
     role_statements,
 )
 from shared import aws as shared_aws
-from shared.resources import BODIES_BUCKET, TABLE, USAGE_QUEUE
+from shared.resources import ADMIN_KEY_KMS_ALIAS, BODIES_BUCKET, TABLE, USAGE_QUEUE
 from shared.settings import get_settings
+from shared.store.bill import AdminKeyStore
 from shared.store.endpoints import EndpointStore
 from tests.fakes.proxy_server import RunningProxy
 from tests.proxy.test_budgets import BODY, MARCH_END, Clock, spend_this_month
@@ -68,6 +69,28 @@ def test_a_function_calling_an_action_its_role_lacks_is_denied(aws: Rehearsal) -
         shared_aws.dynamodb_client().transact_write_items(TransactItems=[{"Delete": item}])
 
 
+def test_admin_keys_are_sealed_with_the_stack_key_by_the_functions_granted_it(aws: Rehearsal) -> None:
+    """The bill check's KMS key is made from the template and named to the functions by its local ARN;
+    the API may seal and open admin keys, the reconcile function only open them, the ingest neither."""
+    key_arn = aws.functions["api"].environment["CODECOSTS_ADMIN_KEY_KMS_KEY"]
+    assert aws.functions["reconcile"].environment["CODECOSTS_ADMIN_KEY_KMS_KEY"] == key_arn
+    assert shared_aws.kms().describe_key(KeyId=ADMIN_KEY_KMS_ALIAS)["KeyMetadata"]["Arn"] == key_arn
+    admin_key = "sk-ant-admin01-rehearsal" + "0" * 40 + "-Rhrs"
+    store = AdminKeyStore(aws.table_name, key_arn)
+    with shared_aws.running_as("api"):
+        store.put("user_a", admin_key)
+        assert store.secret("user_a") == admin_key
+    with shared_aws.running_as("reconcile"):
+        assert store.secret("user_a") == admin_key
+        with pytest.raises(ClientError, match="not authorized to perform: kms:Encrypt"):
+            store.put("user_a", admin_key)
+    with (
+        shared_aws.running_as("usage_ingest"),
+        pytest.raises(ClientError, match="not authorized to perform: kms:Encrypt"),
+    ):
+        shared_aws.kms().encrypt(KeyId=key_arn, Plaintext=b"x")
+
+
 def test_a_block_budget_blocks_only_because_the_proxy_role_grants_batch_get_item(
     aws: Rehearsal,
     moto_endpoint: str,
@@ -91,7 +114,8 @@ def test_each_function_gets_exactly_its_template_environment(
     aws: Rehearsal, moto_endpoint: str, stack_template: dict[str, Any]
 ) -> None:
     functions = _functions(stack_template)
-    assert set(aws.functions) == set(functions) == {"proxy", "api", "usage_export", "usage_ingest"}
+    assert set(aws.functions) == set(functions)
+    assert set(functions) == {"proxy", "api", "usage_export", "usage_ingest", "reconcile"}
     for name, resource in functions.items():
         variables = resource["Properties"]["Environment"]["Variables"]
         environment = aws.functions[name].environment
@@ -128,7 +152,7 @@ def test_each_function_process_reads_the_server_secret_under_its_own_role(
     aws: Rehearsal, moto_endpoint: str
 ) -> None:
     """As in Lambda: only the ARN is in the environment; the value comes from Secrets Manager, signed
-    with the function's own credentials. The ingest is given neither."""
+    with the function's own credentials. The ingest and the reconcile function are given neither."""
     read_secret = "from shared.settings import get_settings; print(get_settings().secret_bytes().decode())"
     for name, function in aws.functions.items():
         run = subprocess.run(
@@ -140,7 +164,7 @@ def test_each_function_process_reads_the_server_secret_under_its_own_role(
             timeout=60,
             check=False,
         )
-        if name == "usage_ingest":
+        if name in ("usage_ingest", "reconcile"):  # they read no secret, so they are not told of one
             assert "CODECOSTS_SERVER_SECRET_ARN" not in function.environment
             assert "is not set" in run.stderr
         else:

@@ -16,6 +16,7 @@ import pytest
 from functions.api.app import MAX_BODY_BYTES, create_app
 from shared.settings import get_settings
 from shared.store.rate_limits import Decision, RateLimit
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.servers import ServerThread
 from tests.reliability.support import api_key_for
 
@@ -27,10 +28,13 @@ def _always_allowed(rule: RateLimit, subject: str) -> Decision:
 
 
 @pytest.fixture
-def served_api(aws: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+def served_api(
+    aws: object, monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeAnthropic
+) -> Iterator[tuple[str, str]]:
     """The API under uvicorn on a free port, and a valid key. The per-IP limit (600 a minute, every
-    request of a fuzz run comes from 127.0.0.1) is lifted: it is tested in tests/api."""
-    app = create_app(get_settings())
+    request of a fuzz run comes from 127.0.0.1) is lifted: it is tested in tests/api. The Admin API
+    the bill check asks is the fake Anthropic's, never the real one."""
+    app = create_app(get_settings().model_copy(update={"anthropic_admin_url": fake_upstream.url}))
     monkeypatch.setattr(app.state.services.rate_limiter, "hit", _always_allowed)
     key = api_key_for(TENANT)
     with ServerThread(app) as server:

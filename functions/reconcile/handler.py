@@ -1,0 +1,38 @@
+"""Daily (EventBridge Scheduler): syncs every tenant's billed data from Anthropic's Admin API.
+
+Each tenant with an admin key gets the last month of reports re-read (recent days can still
+change on Anthropic's side). One tenant's failure is noted on its own data (served as stale, with
+the error) and does not stop the others.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from shared import aws
+from shared.bill_check import SYNC_DAYS, BillCheck
+from shared.observability import MetricUnit, logger, metrics
+from shared.settings import get_settings
+from shared.timefmt import utc_now
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any, bill_check: BillCheck | None = None) -> dict[str, int]:
+    check = bill_check or BillCheck.from_settings(get_settings())
+    today = utc_now().date()
+    start, end = today - timedelta(days=SYNC_DAYS), today + timedelta(days=1)
+    synced = failed = 0
+    with aws.running_as("reconcile"):
+        for tenant_id in check.admin_keys.tenants():
+            try:
+                ok = check.sync(tenant_id, start, end)
+            except Exception:  # one tenant's surprise (say, its key's ciphertext) must not stop the rest
+                logger.exception("bill sync failed", extra={"tenant_id": tenant_id})
+                ok = False
+            synced += ok
+            failed += not ok
+    metrics.add_metric(name="BillSyncSucceeded", unit=MetricUnit.Count, value=synced)
+    metrics.add_metric(name="BillSyncFailed", unit=MetricUnit.Count, value=failed)
+    return {"synced": synced, "failed": failed}

@@ -1,0 +1,251 @@
+"""The bill check: what the proxy recorded against what Anthropic billed, per UTC day, model and key.
+
+Recorded comes from the usage records; billed from Anthropic's usage report (tokens by kind, per
+day, Anthropic API key, model and context window) and cost report (US cents per day). `drift` is
+billed minus recorded. Where the money comes from (docs/bill-check.md says the same):
+- by day and in the totals, billed cost is Anthropic's cost report: what the invoice adds up;
+- by model and by key, it is the usage report's tokens priced by the same price code as the records
+  (the cost report has no key grouping, and leaves server tools such as web search out of models).
+
+An Anthropic key is matched to the proxy's credential attribution by its kind and last four
+characters: the key list's `partial_key_hint` (`sk-ant-api03-R2D...igAA`) against the records'
+`api_key_hint` (`sk-ant-api03-...igAA`). A billed key that no record in the period matches is
+`unrecorded`: that spend went around the proxy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from shared.billed import AnthropicApiKey, BilledCost, BilledUsage, TokenCounts
+from shared.pricing import price_usage
+from shared.usage import Usage
+
+LONG_CONTEXT = "200k-1M"
+_MICRO_CENTS = Decimal("0.000001")
+# A rate is read as the difference two prices make: this many units of one kind, on top of a base
+# (none; or, for the long-context rate, enough uncached input to put the call above 200k tokens).
+# Below 200k itself, so the probe alone stays at the base rate.
+_PROBE_UNITS = 100_000
+_LONG_CONTEXT_BASE = 300_000
+_HINT = re.compile(r"^(sk-ant-[a-z]+\d*-)?.*?\.\.\.(.{4})$")
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """What reconciliation needs of one usage record."""
+
+    day: str
+    model: str
+    api_key_id: str | None
+    api_key_hint: str | None
+    tokens: TokenCounts
+    cost_cents: Decimal
+
+
+def recorded_call(record: Mapping[str, Any]) -> RecordedCall:
+    tools = record.get("server_tool_use") or {}
+    cost = record.get("cost_cents")
+    return RecordedCall(
+        day=str(record["requested_at"])[:10],
+        model=str(record.get("model") or "unknown"),
+        api_key_id=record.get("api_key_id"),
+        api_key_hint=record.get("api_key_hint"),
+        tokens=TokenCounts(
+            uncached_input_tokens=int(record.get("input_tokens") or 0),
+            cache_creation_5m_input_tokens=int(record.get("cache_creation_5m_input_tokens") or 0),
+            cache_creation_1h_input_tokens=int(record.get("cache_creation_1h_input_tokens") or 0),
+            cache_read_input_tokens=int(record.get("cache_read_input_tokens") or 0),
+            output_tokens=int(record.get("output_tokens") or 0),
+            web_search_requests=int(tools.get("web_search_requests") or 0),
+        ),
+        cost_cents=Decimal(str(cost)) if cost is not None else Decimal(0),
+    )
+
+
+def key_match(hint: str | None) -> tuple[str, str] | None:
+    """(kind, last four) of a key hint in either spelling; None when it names neither."""
+    match = _HINT.match(hint or "")
+    return (match.group(1) or "", match.group(2)) if match else None
+
+
+@lru_cache(maxsize=512)
+def _rate(
+    model: str, kind: str, long_context: bool, day: str, speed: str | None, inference_geo: str | None
+) -> Decimal | None:
+    """Cents per unit of one kind of token (or per web search) for a model on a day, at a speed and
+    inference geography (fast mode's prices, US-only inference's multiplier), as records are priced."""
+    at = datetime.combine(date.fromisoformat(day), time(12), tzinfo=UTC)
+    base = Usage(
+        model=model,
+        input_tokens=_LONG_CONTEXT_BASE if long_context else 0,
+        speed=speed,
+        inference_geo=inference_geo,
+    )
+    probe = replace(base)
+    if kind == "uncached_input_tokens":
+        probe.input_tokens += _PROBE_UNITS
+    elif kind == "web_search_requests":
+        probe.server_tool_use = {"web_search_requests": _PROBE_UNITS}
+    else:
+        setattr(probe, kind, _PROBE_UNITS)
+        if kind.startswith("cache_creation_"):
+            probe.cache_creation_input_tokens = _PROBE_UNITS
+    with_probe, without = price_usage(probe, at), price_usage(base, at)
+    if with_probe is None or without is None:
+        return None
+    return (with_probe - without) / _PROBE_UNITS
+
+
+def price_billed(row: BilledUsage) -> Decimal:
+    """Billed tokens priced as a record is; a model the prices do not know costs 0 (and shows as drift)."""
+    total = Decimal(0)
+    for kind, count in row.tokens.as_dict().items():
+        if count:
+            long_context = row.context_window == LONG_CONTEXT
+            rate = _rate(row.model, kind, long_context, row.day, row.speed, row.inference_geo)
+            total += (rate or Decimal(0)) * count
+    return total.quantize(_MICRO_CENTS)
+
+
+def _cents(value: Decimal) -> float:
+    """Money in the response: cents as a JSON number, to the micro-cent the records keep."""
+    return float(value.quantize(_MICRO_CENTS))
+
+
+@dataclass
+class _Side:
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    cost: Decimal = field(default_factory=Decimal)
+
+    def add(self, tokens: TokenCounts, cost: Decimal) -> None:
+        self.tokens = self.tokens + tokens
+        self.cost += cost
+
+
+def _line(recorded: _Side, billed: _Side, billed_cost: Decimal | None = None) -> dict[str, Any]:
+    billed_cents = billed.cost if billed_cost is None else billed_cost
+    return {
+        "recordedCostCents": _cents(recorded.cost),
+        "billedCostCents": _cents(billed_cents),
+        "driftCostCents": _cents(billed_cents - recorded.cost),
+        "recorded": recorded.tokens.as_dict(),
+        "billed": billed.tokens.as_dict(),
+    }
+
+
+def reconcile(
+    recorded: Iterable[RecordedCall],
+    billed_usage: Iterable[BilledUsage],
+    billed_costs: Iterable[BilledCost],
+    anthropic_keys: Iterable[AnthropicApiKey],
+) -> dict[str, Any]:
+    """The contract's `totals`, `byDay`, `byModel` and `byKey` for the calls and reports given."""
+    by_day: dict[str, tuple[_Side, _Side]] = defaultdict(lambda: (_Side(), _Side()))
+    by_model: dict[str, tuple[_Side, _Side]] = defaultdict(lambda: (_Side(), _Side()))
+    # Per Anthropic key: billed cost; per match (kind, last four): recorded cost and our fingerprint.
+    billed_by_key: dict[str | None, Decimal] = defaultdict(Decimal)
+    recorded_by_match: dict[tuple[str, str] | None, Decimal] = defaultdict(Decimal)
+    recorded_hints: dict[tuple[str, str] | None, tuple[str | None, str | None]] = {}
+
+    for call in recorded:
+        by_day[call.day][0].add(call.tokens, call.cost_cents)
+        by_model[call.model][0].add(call.tokens, call.cost_cents)
+        match = key_match(call.api_key_hint)
+        recorded_by_match[match] += call.cost_cents
+        recorded_hints.setdefault(match, (call.api_key_id, call.api_key_hint))
+
+    for row in billed_usage:
+        cost = price_billed(row)
+        by_day[row.day][1].add(row.tokens, cost)
+        by_model[row.model][1].add(row.tokens, cost)
+        billed_by_key[row.anthropic_api_key_id] += cost
+
+    reported: dict[str, Decimal] = defaultdict(Decimal)
+    for cost_row in billed_costs:
+        reported[cost_row.day] += cost_row.amount_cents
+        by_day.setdefault(cost_row.day, (_Side(), _Side()))  # a day with costs and no tokens shows too
+
+    # The cost report where it covers the day; the priced tokens where it does not (yet).
+    day_billed = {day: reported.get(day, billed_side.cost) for day, (_, billed_side) in by_day.items()}
+    days = [
+        {"date": day, **_line(recorded_side, billed_side, day_billed[day])}
+        for day, (recorded_side, billed_side) in sorted(by_day.items())
+    ]
+    models = [
+        {"model": model, **_line(recorded_side, billed_side)}
+        for model, (recorded_side, billed_side) in sorted(by_model.items())
+    ]
+    keys, unrecorded = _by_key(anthropic_keys, billed_by_key, recorded_by_match, recorded_hints)
+    recorded_total = sum((side.cost for side, _ in by_day.values()), Decimal(0))
+    billed_total = sum(day_billed.values(), Decimal(0))
+    return {
+        "totals": {
+            "recordedCostCents": _cents(recorded_total),
+            "billedCostCents": _cents(billed_total),
+            "driftCostCents": _cents(billed_total - recorded_total),
+            "unrecordedCostCents": _cents(unrecorded),
+        },
+        "byDay": days,
+        "byModel": models,
+        "byKey": keys,
+    }
+
+
+def _by_key(
+    anthropic_keys: Iterable[AnthropicApiKey],
+    billed_by_key: Mapping[str | None, Decimal],
+    recorded_by_match: Mapping[tuple[str, str] | None, Decimal],
+    recorded_hints: Mapping[tuple[str, str] | None, tuple[str | None, str | None]],
+) -> tuple[list[dict[str, Any]], Decimal]:
+    listed = {key.id: key for key in anthropic_keys}
+    rows: list[dict[str, Any]] = []
+    matched: set[tuple[str, str] | None] = set()
+    unrecorded = Decimal(0)
+    for key_id in sorted(set(billed_by_key) | set(listed), key=lambda k: k or ""):
+        key = listed.get(key_id) if key_id else None
+        hint = key.partial_key_hint if key else None
+        match = key_match(hint)
+        seen = match is not None and match in recorded_by_match and match not in matched
+        billed = billed_by_key.get(key_id, Decimal(0))
+        if not seen and not billed:
+            continue  # a listed key that neither spent nor passed through: nothing to say
+        recorded = recorded_by_match[match] if seen else Decimal(0)
+        if seen:
+            matched.add(match)
+        else:
+            unrecorded += billed
+        rows.append(
+            {
+                "anthropic_api_key_id": key_id,
+                "partial_key_hint": hint,
+                "api_key_id": recorded_hints[match][0] if seen else None,
+                "recordedCostCents": _cents(recorded),
+                "billedCostCents": _cents(billed),
+                "unrecorded": not seen,
+            }
+        )
+    # Credentials the proxy saw that this organization does not bill (another organization's key,
+    # a Claude subscription's token): recorded here, billed elsewhere.
+    for match, cost in sorted(recorded_by_match.items(), key=lambda item: str(item[0])):
+        if match in matched:
+            continue
+        api_key_id, api_key_hint = recorded_hints[match]
+        rows.append(
+            {
+                "anthropic_api_key_id": None,
+                "partial_key_hint": api_key_hint,
+                "api_key_id": api_key_id,
+                "recordedCostCents": _cents(cost),
+                "billedCostCents": 0.0,
+                "unrecorded": False,
+            }
+        )
+    return rows, unrecorded
