@@ -1,5 +1,5 @@
-"""`make bench` (`python -m bench [--quick]`): every measurement in one run, printed as a table and
-written to docs/benchmarks.md."""
+"""`make bench` (`python -m bench [--quick] [--only devstack]`): every measurement in one run, printed
+as a table and written to docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import coldstart, dynamo, latency, memory, throughput
+from bench import coldstart, devstack, dynamo, latency, memory, throughput
 from bench.report import Results, render
 from bench.stack import ROOT, start_stack
 
@@ -82,8 +82,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples: a smoke run, not for the doc")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--only", choices=["devstack"], help="one phase, printed only: for working on it")
     args = parser.parse_args()
     began = time.monotonic()
+    if args.only == "devstack":
+        print("\n".join(devstack.render(devstack.run(args.quick))))
+        return
     results = Results(machine=_machine(), command="make bench" + (" (--quick)" if args.quick else ""))
     started = _step("cold start: handler imports in fresh interpreters")
     results.imports = coldstart.measure(runs=3 if args.quick else 9, venv_runs=1 if args.quick else 3)
@@ -94,6 +98,9 @@ def main() -> None:
     import uvloop
 
     uvloop.run(_load(results, args.quick))
+    started = _step("make dev: start, added time to first byte, 100,000 records stored, ingest")
+    results.devstack = devstack.run(args.quick)
+    results.seconds["make dev"] = time.monotonic() - started
     results.seconds["total"] = time.monotonic() - began
     results.machine["load"] += f" at the start, {Path('/proc/loadavg').read_text().split()[0]} at the end"
     text = render(results)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost
+from bench import cost, devstack
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
@@ -23,7 +23,7 @@ FIXES = """\
 | Rate-limit background counts start after the first byte has gone to the client, both counts in one worker-thread hop (`functions/proxy/limits.py`) | added TTFB median, c=1 / c=16 | 7.8 ms / 60.6 ms | see the table above |
 | `shared.aws.table()` cached per table name: every DynamoDB call rebuilt a boto3 `Table` resource from its model (~1 ms CPU) | proxy CPU per short call | 13.1 ms | 7.4 ms (then the counts change above) |
 | (bench) moto served with HTTP/1.1 keep-alive: werkzeug's HTTP/1.0 made every boto3 call open a TCP connection, which AWS never makes it do (it did not take: werkzeug 3.1 closes every connection whatever the protocol; see the moto row below) | added TTFB median, c=1 | 11.9 ms | 7.8 ms |
-| (bench) moto behind uvicorn (`bench/moto_server.py`): connections kept alive for real, and SendMessage no longer builds every queue attribute (counting each message held) to read one flag: moto's CPU per send grew by 2-3 ms per 100 messages waiting, SQS's does not | whole path, proxy as before these fixes: calls/s at c=2; proxy CPU per short call; moto CPU per SendMessage with 300-500 messages queued | 25-29/s; 12.8-14.1 ms; 16-18 ms | 47-62/s; 9.2-12.0 ms; ~3 ms |
+| (bench) moto behind uvicorn (then `bench/moto_server.py`, now `devstack/moto_server.py`): connections kept alive for real, and SendMessage no longer builds every queue attribute (counting each message held) to read one flag: moto's CPU per send grew by 2-3 ms per 100 messages waiting, SQS's does not | whole path, proxy as before these fixes: calls/s at c=2; proxy CPU per short call; moto CPU per SendMessage with 300-500 messages queued | 25-29/s; 12.8-14.1 ms; 16-18 ms | 47-62/s; 9.2-12.0 ms; ~3 ms |
 | A slug found is served for a second TTL (up to 10 s from its read, the contract's limit for a deleted endpoint) while it is re-read after the call's first byte (`functions/proxy/slugs.py`): at this pace every other call waited for a table read | added TTFB, c=1 median / p99; c=16 p99 (without -> with, two runs each) | 2.4-3.3 / 7.4-13.6 ms; 116-130 ms | 0.7-0.9 / 1.4-4.2 ms; 4.5-4.9 ms |
 | A rate-limit view well below the limit carries into the next minute as a view of zero (every counter starts the minute at zero) instead of an exact check (`functions/proxy/limits.py`): a minute's first call waited for two conditional writes | added TTFB p99, c=1 (without -> with, two runs each) | 19-24 ms | 1.4-4.2 ms |
 | A call's side work (rate-limit counts, slug re-read) waits until no call waits for its first byte, at most 50 ms (`functions/proxy/side_work.py`): the counts of the first calls of a round of 16 took the GIL from the later ones | added TTFB, c=16 median / p99 (without -> with, two runs each) | 8.1-8.6 / 20.3-20.7 ms | 3.9-4.6 / 4.5-4.9 ms |
@@ -99,6 +99,7 @@ class Results:
     ingest: IngestResult | None = None
     summary: list[SummaryReads] = field(default_factory=list)
     message_bytes: int = 0
+    devstack: devstack.DevStackResult | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -354,7 +355,7 @@ def render(results: Results) -> str:
         f"- Load average (1 min): {results.machine['load']}; other work on the machine slows both sides, and",
         "  the proxy's side more (it has more to do): compare runs made at similar loads.",
         "- Processes: moto (the local AWS: slug lookup, rate limit counters, usage queue, bodies bucket; under",
-        "  uvicorn with keep-alive, `bench/moto_server.py`), the bench upstream (`bench/upstream.py`, bare",
+        "  uvicorn with keep-alive and devstack's moto patches, `devstack/moto_server.py`), the bench upstream (`bench/upstream.py`, bare",
         "  asyncio), the proxy as `functions/proxy/run.sh` starts it",
         "  (uvicorn, one worker, uvloop + httptools), and the client (`bench/client.py`, bare asyncio, the",
         "  same for direct and proxied calls). All four share the machine's cores.",
@@ -384,6 +385,7 @@ def render(results: Results) -> str:
         "",
         *_throughput_detail(results.throughput_stubbed),
         "",
+        *([*devstack.render(results.devstack), ""] if results.devstack else []),
         "## Memory",
         "",
         *_memory_detail(results),

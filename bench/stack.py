@@ -154,7 +154,7 @@ def start_stack(endpoints: int) -> Stack:
         env.pop(name, None)
     os.environ.clear()
     os.environ.update(env)
-    moto = _start("moto", ["-m", "bench.moto_server", str(moto_port)], env, moto_port)
+    moto = _start("moto", ["-m", "devstack.moto_server", str(moto_port)], env, moto_port)
     processes = [moto]
     try:
         from devstack.rehearsal import rehearse

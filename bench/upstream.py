@@ -5,7 +5,7 @@ direct calls is as thin as it can be. `POST /v1/messages?events=64&gap_ms=20&del
 `events` SSE events, one per chunk, `gap_ms` apart, shaped like a Claude reply (message_start with
 usage, content deltas, message_delta with usage, message_stop). Every event's JSON carries `"t"`:
 `time.monotonic_ns()` when it was written, so a client on the same machine can tell how long each
-event took to reach it.
+event took to reach it. A request without `"stream":true` gets the whole message as JSON at once.
 
     python -m bench.upstream PORT
 """
@@ -78,6 +78,30 @@ def _events(count: int, delta_bytes: int) -> list[tuple[str, dict[str, object]]]
     ]
 
 
+def _message(delta_bytes: int) -> bytes:
+    """A whole non-streaming reply: the message the events above add up to."""
+    usage = {
+        "input_tokens": 1200,
+        "output_tokens": 400,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 30000,
+    }
+    message = {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5-20250929",
+        "content": [{"type": "text", "text": "x" * delta_bytes}],
+        "stop_reason": "end_turn",
+        "usage": usage,
+    }
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nrequest-id: req_bench\r\n"
+        b"content-length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
@@ -88,13 +112,16 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                 name, _, value = line.partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            if length:
-                await reader.readexactly(length)
+            body = await reader.readexactly(length) if length else b""
             _, target, _ = request_line.split(" ", 2)
             query = {k: v[0] for k, v in parse_qs(target.partition("?")[2]).items()}
             count = int(query.get("events", "64"))
             gap = float(query.get("gap_ms", "20")) / 1000
             delta_bytes = int(query.get("delta_bytes", "40"))
+            if b'"stream":true' not in body:
+                writer.write(_message(delta_bytes))
+                await writer.drain()
+                continue
             writer.write(_HEAD)
             for index, (name, payload) in enumerate(_events(count, delta_bytes)):
                 if index and gap:

@@ -1,30 +1,44 @@
-"""`make dev`: the whole Codecosts stack on one machine.
+"""`make dev`: the whole Codecosts stack on one machine, one process per function as in AWS.
 
-Embedded AWS (moto) rehearsing the CDK stack's synthesized template (devstack/rehearsal.py), IAM
-enforced; the proxy and the API on one port; the ingest handler fed from the queue as Lambda would
-be; a bootstrap user, API key and proxy endpoint written to `.codecosts/dev.json`. Ctrl-C stops it;
-what was recorded is kept.
+- moto, the local AWS, in its own process (devstack/moto_server.py, with the patches that keep it
+  fast as the data grows), holding the table, queues, bucket and secret that the synthesized template
+  declares (devstack/rehearsal.py), each function signing with credentials that carry its own role;
+- the proxy and the CSV export started as their run.sh starts them under the Lambda Web Adapter
+  (devstack/adapter.py); the API under uvicorn (in AWS: API Gateway and Mangum); the ingest fed by a
+  poller in its own process (devstack/poller.py), as the SQS event source feeds it;
+- a front door on CODECOSTS_PORT (devstack/frontdoor.py) routing as the function URL and API Gateway
+  do;
+- a bootstrap user, API key and proxy endpoint written to `.codecosts/dev.json`, and what was
+  recorded kept in `.codecosts/state/` across restarts. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
-import socket
+import signal
 import sys
 import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from devstack.adapter import AdaptedFunction
+from devstack.frontdoor import FrontDoor, Function, Routes
+from devstack.processes import ROOT, Child, base_environment, free_port
+from devstack.reconcile_timer import ReconcileTimer
+from devstack.rehearsal import Rehearsal, rehearse
+from devstack.state import StateSnapshot
 
 STATE_ROOT = Path(".codecosts")
 DEV_USER_ID = "user_dev"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# A snapshot reads the whole table: written once the stack has been idle this long after a change.
+QUIET_SECONDS = 5.0
 
 
 def _server_secret() -> str:
@@ -90,92 +104,99 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
     return dev
 
 
-def main() -> None:
-    STATE_ROOT.mkdir(exist_ok=True)
-    moto_port = _free_port()
-    # Everything AWS goes to the embedded moto server: never to a real account by accident.
+def _overrides() -> dict[str, str]:
+    """The developer's own settings (a fake upstream's or Admin API's URL, Clerk keys): they win over
+    the template's values and reach every function. The server secret is not one: the functions
+    fetch it from the local Secrets Manager, as in AWS."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key.startswith(("CODECOSTS_", "CLERK_")) and key != "CODECOSTS_SERVER_SECRET"
+    }
+
+
+# Telemetry a laptop has no X-Ray or CloudWatch for, and a quiet terminal: laid over the template's.
+_LOCAL_ADDITIONS = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    "UVICORN_LOG_LEVEL": "warning",  # run.sh's uvicorn: no start-up lines around the banner
+}
+
+
+def _function_environment(rehearsal: Rehearsal, name: str, endpoint_url: str) -> dict[str, str]:
+    """All a function's process sees: what the template gives it (its role's credentials included),
+    the local additions, and the developer's own settings."""
+    return {
+        **rehearsal.functions[name].process_environment(endpoint_url),
+        **_LOCAL_ADDITIONS,
+        **_overrides(),
+    }
+
+
+def _use_operator_access(rehearsal: Rehearsal, endpoint_url: str) -> None:
+    """This process bootstraps and snapshots, with the operator's credentials, never a real account's."""
     os.environ.update(
         {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **rehearsal.functions["api"].environment,
+            **_LOCAL_ADDITIONS,
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": rehearsal.operator_access_key_id,
+            "AWS_SECRET_ACCESS_KEY": rehearsal.operator_secret_access_key,
             "AWS_DEFAULT_REGION": "us-east-1",
-            "CODECOSTS_SERVER_SECRET": _server_secret(),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
     )
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
 
-    import logging
 
-    from moto.server import ThreadedMotoServer
+def _write_local_aws(rehearsal: Rehearsal, endpoint_url: str) -> None:
+    """Where the local AWS answers and the operator's credentials: for the aws CLI and `make bench`."""
+    path = STATE_ROOT / "aws.json"
+    access = {
+        "endpoint_url": endpoint_url,
+        "region": "us-east-1",
+        "access_key_id": rehearsal.operator_access_key_id,
+        "secret_access_key": rehearsal.operator_secret_access_key,
+    }
+    path.write_text(json.dumps(access, indent=2) + "\n")
+    path.chmod(0o600)
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
+def _port(url: str) -> int:
+    return int(urlsplit(url).port or 0)
 
-    import uvicorn
 
-    from devstack.poller import QueuePoller
-    from devstack.reconcile_timer import ReconcileTimer
-    from devstack.rehearsal import rehearse
-    from devstack.server import create_local_app
-    from devstack.state import StateSnapshot
-    from functions.usage_ingest.handler import handler as ingest_handler
+def _queued(queue_url: str) -> int:
+    """Usage messages not yet ingested (waiting or being ingested)."""
     from shared import aws
-    from shared.settings import get_settings
 
-    # The deployment's resources and roles, IAM enforced. This process (bootstrap, snapshots) is the
-    # operator; the proxy, the API and the ingest each sign as their own function (shared.aws).
-    resources = rehearse(os.environ["AWS_ENDPOINT_URL"])
-    os.environ["AWS_ACCESS_KEY_ID"] = resources.operator_access_key_id
-    os.environ["AWS_SECRET_ACCESS_KEY"] = resources.operator_secret_access_key
-    aws.use_function_credentials(resources.function_credentials())
-    os.environ["CODECOSTS_USAGE_QUEUE_URL"] = resources.usage_queue_url
-    os.environ["CODECOSTS_DEAD_LETTER_QUEUE_URL"] = resources.dead_letter_queue_url
-    get_settings.cache_clear()
-    settings = get_settings()
-    from functions.proxy.upstream import forward_proxy_refusal
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    counts = aws.sqs().get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(counts[name]) for name in names)
 
-    # The local app's lifespan is the API's: the proxy's start-up refusal is made here.
-    refusal = forward_proxy_refusal(settings.upstream_url)
-    if refusal:
-        moto.stop()
-        sys.exit(refusal)
 
-    # The snapshot keeps stored admin keys readable under the new local KMS key moto makes each start.
-    snapshot = StateSnapshot(
-        STATE_ROOT / "state", resources.table_name, resources.bodies_bucket, settings.admin_key_kms_key
-    )
-    restored = snapshot.load()
-    dev = _bootstrap(settings)
+def _save_when_settled(
+    door: FrontDoor, snapshot: StateSnapshot, queue_url: str, stop: threading.Event
+) -> None:
+    """Writes a snapshot after changes, once requests have paused and the ingest has caught up."""
+    from shared.observability import logger
 
-    poller = QueuePoller(resources.usage_queue_url, ingest_handler)
-    poller.start()
-    ReconcileTimer().start()  # the bill check's daily sync (devstack/reconcile_timer.py)
-
-    dirty = threading.Event()
-    stop_saving = threading.Event()
-    last_processed = 0
-
-    def save_when_changed() -> None:
-        nonlocal last_processed
-        while not stop_saving.wait(10):
-            if dirty.is_set() or poller.processed != last_processed:
-                dirty.clear()
-                last_processed = poller.processed
+    saved = 0
+    while not stop.wait(1):
+        writes = door.writes
+        if writes == saved or time.monotonic() - door.last_request_at < QUIET_SECONDS:
+            continue
+        try:
+            if _queued(queue_url) == 0:
                 snapshot.save()
+                saved = writes
+        except Exception:
+            logger.exception("state snapshot failed; retried after the next change")
+            saved = writes
 
-    saver = threading.Thread(target=save_when_changed, name="state-snapshot", daemon=True)
-    saver.start()
 
+def _banner(settings: Any, dev: Mapping[str, Any], restored: int) -> str:
     endpoint = dev["proxy_endpoint"]
-    print(
-        f"""
+    return f"""
 Codecosts is running on {settings.base_url}  ({restored} stored items restored)
 
   API key:        {dev["api_key"]}
@@ -191,25 +212,133 @@ See what it recorded:
   curl -H "Authorization: Bearer {dev["api_key"]}" {settings.base_url}/api/usage
 
 (also in {STATE_ROOT / "dev.json"}; Ctrl-C stops, `make dev-reset` starts afresh)
-""",
-        flush=True,
-    )
+"""
 
-    app = create_local_app(settings, on_write=dirty.set)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on")
+
+async def _serve(door: FrontDoor, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await door.serve(port, stop)
+
+
+def main() -> None:
+    from functions.proxy.upstream import forward_proxy_refusal
+    from shared.settings import get_settings
+
+    # The proxy's process is given the template's environment, not this shell's: the shell's forward
+    # proxy would never reach it, so the refusal the proxy makes at start-up is made here.
+    refusal = forward_proxy_refusal(get_settings().upstream_url)
+    if refusal:
+        sys.exit(refusal)
+    # Before the rehearsal's first client: a developer's profile (or one that is missing) and session
+    # token never apply to the local AWS.
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    STATE_ROOT.mkdir(exist_ok=True)
+    # The rehearsal stores it as the server secret that the functions fetch from Secrets Manager: the
+    # same value on every start, so the API keys saved in .codecosts/ keep working.
+    os.environ["CODECOSTS_SERVER_SECRET"] = _server_secret()
+    moto_port = free_port()
+    endpoint_url = f"http://127.0.0.1:{moto_port}"
+    python = sys.executable
+    moto = Child(
+        "moto", [python, "-m", "devstack.moto_server", str(moto_port)], base_environment(), moto_port
     )
+    functions: list[Child | AdaptedFunction] = []
+    poller: Child | None = None
+    snapshot: StateSnapshot | None = None
+    saving = threading.Event()
     try:
-        server.run()
+        moto.wait_until_listening()
+        rehearsal = rehearse(endpoint_url, overrides=_overrides())
+        _use_operator_access(rehearsal, endpoint_url)
+        _write_local_aws(rehearsal, endpoint_url)
+
+        def environment(name: str) -> dict[str, str]:
+            return _function_environment(rehearsal, name, endpoint_url)
+
+        def child_environment(name: str) -> dict[str, str]:
+            """For the functions not started through the adapter, which inherits nothing itself."""
+            return {**base_environment(), **environment(name)}
+
+        api_port = free_port()
+        uvicorn_args = [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+            "--no-access-log",
+            "--no-server-header",
+        ]
+        api = Child(
+            "api",
+            [python, "-m", "uvicorn", "functions.api.app:app", *uvicorn_args],
+            child_environment("api"),
+            api_port,
+        )
+        poller = Child(
+            "usage_ingest",
+            [python, "-m", "devstack.poller", rehearsal.usage_queue_url],
+            child_environment("usage_ingest"),
+        )
+        proxy = AdaptedFunction("proxy", ROOT / "functions/proxy/run.sh", environment("proxy"))
+        export = AdaptedFunction("usage_export", ROOT / "functions/api/run.sh", environment("usage_export"))
+        functions = [api, proxy, export]
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        # The snapshot keeps stored admin keys readable under the new local KMS key moto makes each start.
+        snapshot = StateSnapshot(
+            STATE_ROOT / "state",
+            endpoint_url,
+            rehearsal.table_name,
+            rehearsal.bodies_bucket,
+            settings.admin_key_kms_key,
+        )
+        # The snapshot loads while the functions start, from this thread: on Linux the children it
+        # started stop when the thread that started them ends (processes.py).
+        with ThreadPoolExecutor(1) as pool:
+            loaded = pool.submit(snapshot.load)
+            for adapted in (proxy, export):
+                adapted.start()
+            restored = loaded.result()
+        dev = _bootstrap(settings)
+        api.wait_until_listening()
+
+        door = FrontDoor(
+            Routes(
+                proxy=Function("proxy", _port(proxy.url), "function_url"),
+                api=Function("api", api_port, "rest_api"),
+                export=Function("usage_export", _port(export.url), "rest_api"),
+            )
+        )
+        saver = threading.Thread(
+            target=_save_when_settled,
+            args=(door, snapshot, rehearsal.usage_queue_url, saving),
+            name="state-snapshot",
+            daemon=True,
+        )
+        saver.start()
+        # The bill check's daily sync (devstack/reconcile_timer.py), in this process as the operator.
+        ReconcileTimer().start()
+        print(_banner(settings, dev, restored), flush=True)
+        import uvloop
+
+        uvloop.run(_serve(door, settings.port))
     except KeyboardInterrupt:
-        pass  # uvicorn re-raises Ctrl-C once it has shut down; stopping is what was asked for
+        pass  # Ctrl-C while starting: stop what has started
     finally:
-        stop_saving.set()
-        poller.stop()
-        poller.drain()
-        snapshot.save()
+        saving.set()
+        for function in functions:
+            function.stop()
+        if poller is not None:
+            poller.stop(timeout=60)  # it ingests what is still queued first
+        if snapshot is not None and moto.popen.poll() is None:
+            snapshot.save()
         moto.stop()
-        print("Codecosts stopped; recorded usage kept in .codecosts/", flush=True)
+    print("Codecosts stopped; recorded usage kept in .codecosts/", flush=True)
 
 
 if __name__ == "__main__":

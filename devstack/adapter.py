@@ -35,6 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
+from devstack.processes import stop_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ADAPTER_BOOTSTRAP = "/opt/bootstrap"
 _POLL_SECONDS = 0.01  # the adapter's own interval
@@ -179,6 +181,8 @@ class AdaptedFunction:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            # run.sh execs uvicorn, which keeps this: a killed make dev leaves no function running.
+            preexec_fn=stop_with_parent,
         )
         self._reader = threading.Thread(target=self._relay_output, name=f"{self.name}-output", daemon=True)
         self._reader.start()

@@ -1,13 +1,24 @@
-"""Feeds the usage queue to the ingest handler the way Lambda's SQS event source does.
+"""Feeds the usage queue to the ingest handler the way Lambda's SQS event source mapping does.
 
-Receives up to 10 messages, hands them over in Lambda's event shape, deletes the ones the handler
-did not report in `batchItemFailures`; failures become visible again after the visibility timeout
-and, after five receives, SQS moves them to the dead-letter queue, as in AWS.
+Gathers a batch as the template's mapping does (`EVENT_SOURCE`: up to 25 messages, within a 2 s
+window; SQS hands out 10 per receive), hands it over in Lambda's event shape, and deletes the ones the
+handler did not report in `batchItemFailures` (ReportBatchItemFailures); failures become visible
+again after the visibility timeout and, after five receives, SQS moves them to the dead-letter queue,
+as in AWS. One difference, for a quicker local loop: a batch is gathered only while the queue holds
+more (a receive comes back full); a lone message is handed over at once, not after the window.
+
+`make dev` runs it as the ingest function's own process, with that function's environment. The
+queue is the event source mapping's, not a variable of the function (the template passes none):
+
+    python -m devstack.poller QUEUE_URL
 """
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +28,18 @@ from shared import aws
 from shared.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_RECEIVE_MAX = 10  # SQS's most per ReceiveMessage and per DeleteMessageBatch
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """What the ingest's SQS event source mapping says about batches (tests/infra checks the template)."""
+
+    batch_size: int = 25
+    window_seconds: int = 2
+
+
+EVENT_SOURCE = EventSource()
 
 
 @dataclass
@@ -53,10 +76,13 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, An
 
 
 class QueuePoller:
-    def __init__(self, queue_url: str, handler: Handler, wait_seconds: int = 1) -> None:
+    def __init__(
+        self, queue_url: str, handler: Handler, wait_seconds: int = 1, source: EventSource = EVENT_SOURCE
+    ) -> None:
         self.queue_url = queue_url
         self.handler = handler
         self.wait_seconds = wait_seconds
+        self.source = source
         self.processed = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,21 +91,27 @@ class QueuePoller:
         self._queue_arn = attributes["Attributes"]["QueueArn"]
 
     def poll_once(self) -> int:
-        """One receive-and-invoke round; returns how many messages were received."""
+        """One batch gathered and handed over; returns how many messages were received."""
         # Lambda's event source polls and deletes with the ingest function's own role.
         with aws.running_as("usage_ingest"):
             return self._poll_once()
 
     def _poll_once(self) -> int:
-        response = aws.sqs().receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=self.wait_seconds,
-            MessageSystemAttributeNames=["All"],
-        )
-        messages = response.get("Messages", [])
+        messages = self._receive(_RECEIVE_MAX, self.wait_seconds)
         if not messages:
             return 0
+        window_ends = time.monotonic() + self.source.window_seconds
+        last = messages
+        # While a receive comes back full the queue holds more: gather up to a batch within the window.
+        while len(last) == _RECEIVE_MAX and len(messages) < self.source.batch_size:
+            remaining = window_ends - time.monotonic()
+            if remaining <= 0:
+                break
+            last = self._receive(
+                min(_RECEIVE_MAX, self.source.batch_size - len(messages)),
+                min(self.wait_seconds, int(remaining)),
+            )
+            messages += last
         try:
             result = self.handler(lambda_event(messages, self._queue_arn), LocalLambdaContext())
         except Exception:
@@ -87,23 +119,37 @@ class QueuePoller:
             return len(messages)
         failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
+        for first in range(0, len(done), _RECEIVE_MAX):  # DeleteMessageBatch takes 10 at most too
             aws.sqs().delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(done[first : first + _RECEIVE_MAX])
+                ],
             )
         self.processed += len(done)
         return len(messages)
+
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
+        response = aws.sqs().receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
 
     def drain(self) -> None:
         while self.poll_once():
             pass
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="usage-queue-poller", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="usage-queue-poller", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Polls until `stop()`."""
         while not self._stop.is_set():
             try:
                 self.poll_once()
@@ -115,3 +161,20 @@ class QueuePoller:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+
+
+def main(argv: list[str]) -> None:
+    """Until SIGTERM or SIGINT: then what is still queued is handed over before the process exits."""
+    from functions.usage_ingest.handler import handler
+
+    if len(argv) != 1:
+        raise SystemExit("usage: python -m devstack.poller QUEUE_URL")
+    poller = QueuePoller(argv[0], handler)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: poller.stop())
+    poller.run()
+    poller.drain()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

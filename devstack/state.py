@@ -1,5 +1,7 @@
 """Keeps what `make dev` recorded across restarts: moto holds everything in memory, so the table and
-the bodies bucket are written to `.codecosts/state/` (periodically and on exit) and loaded at start.
+the bodies bucket are written to `.codecosts/state/` (after changes and on exit) and loaded at start.
+The table goes through devstack's moto server's own route (devstack/moto_server.py), which reads
+and writes the items inside moto; the bucket's objects through S3.
 
 Tenants' Anthropic admin keys are KMS ciphertext in the table, and moto makes a new KMS key (new
 material) on each start, which nothing outside moto's process can set. So the snapshot keeps the
@@ -13,23 +15,25 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import boto3
+import httpx
 from botocore.exceptions import ClientError
 
+from devstack.moto_server import TABLES_PATH
 from shared.observability import logger
 from shared.store.bill import AdminKeyStore
 
 
 class StateSnapshot:
-    def __init__(self, folder: Path, table_name: str, bucket: str, admin_key_kms_key: str) -> None:
+    def __init__(
+        self, folder: Path, endpoint_url: str, table_name: str, bucket: str, admin_key_kms_key: str
+    ) -> None:
         self.folder = folder
-        self.table_name = table_name
+        self.table_url = f"{endpoint_url}{TABLES_PATH}{table_name}"
         self.bucket = bucket
         self._admin_keys = AdminKeyStore(table_name, admin_key_kms_key)
-        self._dynamodb = boto3.client("dynamodb")
-        self._s3 = boto3.client("s3")
+        self._s3 = boto3.client("s3", endpoint_url=endpoint_url)
 
     @property
     def _items_file(self) -> Path:
@@ -49,11 +53,14 @@ class StateSnapshot:
         shutil.rmtree(staging, ignore_errors=True)
         (staging / "bodies").mkdir(parents=True)
         count = 0
-        with (staging / "table.jsonl").open("w") as out:
-            for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.table_name):
-                for item in page["Items"]:
-                    out.write(json.dumps(item) + "\n")
-                    count += 1
+        with (
+            (staging / "table.jsonl").open("wb") as out,
+            httpx.stream("GET", self.table_url, timeout=600) as reply,
+        ):
+            reply.raise_for_status()
+            for chunk in reply.iter_bytes():
+                out.write(chunk)
+                count += chunk.count(b"\n")
         for listing in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for entry in listing.get("Contents", []):
                 target = staging / "bodies" / entry["Key"]
@@ -72,17 +79,10 @@ class StateSnapshot:
         """Puts a saved snapshot back into the (empty) embedded AWS. Returns items loaded."""
         if not self._items_file.exists():
             return 0
-        batch: list[dict[str, Any]] = []
-        count = 0
-        with self._items_file.open() as lines:
-            for line in lines:
-                batch.append({"PutRequest": {"Item": json.loads(line)}})
-                count += 1
-                if len(batch) == 25:
-                    self._write(batch)
-                    batch = []
-        if batch:
-            self._write(batch)
+        with self._items_file.open("rb") as items:
+            reply = httpx.put(self.table_url, content=items, timeout=600)
+        reply.raise_for_status()
+        count = int(reply.text)
         for path in self._objects_folder.rglob("*"):
             if path.is_file():
                 key = path.relative_to(self._objects_folder).as_posix()
@@ -102,8 +102,3 @@ class StateSnapshot:
         # Created 0600, before anything is written to it.
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             json.dump(kept, out)
-
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        request: dict[str, Any] = {self.table_name: batch}
-        while request:
-            request = self._dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}

@@ -3,11 +3,12 @@
 `AWS_ENDPOINT_URL` (honoured by boto3 itself) points them at the local moto server in `make dev`.
 
 Identity: in Lambda, and in any process that runs one function, clients sign with the default
-credential chain (the function's role there). The tests and today's `make dev` run every function
-in one process, so each entry point declares which function is running (`running_as`, a context variable
-that asyncio tasks and worker threads inherit), and the local rehearsal registers each function's
-credentials (`use_function_credentials`): clients then sign as the function that is running, with
-exactly its role's grants. Nothing registered, or no function running: the default chain.
+credential chain (the function's role there; in `make dev`, the credentials of its rehearsed
+role). The tests run every function in one process, so each entry point declares which function
+is running (`running_as`, a context variable that asyncio tasks and worker threads inherit), and
+the local rehearsal registers each function's credentials (`use_function_credentials`): clients
+then sign as the function that is running, with exactly its role's grants. Nothing registered, or
+no function running: the default chain.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.processes import base_environment
 from tests.conftest import free_port
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.servers import ServerThread
@@ -25,11 +25,7 @@ class DevStack:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AWS_", "CODECOSTS_", "POWERTOOLS_"))
-        }
+        self.env = base_environment()  # a developer's shell: no AWS or Codecosts settings of its own
         self.env.update({"CODECOSTS_PORT": str(self.port), "CODECOSTS_UPSTREAM_URL": upstream_url})
         self.process: subprocess.Popen[str] | None = None
         self.output = ""

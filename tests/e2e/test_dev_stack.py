@@ -4,11 +4,14 @@ printed proxy URL, read them back from the API, stop with Ctrl-C, start again an
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import anthropic
 import httpx
 
+from devstack.processes import base_environment
 from tests.e2e.conftest import DevStack, wait_for_usage
 
 ANTHROPIC_KEY = "sk-ant-api03-devstack-test-key-0000000000000000Wxyz"
@@ -58,3 +61,16 @@ def test_make_dev_records_sdk_calls_and_keeps_them_across_a_restart(tmp_path, up
     finally:
         assert stack.stop() == 0, stack.output
     assert ANTHROPIC_KEY not in (tmp_path / ".codecosts" / "state" / "table.jsonl").read_text()
+
+
+def test_make_dev_refuses_to_start_when_a_forward_proxy_is_set(tmp_path):
+    # The proxy's process gets the template's environment, never the shell's HTTPS_PROXY: make dev
+    # itself must refuse, as the proxy would, rather than send calls around the developer's policy.
+    env = {key: value for key, value in base_environment().items() if key.upper() != "NO_PROXY"}
+    env["HTTPS_PROXY"] = "http://127.0.0.1:9"
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert "A forward proxy is set for api.anthropic.com" in result.stderr
+    assert not (tmp_path / ".codecosts").exists()  # refused before anything started

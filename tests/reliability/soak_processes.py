@@ -1,9 +1,8 @@
 """The soak tests' own processes, so the proxy's memory can be read from /proc and nothing else
 shares its event loop or its GIL:
 
-    python -m tests.reliability.soak_processes moto PORT        # the embedded AWS: see moto_queues,
-                                                                # moto_queries, moto_requests and
-                                                                # moto_transactions
+    python -m tests.reliability.soak_processes moto PORT        # the local AWS of make dev:
+                                                                # devstack/moto_server.py
     python -m tests.reliability.soak_processes proxy PORT       # env: AWS_ENDPOINT_URL, CODECOSTS_*
     python -m tests.reliability.soak_processes upstream PORT [PAUSE_SECONDS]
 
@@ -14,12 +13,11 @@ load-test the proxy locally, `create_app(limiter=...)`.
 
 from __future__ import annotations
 
-import logging
 import sys
-import threading
 
 import uvicorn
 
+from devstack import moto_server
 from functions.proxy.app import create_app
 from shared.settings import get_settings
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -29,17 +27,7 @@ from tests.reliability.support import GenerousLimiter
 def main(argv: list[str]) -> None:
     role, port = argv[0], int(argv[1])
     if role == "moto":
-        from moto.server import ThreadedMotoServer
-
-        from tests.reliability import moto_queries, moto_queues, moto_requests, moto_transactions
-
-        moto_queues.install()
-        moto_queries.install()
-        moto_requests.install()
-        moto_transactions.install()
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line for every request
-        ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
-        threading.Event().wait()  # until the test terminates this process
+        moto_server.main([str(port)])
         return
     if role == "proxy":
         settings = get_settings()

@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from codecosts_cli.main import main as codecosts
+from devstack.moto_patches import transactions
 from devstack.rehearsal import Rehearsal
 from functions.api.app import create_app as create_api_app
 from shared.settings import get_settings
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy
 from tests.fakes.servers import ServerThread
-from tests.reliability import moto_transactions
 from tests.reliability.conftest import CapturedLogs
 from tests.reliability.support import (
     IngestLoop,
@@ -193,6 +193,7 @@ def test_no_credential_is_kept_anywhere_after_a_long_run(
     all_logs: CapturedLogs,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    # 300 records: moto's own transactions would copy the whole table for each (moto_transactions.py).
-    with moto_transactions.installed():
+    # 300 records: moto's own transactions would copy the whole table for each
+    # (devstack/moto_patches/transactions.py).
+    with transactions.installed():
         run_canary(start_proxy, redrive_env, all_logs, capfd, rounds=30)

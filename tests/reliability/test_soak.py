@@ -7,9 +7,9 @@
   the scenario did not cause.
 
 Every loop is bounded in count and in time. The proxy's rate limits are lifted by injecting a limiter
-that lets every call through (see soak_processes.py). moto runs in its own process too, with local
-fixes that keep its queue safe under concurrent calls and its cost per call flat as the queue and the
-table grow (moto_queues.py, moto_queries.py, moto_transactions.py).
+that lets every call through (see soak_processes.py). moto runs in its own process too, as make dev
+runs it, with the patches that keep its queue safe under concurrent calls and its cost per call flat
+as the queue and the table grow (devstack/moto_patches).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""For the soak tests' moto only: DynamoDB transactions that stay fast as the table grows.
+"""For devstack's moto process: DynamoDB transactions that stay fast as the table grows.
 
 moto makes a transaction undoable by deep-copying the whole table first (once per item of the
 transaction), without a lock. With the single-table layout every usage record lives in one table, so
 each ingest would copy thousands of items, and a rate-limit counter updated meanwhile breaks the copy
-("dictionary changed size during iteration"). Installed in the soak's own moto process (or, with
+("dictionary changed size during iteration"). Installed in devstack's moto process (or, with
 `installed()`, in the tests' own moto for the length of one long test), this keeps moto's own
 transaction code and its all-or-nothing outcome, but undoes a failed transaction by restoring only
 the items it touched, one transaction at a time. Nothing of the project is patched.

@@ -1,4 +1,4 @@
-"""For the soak's moto process only: an SQS queue that is safe to use from several threads at once and
+"""For devstack's moto process: an SQS queue that is safe to use from several threads at once and
 whose calls do not walk the whole backlog.
 
 moto's server runs each request in a thread of its own, and its SQS is not made for that. In the 10,000
@@ -29,7 +29,7 @@ counts and redrive as they are and gives the same answers:
   counted; GetQueueAttributes from a client still counts them;
 - DeleteMessage finds its message through the receipt handles handed out, not by walking the queue.
 
-Nothing of the project is patched, and the other tests' moto is untouched.
+Nothing of the project is patched, and the tests' own moto is untouched.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Scripted sessions against moto, with or without the soak's patches, each printing every answer:
+"""Scripted sessions against moto, with or without devstack's patches, each printing every answer:
 
-    python -m tests.reliability.soak_moto_checks queues moto|soak    # SQS, one call at a time
-    python -m tests.reliability.soak_moto_checks threads soak        # SQS, senders and receivers at once
-    python -m tests.reliability.soak_moto_checks queries moto|soak   # DynamoDB Query and Scan over HTTP
-    python -m tests.reliability.soak_moto_checks writes moto|soak    # DynamoDB transactions and updates
+    python -m tests.devstack.moto_patch_checks queues moto|patched    # SQS, one call at a time
+    python -m tests.devstack.moto_patch_checks threads patched        # SQS, senders and receivers at once
+    python -m tests.devstack.moto_patch_checks queries moto|patched   # DynamoDB Query and Scan over HTTP
+    python -m tests.devstack.moto_patch_checks writes moto|patched    # DynamoDB transactions and updates
 
-Run by test_soak_moto.py, each in a process of its own: the patches are for the soak's moto process
-and must never reach the tests' own moto.
+Run by test_moto_patches.py, each in a process of its own: the patches are for devstack's moto
+process and must never reach the tests' own moto.
 """
 
 from __future__ import annotations
@@ -21,18 +21,9 @@ from typing import Any
 import boto3
 import requests
 
+from devstack import moto_patches
+
 Answers = list[Any]
-
-
-def install(patched: bool) -> None:
-    """What soak_processes.py installs in the soak's moto process."""
-    if patched:
-        from tests.reliability import moto_queries, moto_queues, moto_requests, moto_transactions
-
-        moto_queues.install()
-        moto_queries.install()
-        moto_requests.install()
-        moto_transactions.install()
 
 
 def queues() -> Answers:
@@ -144,6 +135,20 @@ def writes() -> Answers:
         attempt([put("r9"), update("agg", "1", UpdateExpression="ADD requests :one SET")])
         plain = update("agg", "2")["Update"]
         dynamodb.update_item(**{k: v for k, v in plain.items() if k != "TableName"}, TableName="t")
+        # Items of many attributes, one just under moto's size limit and two over it (one by its last
+        # attribute alone), put alone and in a batch.
+        wide = {f"a{i:02}": {"S": "x" * 9_000} for i in range(44)}
+        for sk, extra in (("under", 0), ("over", 9_000), ("last", 100_000)):
+            item = {"pk": {"S": "p"}, "sk": {"S": sk}, **wide, "z": {"S": "y" * extra}}
+            for alone in (True, False):
+                try:
+                    if alone:
+                        dynamodb.put_item(TableName="t", Item=item)
+                    else:
+                        dynamodb.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": item}}]})
+                    answers.append("put")
+                except dynamodb.exceptions.ClientError as error:
+                    answers.append([error.response["Error"]["Code"], error.response["Error"]["Message"]])
         items = dynamodb.scan(TableName="t")["Items"]
         answers.append(sorted(items, key=lambda item: item["sk"]["S"]))
     return answers
@@ -278,7 +283,8 @@ if __name__ == "__main__":
     os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
     os.environ.pop("AWS_ENDPOINT_URL", None)
     check, mode = sys.argv[1], sys.argv[2]
-    install(mode == "soak")
+    if mode == "patched":
+        moto_patches.install()  # what devstack/moto_server.py installs
     print(
         json.dumps(
             {"queues": queues, "threads": threads, "queries": queries, "writes": writes}[check](),

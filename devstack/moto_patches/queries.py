@@ -1,4 +1,4 @@
-"""For the soak's moto process only: Query and Scan answers written as JSON directly.
+"""For devstack's moto process: Query and Scan answers written as JSON directly.
 
 moto 5.2 writes every answer through a generic serializer that walks the botocore shape of each item
 and each attribute in Python. Measured on the soak's table (9,500 usage records and their bodies),
@@ -6,10 +6,10 @@ reading the tenant's records took 54 s, of which 78 % was that serializer: the s
 (every record read, twice, at the end) took nearly three minutes.
 
 A Query or Scan answer is already DynamoDB's JSON (items of attribute values, counts, the last key),
-which is what moto before 5.2 returned with `json.dumps`. Installed in the soak's own moto process,
+which is what moto before 5.2 returned with `json.dumps`. Installed in devstack's moto process,
 this writes those two answers the same way; an answer `json` cannot write (binary attribute values)
-and every other operation keep moto's serializer. Nothing of the project is patched, and the other
-tests' moto is untouched.
+and every other operation keep moto's serializer. Nothing of the project is patched, and the
+tests' own moto is untouched.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""For the soak's moto process only: less work per request that gives the same answer every time.
+"""For devstack's moto process: less work per request that gives the same answer every time.
 
 Measured with py-spy on the soak's moto process while it ingests (the process is then the loop's
 bottleneck, at a full core), two costs repeat for every request, whatever the data:
@@ -10,9 +10,9 @@ bottleneck, at a full core), two costs repeat for every request, whatever the da
   attribute names it uses, and the backend parses it again to apply it: the ingest sends the same
   three expressions, with other values, for every record: about 10 %.
 
-Installed in the soak's own moto process, the directory is listed once, and the request layer keeps
+Installed in devstack's moto process, the directory is listed once, and the request layer keeps
 the expressions it has parsed (it only reads them; the backend still parses its own copy, which its
-validator changes). Nothing of the project is patched, and the other tests' moto is untouched.
+validator changes). Nothing of the project is patched, and the tests' own moto is untouched.
 """
 
 from __future__ import annotations

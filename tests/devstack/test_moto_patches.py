@@ -1,6 +1,6 @@
-"""The soak's own moto (moto_queues.py, moto_queries.py, moto_requests.py, moto_transactions.py)
+"""devstack's moto (the patch set in devstack/moto_patches, run by make dev, the soak and the bench)
 answers as moto does, and its queues lose nothing to threads. Each check runs in a process of its own
-(soak_moto_checks.py): the patches are for the soak's moto process, never this one's.
+(moto_patch_checks.py): the patches are for devstack's moto process, never this one's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def answers(check: str, mode: str) -> Any:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.reliability.soak_moto_checks", check, mode],
+        [sys.executable, "-m", "tests.devstack.moto_patch_checks", check, mode],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -27,9 +27,9 @@ def answers(check: str, mode: str) -> Any:
     return json.loads(done.stdout)
 
 
-def test_the_soaks_queues_answer_as_motos_do() -> None:
-    soak, moto = answers("queues", "soak"), answers("queues", "moto")
-    assert soak == moto
+def test_devstacks_moto_queues_answer_as_motos_do() -> None:
+    patched, moto = answers("queues", "patched"), answers("queues", "moto")
+    assert patched == moto
     waiting = {
         "ApproximateNumberOfMessages": "0",
         "ApproximateNumberOfMessagesDelayed": "1",
@@ -43,20 +43,21 @@ def test_the_soaks_queues_answer_as_motos_do() -> None:
     assert moto[-4:] == ["deleted", "invalid", "invalid", [waiting, dead]]
 
 
-def test_the_soaks_queues_lose_nothing_to_threads() -> None:
-    # Without the soak's lock, moto drops messages sent while a delete rebuilds the queue's list.
-    assert answers("threads", "soak") == [5000, 5000, 0, []]
+def test_devstacks_moto_queues_lose_nothing_to_threads() -> None:
+    # Without the patch's lock, moto drops messages sent while a delete rebuilds the queue's list.
+    assert answers("threads", "patched") == [5000, 5000, 0, []]
 
 
-def test_the_soaks_queries_answer_as_motos_do() -> None:
-    soak, moto = answers("queries", "soak"), answers("queries", "moto")
-    assert soak == moto
+def test_devstacks_moto_queries_answer_as_motos_do() -> None:
+    patched, moto = answers("queries", "patched"), answers("queries", "moto")
+    assert patched == moto
     assert [status for status, _, _ in moto] == [200] * 8 + [400] * 2
     assert "LastEvaluatedKey" in moto[-3][2]  # the scan stopped at a megabyte: paging is compared too
 
 
-def test_the_soaks_writes_answer_as_motos_do() -> None:
-    soak, moto = answers("writes", "soak"), answers("writes", "moto")
-    assert soak == moto
+def test_devstacks_moto_writes_answer_as_motos_do() -> None:
+    patched, moto = answers("writes", "patched"), answers("writes", "moto")
+    assert patched == moto
     assert moto[:5] == ["written"] * 5 and all(answer != "written" for answer in moto[5:9])
-    assert [item["sk"]["S"] for item in moto[-1]] == ["agg", "agg2", "r0", "r1", "r2", "r3", "r4"]
+    assert moto[9:11] == ["put", "put"] and all(answer != "put" for answer in moto[11:15])
+    assert [item["sk"]["S"] for item in moto[-1]] == ["agg", "agg2", "r0", "r1", "r2", "r3", "r4", "under"]
