@@ -1,7 +1,7 @@
 """For devstack's moto process: an update expression parsed once, and copied cheaply for each use.
 
 Profiled with py-spy on make dev's moto process while it ingests (each record: one TransactWriteItems
-with four updates of 11 to 20 clauses, and one UpdateItem), about three quarters of the process's
+with four updates of 11 to 20 clauses, and two UpdateItems), about three quarters of the process's
 busy time went to moto's update-expression engine, per update:
 
 - the expression parsed into a syntax tree twice, by the request layer (to check the names it uses)
@@ -19,6 +19,9 @@ pickling the tree and reading it back, which builds the same nodes (0.15 ms). Ev
 `copy.deepcopy`. And a pass builds its table once: every pass's table is fixed (node types to its
 own methods), so the table it would build again at the next node is the same. Nothing of the
 project is patched, and the tests' own moto is untouched.
+
+Measured on make dev's moto ingesting 300 queued usage messages (CPU of its process per record, two
+runs each, alternating): 25.6 and 25.2 ms without this patch, 17.7 and 19.1 ms with it.
 """
 
 from __future__ import annotations
