@@ -54,13 +54,13 @@ What is left is moto's own work per request, on the same two cores as everything
   UpdateItems that widen the session) and a third of an SQS request (receives and deletes take ten).
   Profiled with py-spy while 300 queued messages were ingested, moto spent ~25 ms of CPU per record,
   three quarters of its busy time in its update-expression engine; devstack/moto_patches/updates.py
-  brought that to ~18-20 ms (each expression parsed once, its tree copied by pickling, the
-  validator's node tables built once per pass). What remains is mostly the validator's ten passes
-  over each update's tree (a fifth of moto's busy time), SigV4 verification of every request (~6 %;
+  brought that to ~16-17 ms (each expression parsed once, its tree copied by pickling, the
+  validator's node tables and type checks answered once per pass and class). What remains is mostly
+  the validator's ten passes over each update's tree, SigV4 verification of every request (~6 %;
   the IAM policy decision itself is under 1 %, so caching decisions would gain nothing measurable)
   and per-request HTTP and botocore-shape parsing. Five pollers (the event source's maximum
-  concurrency) keep moto ~75 % busy where one left it ~58 %: at ~19 ms a record, a whole core of
-  moto ingests ~50 records/s. Met by: an ingest that writes through a faster local engine (DynamoDB
+  concurrency) keep moto ~80 % busy where one left it ~58 %: at ~17 ms a record, a whole core of
+  moto ingests ~60 records/s. Met by: an ingest that writes through a faster local engine (DynamoDB
   Local speaks the same API), or fewer, smaller updates per record.
 - **Added time** follows what else runs on the two cores (the load average above): one more process
   hop (the front door) and the proxy's own moto calls wait for a core. Measured apart on this
