@@ -49,21 +49,26 @@ TARGET_INGEST_PER_SECOND = 100.0
 # Why the targets still missed are missed, from profiles of make dev's moto (cProfile, this machine).
 WHY_MISSED = """\
 What is left is moto's own work per request, on the same two cores as everything else:
-- **Ingest** (target 100 records/s). Each record is one TransactWriteItems (the record and four
-  aggregate updates) and one UpdateItem; against make dev's moto they took ~80 ms and ~14 ms (median,
-  over HTTP, machine load ~8). About four fifths of moto's time in the profile is its update-expression
-  engine: every update is parsed, then validated by ten passes over its syntax tree
-  (`UpdateExpressionValidator`), and the item deep-copied; the aggregate and session updates have 11
-  to 20 clauses each. The patches removed what grew with the data (the table copy per transaction, the
-  whole-queue counts, the per-attribute item sizing), not this fixed cost. Met by: an ingest that
-  writes through a faster local engine (DynamoDB Local speaks the same API), or fewer, smaller
-  updates per record (one aggregate per day and endpoint instead of two).
+- **Ingest** (target 100 records/s). Counted at make dev's moto, each record costs it three DynamoDB
+  requests (one TransactWriteItems: the record and four updates of 11 to 20 clauses; two conditional
+  UpdateItems that widen the session) and a third of an SQS request (receives and deletes take ten).
+  Profiled with py-spy while 300 queued messages were ingested, moto spent ~25 ms of CPU per record,
+  three quarters of its busy time in its update-expression engine; devstack/moto_patches/updates.py
+  brought that to ~16-17 ms (each expression parsed once, its tree copied by pickling, the
+  validator's node tables and type checks answered once per pass and class). What remains is mostly
+  the validator's ten passes over each update's tree, SigV4 verification of every request (~6 %;
+  the IAM policy decision itself is under 1 %, so caching decisions would gain nothing measurable)
+  and per-request HTTP and botocore-shape parsing. Five pollers (the event source's maximum
+  concurrency) keep moto ~80 % busy where one left it ~58 %: at ~17 ms a record, a whole core of
+  moto ingests ~60 records/s. Met by: an ingest that writes through a faster local engine (DynamoDB
+  Local speaks the same API), or fewer, smaller updates per record.
 - **Added time** follows what else runs on the two cores (the load average above): one more process
   hop (the front door) and the proxy's own moto calls wait for a core. Measured apart on this
   machine at a load of ~4: +1.9 ms at c=1 and +6.0 ms at c=16, the same with the ingest poller
   paused (SIGSTOP), so the ingest does not hold calls up. A non-streaming call ends only after the
-  proxy has queued its usage message and counted its rate limits (it ends no response before its
-  side work, as Lambda requires): three moto round trips of several ms each on a loaded machine.
+  proxy has side work done (it ends no response before, as Lambda requires); counted at moto, 20
+  such calls made one request each of the proxy's own (SendMessage, its usage message), a few ms on
+  a loaded machine.
 """
 
 
@@ -338,7 +343,7 @@ def render(result: DevStackResult) -> list[str]:
         "## make dev (one process per function)",
         "",
         "`python -m devstack` in a temporary folder against the bench upstream: moto, the proxy, the API,",
-        "the export and the ingest poller each in its own process, behind the front door",
+        "the export and the ingest pollers each in its own process, behind the front door",
         "(`devstack/frontdoor.py`). Proxied = through the front door and the proxy's process; direct = the",
         "same upstream, in alternating rounds.",
         "",

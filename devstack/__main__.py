@@ -4,8 +4,8 @@
   fast as the data grows), holding the table, queues, bucket and secret that the synthesized template
   declares (devstack/rehearsal.py), each function signing with credentials that carry its own role;
 - the proxy and the CSV export started as their run.sh starts them under the Lambda Web Adapter
-  (devstack/adapter.py); the API under uvicorn (in AWS: API Gateway and Mangum); the ingest fed by a
-  poller in its own process (devstack/poller.py), as the SQS event source feeds it;
+  (devstack/adapter.py); the API under uvicorn (in AWS: API Gateway and Mangum); the ingest fed by
+  pollers in their own processes (devstack/poller.py), as many as the SQS event source runs at once;
 - a front door on CODECOSTS_PORT (devstack/frontdoor.py) routing as the function URL and API Gateway
   do;
 - a bootstrap user, API key and proxy endpoint written to `.codecosts/dev.json`, and what was
@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from devstack.adapter import AdaptedFunction
 from devstack.frontdoor import FrontDoor, Function, Routes
+from devstack.poller import EVENT_SOURCE
 from devstack.processes import ROOT, Child, base_environment, free_port
 from devstack.reconcile_timer import ReconcileTimer
 from devstack.rehearsal import Rehearsal, rehearse
@@ -247,7 +248,7 @@ def main() -> None:
         "moto", [python, "-m", "devstack.moto_server", str(moto_port)], base_environment(), moto_port
     )
     functions: list[Child | AdaptedFunction] = []
-    poller: Child | None = None
+    pollers: list[Child] = []
     snapshot: StateSnapshot | None = None
     saving = threading.Event()
     try:
@@ -278,11 +279,14 @@ def main() -> None:
             child_environment("api"),
             api_port,
         )
-        poller = Child(
-            "usage_ingest",
-            [python, "-m", "devstack.poller", rehearsal.usage_queue_url],
-            child_environment("usage_ingest"),
-        )
+        pollers = [
+            Child(
+                "usage_ingest",
+                [python, "-m", "devstack.poller", rehearsal.usage_queue_url],
+                child_environment("usage_ingest"),
+            )
+            for _ in range(EVENT_SOURCE.max_concurrency)
+        ]
         proxy = AdaptedFunction("proxy", ROOT / "functions/proxy/run.sh", environment("proxy"))
         export = AdaptedFunction("usage_export", ROOT / "functions/api/run.sh", environment("usage_export"))
         functions = [api, proxy, export]
@@ -333,8 +337,10 @@ def main() -> None:
         saving.set()
         for function in functions:
             function.stop()
-        if poller is not None:
-            poller.stop(timeout=60)  # it ingests what is still queued first
+        for poller in pollers:
+            poller.popen.terminate()  # each ingests what is still queued first, all at once
+        for poller in pollers:
+            poller.stop(timeout=60)
         if snapshot is not None and moto.popen.poll() is None:
             snapshot.save()
         moto.stop()

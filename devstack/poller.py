@@ -7,8 +7,10 @@ again after the visibility timeout and, after five receives, SQS moves them to t
 as in AWS. One difference, for a quicker local loop: a batch is gathered only while the queue holds
 more (a receive comes back full); a lone message is handed over at once, not after the window.
 
-`make dev` runs it as the ingest function's own process, with that function's environment. The
-queue is the event source mapping's, not a variable of the function (the template passes none):
+`make dev` runs it as the ingest function's own processes, with that function's environment: as many
+as the mapping's maximum concurrency, each one Lambda execution environment handling one batch at a
+time, so a backlog is ingested while moto answers another poller's writes. The queue is the event
+source mapping's, not a variable of the function (the template passes none):
 
     python -m devstack.poller QUEUE_URL
 """
@@ -33,10 +35,12 @@ _RECEIVE_MAX = 10  # SQS's most per ReceiveMessage and per DeleteMessageBatch
 
 @dataclass(frozen=True)
 class EventSource:
-    """What the ingest's SQS event source mapping says about batches (tests/infra checks the template)."""
+    """What the ingest's SQS event source mapping says about batches and how many it hands over at once
+    (tests/infra checks the template)."""
 
     batch_size: int = 25
     window_seconds: int = 2
+    max_concurrency: int = 5
 
 
 EVENT_SOURCE = EventSource()

@@ -149,6 +149,37 @@ def writes() -> Answers:
                     answers.append("put")
                 except dynamodb.exceptions.ClientError as error:
                     answers.append([error.response["Error"]["Code"], error.response["Error"]["Message"]])
+        # The same expressions again and again with other values (a kept parse, a fresh copy each
+        # time), over every kind of clause and function, and ones that fail after a good parse.
+        key = {"pk": {"S": "p"}, "sk": {"S": "kinds"}}
+        kinds = (
+            "SET l = list_append(if_not_exists(l, :empty), :v), m.#n = :s, c = if_not_exists(c, :n) + :n"
+            " ADD ss :ss, tally :n REMOVE gone DELETE ds :ss"
+        )
+        for i in range(3):
+            values = {
+                ":v": {"L": [{"N": str(i)}]},
+                ":empty": {"L": []},
+                ":s": {"S": f"s{i}"},
+                ":n": {"N": str(i + 1)},
+                ":ss": {"SS": [f"x{i}", "y"]},
+            }
+            if i == 0:
+                dynamodb.put_item(TableName="t", Item={**key, "m": {"M": {}}, "gone": {"S": "g"}})
+            nested = ("SET l[9].x = :s", {}, {":s": values[":s"]})  # no such element
+            for expression, names, given in ((kinds, {"#n": "n"}, values), (kinds, {}, values), nested):
+                try:
+                    reply = dynamodb.update_item(
+                        TableName="t",
+                        Key=key,
+                        UpdateExpression=expression,
+                        ExpressionAttributeValues=given,
+                        **({"ExpressionAttributeNames": names} if names else {}),
+                        ReturnValues="ALL_NEW",
+                    )
+                    answers.append(reply["Attributes"])
+                except dynamodb.exceptions.ClientError as error:
+                    answers.append([error.response["Error"]["Code"], error.response["Error"]["Message"]])
         items = dynamodb.scan(TableName="t")["Items"]
         answers.append(sorted(items, key=lambda item: item["sk"]["S"]))
     return answers

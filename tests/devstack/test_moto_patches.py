@@ -60,4 +60,7 @@ def test_devstacks_moto_writes_answer_as_motos_do() -> None:
     assert patched == moto
     assert moto[:5] == ["written"] * 5 and all(answer != "written" for answer in moto[5:9])
     assert moto[9:11] == ["put", "put"] and all(answer != "put" for answer in moto[11:15])
-    assert [item["sk"]["S"] for item in moto[-1]] == ["agg", "agg2", "r0", "r1", "r2", "r3", "r4", "under"]
+    assert [answer["tally"]["N"] for answer in moto[15:24:3]] == ["1", "3", "6"]  # the updates applied
+    assert all(answer[0] == "ValidationException" for index in (16, 17) for answer in moto[index:24:3])
+    stored = ["agg", "agg2", "kinds", "r0", "r1", "r2", "r3", "r4", "under"]
+    assert [item["sk"]["S"] for item in moto[-1]] == stored
