@@ -6,6 +6,7 @@
 - the proxy and the CSV export started as their run.sh starts them under the Lambda Web Adapter
   (devstack/adapter.py); the API under uvicorn (in AWS: API Gateway and Mangum); the ingest fed by
   pollers in their own processes (devstack/poller.py), as many as the SQS event source runs at once;
+  the bill check's daily sync as the reconcile function (devstack/reconcile_timer.py);
 - a front door on CODECOSTS_PORT (devstack/frontdoor.py) routing as the function URL and API Gateway
   do;
 - a bootstrap user, API key and proxy endpoint written to `.codecosts/dev.json`, and what was
@@ -32,7 +33,6 @@ from devstack.adapter import AdaptedFunction
 from devstack.frontdoor import FrontDoor, Function, Routes
 from devstack.poller import EVENT_SOURCE
 from devstack.processes import ROOT, Child, base_environment, free_port
-from devstack.reconcile_timer import ReconcileTimer
 from devstack.rehearsal import Rehearsal, rehearse
 from devstack.state import StateSnapshot
 
@@ -289,7 +289,11 @@ def main() -> None:
         ]
         proxy = AdaptedFunction("proxy", ROOT / "functions/proxy/run.sh", environment("proxy"))
         export = AdaptedFunction("usage_export", ROOT / "functions/api/run.sh", environment("usage_export"))
-        functions = [api, proxy, export]
+        # The bill check's daily sync (devstack/reconcile_timer.py), as the reconcile function.
+        reconcile = Child(
+            "reconcile", [python, "-m", "devstack.reconcile_timer"], child_environment("reconcile")
+        )
+        functions = [api, proxy, export, reconcile]
 
         get_settings.cache_clear()
         settings = get_settings()
@@ -325,8 +329,6 @@ def main() -> None:
             daemon=True,
         )
         saver.start()
-        # The bill check's daily sync (devstack/reconcile_timer.py), in this process as the operator.
-        ReconcileTimer().start()
         print(_banner(settings, dev, restored), flush=True)
         import uvloop
 

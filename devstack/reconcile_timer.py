@@ -1,8 +1,10 @@
 """The daily bill-check sync in `make dev`: the reconcile handler, run as EventBridge Scheduler runs it.
 
-Once a day at `RECONCILE_AT_UTC` (the stack's schedule), in a daemon thread that ends with the
-process. The Admin API it reads is `CODECOSTS_ANTHROPIC_ADMIN_URL`, as in the stack; `POST
-/api/reconciliation/refresh` syncs a tenant at once.
+Once a day at `RECONCILE_AT_UTC` (the stack's schedule). `make dev` runs it as its own process
+(`python -m devstack.reconcile_timer`) with the reconcile function's environment and rehearsed role,
+as every function has its own; the timer's thread ends with that process. The Admin API it reads
+is `CODECOSTS_ANTHROPIC_ADMIN_URL`, as in the stack; `POST /api/reconciliation/refresh` syncs a
+tenant at once.
 """
 
 from __future__ import annotations
@@ -56,3 +58,12 @@ class ReconcileTimer:
         except Exception:  # a failed day is logged; tomorrow's run tries again, as the scheduler would
             logger.exception("local reconcile run failed")
             return {"synced": 0, "failed": 0}
+
+
+def main() -> None:
+    timer = ReconcileTimer().start()
+    timer.thread.join()  # until make dev stops this process
+
+
+if __name__ == "__main__":
+    main()
