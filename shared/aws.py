@@ -37,7 +37,7 @@ def use_function_credentials(credentials: Mapping[str, Credentials]) -> None:
     _registered.clear()
     _registered.update(credentials)
     # Clients made before, the default chain's included, may carry an earlier rehearsal's keys.
-    for made in (_dynamodb, _table, _dynamodb_typed, _sqs, _sqs_without_retries, _s3, _secrets, _kms):
+    for made in (_client, _dynamodb, _table):
         made.cache_clear()
 
 
@@ -74,6 +74,16 @@ def _session(identity: Credentials) -> boto3.Session:
     return boto3.Session(aws_access_key_id=identity[0], aws_secret_access_key=identity[1])
 
 
+# sqs_without_retries's: one attempt, short timeouts; a constant, so `_client`'s cache keys on it.
+_NO_RETRIES = Config(
+    retries={"max_attempts": 1, "mode": "standard"},
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=32,
+)
+
+
+@lru_cache(maxsize=64)
 def _client(service: Any, identity: Credentials | None, config: Config = _CONFIG) -> Any:
     if identity is None:
         return boto3.client(service, config=config)
@@ -93,45 +103,6 @@ def _table(name: str, identity: Credentials | None) -> Any:
     return _dynamodb(identity).Table(name)
 
 
-@lru_cache(maxsize=8)
-def _dynamodb_typed(identity: Credentials | None) -> Any:
-    return _client("dynamodb", identity)
-
-
-@lru_cache(maxsize=8)
-def _sqs(identity: Credentials | None) -> Any:
-    return _client("sqs", identity)
-
-
-@lru_cache(maxsize=8)
-def _sqs_without_retries(identity: Credentials | None) -> Any:
-    return _client(
-        "sqs",
-        identity,
-        Config(
-            retries={"max_attempts": 1, "mode": "standard"},
-            connect_timeout=2,
-            read_timeout=5,
-            max_pool_connections=32,
-        ),
-    )
-
-
-@lru_cache(maxsize=8)
-def _s3(identity: Credentials | None) -> Any:
-    return _client("s3", identity)
-
-
-@lru_cache(maxsize=8)
-def _secrets(identity: Credentials | None) -> Any:
-    return _client("secretsmanager", identity)
-
-
-@lru_cache(maxsize=8)
-def _kms(identity: Credentials | None) -> Any:
-    return _client("kms", identity)
-
-
 def dynamodb() -> Any:
     return _dynamodb(_identity())
 
@@ -148,25 +119,25 @@ def dynamodb_client() -> Any:
 def dynamodb_typed() -> Any:
     """DynamoDB's own client, values typed as the API has them (`{"N": "1"}`): without the resource
     layer's conversions (a quarter of a small call's CPU), for hot calls on simple items."""
-    return _dynamodb_typed(_identity())
+    return _client("dynamodb", _identity())
 
 
 def sqs() -> Any:
-    return _sqs(_identity())
+    return _client("sqs", _identity())
 
 
 def sqs_without_retries() -> Any:
     """For callers that retry themselves, briefly: the proxy holds a caller's response open meanwhile."""
-    return _sqs_without_retries(_identity())
+    return _client("sqs", _identity(), _NO_RETRIES)
 
 
 def s3() -> Any:
-    return _s3(_identity())
+    return _client("s3", _identity())
 
 
 def secrets_manager() -> Any:
-    return _secrets(_identity())
+    return _client("secretsmanager", _identity())
 
 
 def kms() -> Any:
-    return _kms(_identity())
+    return _client("kms", _identity())
