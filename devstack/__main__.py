@@ -107,8 +107,9 @@ def _bootstrap(settings: Any) -> dict[str, Any]:
 
 def _overrides() -> dict[str, str]:
     """The developer's own settings (a fake upstream's or Admin API's URL, Clerk keys): they win over
-    the template's values and reach every function. The server secret is not one: the functions
-    fetch it from the local Secrets Manager, as in AWS."""
+    the template's values where the template sets them, and reach no function it keeps them from
+    (`_function_environment`). The server secret is not one: the functions fetch it from the local
+    Secrets Manager, as in AWS."""
     return {
         key: value
         for key, value in os.environ.items()
@@ -126,12 +127,17 @@ _LOCAL_ADDITIONS = {
 
 
 def _function_environment(rehearsal: Rehearsal, name: str, endpoint_url: str) -> dict[str, str]:
-    """All a function's process sees: what the template gives it (its role's credentials included),
-    the local additions, and the developer's own settings."""
+    """All a function's process sees: what the template gives it (its role's credentials included,
+    the developer's values already laid over its variables by the rehearsal), the local additions,
+    and the developer's settings the template gives no function. A variable the template passes to
+    other functions only (the queue's URL, the secret's ARN) never reaches this one: it would not in
+    AWS."""
+    function = rehearsal.functions[name]
+    in_template = {variable for role in rehearsal.functions.values() for variable in role.environment}
     return {
-        **rehearsal.functions[name].process_environment(endpoint_url),
+        **function.process_environment(endpoint_url),
         **_LOCAL_ADDITIONS,
-        **_overrides(),
+        **{key: value for key, value in _overrides().items() if key not in in_template},
     }
 
 
