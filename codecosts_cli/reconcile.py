@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from codecosts_cli.api import EXIT_STATUSES, OK, Api, CliError, count, dump_json, fail, money, table
+from codecosts_cli.api import EXIT_STATUSES, OK, Api, count, dump_json, money, runner, table
 
 _DAYS = re.compile(r"^(\d+)d$")
 KINDS = (
@@ -114,13 +113,6 @@ def reconcile_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
     return OK
 
 
-def _run(args: argparse.Namespace) -> int:
-    try:
-        return reconcile_command(args, Api(), sys.stdout)
-    except CliError as error:
-        return fail(error)
-
-
 def register(commands: Any) -> None:
     help_text = "recorded versus billed by Anthropic, by day, model and key; spend that went around the proxy"
     parser: argparse.ArgumentParser = commands.add_parser(
@@ -136,4 +128,4 @@ def register(commands: Any) -> None:
         "--refresh", action="store_true", help="sync Anthropic's reports first (at most once a minute)"
     )
     parser.add_argument("--json", action="store_true", help="the API's JSON instead of tables")
-    parser.set_defaults(run=_run)
+    parser.set_defaults(run=runner(reconcile_command))
