@@ -42,6 +42,17 @@ class Store:
                 return
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def tenant_range(self, tenant_id: str, low: str, high: str) -> list[dict[str, Any]]:
+        """Every item of the tenant whose sort key is between `low` and `high` (inclusive)."""
+        return list(
+            self.query_all(
+                {
+                    "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
+                    & Key("sk").between(low, high)
+                }
+            )
+        )
+
     def query_page(
         self,
         query: dict[str, Any],

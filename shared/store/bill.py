@@ -118,20 +118,10 @@ def public_status(item: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class BillStore(Store):
-    def _tenant_rows(self, tenant_id: str, low: str, high: str) -> list[dict[str, Any]]:
-        return list(
-            self.query_all(
-                {
-                    "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
-                    & Key("sk").between(low, high)
-                }
-            )
-        )
-
     def _day_rows(self, tenant_id: str, kind: str, start: date, end: date) -> list[dict[str, Any]]:
         """Rows of one kind (`U` usage, `C` cost) for the days from `start` to before `end`."""
         last = date.fromordinal(end.toordinal() - 1).isoformat()
-        return self._tenant_rows(tenant_id, f"BILL#{kind}#{start.isoformat()}", f"BILL#{kind}#{last}#~")
+        return self.tenant_range(tenant_id, f"BILL#{kind}#{start.isoformat()}", f"BILL#{kind}#{last}#~")
 
     def replace(
         self,
@@ -147,7 +137,7 @@ class BillStore(Store):
         stale = [
             *self._day_rows(tenant_id, "U", start, end),
             *self._day_rows(tenant_id, "C", start, end),
-            *self._tenant_rows(tenant_id, "BILL#K#", "BILL#K#~"),  # the key list is replaced whole
+            *self.tenant_range(tenant_id, "BILL#K#", "BILL#K#~"),  # the key list is replaced whole
         ]
         fresh: dict[str, dict[str, Any]] = {}
         for row in usage:
@@ -259,6 +249,6 @@ class BillStore(Store):
         ]
         keys = [
             AnthropicApiKey(item["anthropic_api_key_id"], item.get("name"), item.get("partial_key_hint"))
-            for item in self._tenant_rows(tenant_id, "BILL#K#", "BILL#K#~")
+            for item in self.tenant_range(tenant_id, "BILL#K#", "BILL#K#~")
         ]
         return BilledReports(usage, costs, keys)

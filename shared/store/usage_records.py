@@ -456,11 +456,4 @@ class UsageStore(Store):
         prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#D#"
         low = prefix + (first_day.isoformat() if first_day else "")
         high = prefix + (last_day.isoformat() if last_day else "9999-12-31") + "#~"
-        return list(
-            self.query_all(
-                {
-                    "KeyConditionExpression": Key("pk").eq(layout.tenant_pk(tenant_id))
-                    & Key("sk").between(low, high)
-                }
-            )
-        )
+        return self.tenant_range(tenant_id, low, high)
