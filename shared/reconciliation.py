@@ -107,9 +107,9 @@ def _rate(
 def price_billed(row: BilledUsage) -> Decimal:
     """Billed tokens priced as a record is; a model the prices do not know costs 0 (and shows as drift)."""
     total = Decimal(0)
+    long_context = row.context_window == LONG_CONTEXT
     for kind, count in row.tokens.as_dict().items():
         if count:
-            long_context = row.context_window == LONG_CONTEXT
             rate = _rate(row.model, kind, long_context, row.day, row.speed, row.inference_geo)
             total += (rate or Decimal(0)) * count
     return total.quantize(_MICRO_CENTS)

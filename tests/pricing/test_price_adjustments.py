@@ -3,6 +3,7 @@ prices by hand, and a guard that tells when the library has caught up."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,8 +11,10 @@ import genai_prices
 from genai_prices.types import TieredPrices
 
 from shared.anthropic_prices import PRICE_OVERRIDES
+from shared.billed import BilledUsage, TokenCounts
 from shared.cache_economics import unread_1h_cache_writes
 from shared.pricing import price_sheet, price_usage
+from shared.reconciliation import LONG_CONTEXT, price_billed
 from shared.timefmt import format_timestamp
 from shared.usage import Usage
 
@@ -77,3 +80,21 @@ def test_the_price_sheet_shows_what_the_code_applies() -> None:
     assert opus["fast_prices"]["input_mtok"] == {"usd": "10", "tiers": []}
     assert opus["multipliers"] == {"us_only_inference": "1.1"}
     assert price_sheet("claude-imaginary-9", AT) is None
+
+
+def test_billed_long_context_tokens_cost_the_published_long_context_rates() -> None:
+    # The bill check prices the usage report's "200k-1M" rows per token kind; by hand from the
+    # pricing page: $6 input, $7.50 5m writes, $12 1h writes, $0.60 reads, $22.50 output per MTok.
+    tokens = TokenCounts(
+        uncached_input_tokens=1_000,
+        cache_creation_5m_input_tokens=1_000,
+        cache_creation_1h_input_tokens=1_000,
+        cache_read_input_tokens=1_000,
+        output_tokens=1_000,
+    )
+    # 6,000 + 7,500 + 12,000 + 600 + 22,500 = 48,600 micro-dollars
+    for model in ("claude-sonnet-4-5-20250929", "claude-sonnet-4-20250514"):  # genai-prices; override
+        row = BilledUsage("2026-11-20", None, model, LONG_CONTEXT, tokens)
+        assert price_billed(row) == Decimal("4.860000"), model
+        # The same tokens under 200k: $3, $3.75, $6, $0.30, $15 per MTok = 28,050 micro-dollars
+        assert price_billed(replace(row, context_window="0-200k")) == Decimal("2.805000"), model
