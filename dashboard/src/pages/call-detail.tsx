@@ -355,6 +355,16 @@ export function CallDetailPage(props: { id: string }) {
                 )}
               </dd>
             </div>
+            {call.session_id && (
+              <div>
+                <dt>Claude Code session</dt>
+                <dd>
+                  <Link href={`/sessions/${encodeURIComponent(call.session_id)}`} title={call.session_id}>
+                    {call.agent === "subagent" ? "Subagent call in the session" : "See the session"}
+                  </Link>
+                </dd>
+              </div>
+            )}
             <div>
               <dt>Request id</dt>
               <dd class="mono">{call.request_id ?? "—"}</dd>
