@@ -26,6 +26,10 @@ function mainAgentCents(session: SessionSummary): number {
   return Number(session.cost_cents) - Number(session.subagent_cost_cents);
 }
 
+export function sessionPath(id: string): string {
+  return `/sessions/${encodeURIComponent(id)}`;
+}
+
 function shortId(id: string): string {
   return id.length > 13 ? `${id.slice(0, 8)}…` : id;
 }
@@ -136,11 +140,11 @@ export function SessionsPage(props: { range: DayRange }) {
                   class="clickable"
                   data-session={session.session_id}
                   onClick={(event) => {
-                    if (!(event.target as Element).closest("a")) navigate(`/sessions/${encodeURIComponent(session.session_id)}`);
+                    if (!(event.target as Element).closest("a")) navigate(sessionPath(session.session_id));
                   }}
                 >
                   <td class="nowrap">
-                    <Link href={`/sessions/${encodeURIComponent(session.session_id)}`}>{utcTime(session.last_at)}</Link>
+                    <Link href={sessionPath(session.session_id)}>{utcTime(session.last_at)}</Link>
                   </td>
                   <td class="mono" title={session.session_id}>
                     {shortId(session.session_id)}
@@ -200,7 +204,7 @@ function Facts(props: { session: SessionDetail }) {
   const { session } = props;
   const savings = Number(session.cache_savings_cents);
   return (
-    <dl class="facts" data-testid="session-facts">
+    <dl class="facts words" data-testid="session-facts">
       <div>
         <dt>Cost</dt>
         <dd data-testid="session-cost" data-cents={String(Number(session.cost_cents))}>
@@ -247,12 +251,18 @@ function Facts(props: { session: SessionDetail }) {
       <div>
         <dt>1-hour cache writes never read back</dt>
         <dd data-testid="session-unread" data-cents={String(Number(session.unread_1h_cache_write_extra_cents))}>
-          {plural(session.unread_1h_cache_write_tokens, "token")} in {plural(session.unread_1h_cache_writes, "call")},{" "}
-          {dollars(Number(session.unread_1h_cache_write_extra_cents))} above plain input
+          {session.unread_1h_cache_write_tokens > 0 ? (
+            <>
+              {plural(session.unread_1h_cache_write_tokens, "token")} in {plural(session.unread_1h_cache_writes, "call")}:{" "}
+              {dollars(Number(session.unread_1h_cache_write_extra_cents))} above plain input
+            </>
+          ) : (
+            "None"
+          )}
           {session.pending_1h_cache_write_tokens > 0 && (
             <span class="muted small">
               {" "}
-              ({count(session.pending_1h_cache_write_tokens)} more tokens still within their hour)
+              ({plural(session.pending_1h_cache_write_tokens, "token")} still within their hour)
             </span>
           )}
         </dd>
@@ -318,7 +328,7 @@ export function SessionDetailPage(props: { id: string }) {
                     <td>
                       <Agent call={call} />
                     </td>
-                    <td>{call.model ?? "—"}</td>
+                    <td class="nowrap">{call.model ?? "—"}</td>
                     <td>
                       <span class={statusClass(call.status_code)}>{call.status_code ?? "—"}</span>
                     </td>
