@@ -94,10 +94,13 @@ export interface UsageSummary {
   byDeveloper?: DeveloperSummary[];
 }
 
-/** Spend by developer (Claude Code's `metadata.user_id`): only on servers that record it. */
+/** Spend by Claude Code developer (from its `metadata.user_id`), on servers that record it; calls
+ * without a developer are under the Anthropic credential that paid (`developer_id` null). */
 export interface DeveloperSummary {
-  developer_id: string;
+  developer_id: string | null;
   name: string | null;
+  api_key_id: string | null;
+  api_key_hint: string | null;
   cost: number;
   requests: number;
   tokens: number;
@@ -120,6 +123,8 @@ export interface SessionSummary extends TokenCounts {
   subagent_requests: number;
   subagent_cost_cents: string;
   subagent_runs: number;
+  // The Claude Code developer who ran it, on servers that record developers.
+  developer_id?: string | null;
 }
 
 export interface SessionDetail extends SessionSummary {

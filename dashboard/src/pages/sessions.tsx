@@ -43,14 +43,14 @@ function Cents(props: { value: string | number; testid?: string }) {
   );
 }
 
-/** Spend by developer (who ran Claude Code, from its `metadata.user_id`), when the server records it. */
-function DeveloperSpend(props: { range: DayRange }) {
-  const { range } = props;
-  const summary = useLoad(`developers|${range.from}/${range.to}`, () =>
-    api.get<UsageSummary>("/api/usage/summary", { from: range.from, to: range.to }),
-  );
-  const developers: DeveloperSummary[] = summary.data?.byDeveloper ?? [];
-  if (developers.length === 0) return null;
+/** Who a developer row is: its name, else its fingerprint, else the Anthropic key that paid. */
+function developerLabel(row: DeveloperSummary): string {
+  return row.name ?? row.developer_id ?? (row.api_key_hint ? `key ${row.api_key_hint}` : "unattributed");
+}
+
+/** Spend by developer, when the server records developers (the summary then has `byDeveloper`). */
+function DeveloperSpend(props: { developers: DeveloperSummary[] }) {
+  if (props.developers.length === 0) return null;
   return (
     <div class="panel flush">
       <h2 class="inset">Spend by developer</h2>
@@ -64,14 +64,12 @@ function DeveloperSpend(props: { range: DayRange }) {
           </tr>
         </thead>
         <tbody>
-          {developers.map((developer) => (
-            <tr key={developer.developer_id}>
-              <td title={developer.developer_id}>
-                {developer.name ?? <span class="mono">{developer.developer_id}</span>}
-              </td>
-              <td class="num">{count(developer.requests)}</td>
-              <td class="num">{count(developer.tokens)}</td>
-              <Cents value={developer.cost} />
+          {props.developers.map((row) => (
+            <tr key={row.developer_id ?? row.api_key_id ?? ""}>
+              <td title={row.developer_id ?? row.api_key_id ?? undefined}>{developerLabel(row)}</td>
+              <td class="num">{count(row.requests)}</td>
+              <td class="num">{count(row.tokens)}</td>
+              <Cents value={row.cost} />
             </tr>
           ))}
         </tbody>
@@ -94,6 +92,12 @@ export function SessionsPage(props: { range: DayRange }) {
     }),
   );
   const page = sessions.data;
+  const summary = useLoad(`summary|${rangeKey}`, () =>
+    api.get<UsageSummary>("/api/usage/summary", { from: range.from, to: range.to }),
+  );
+  const developers = summary.data?.byDeveloper ?? [];
+  const names = new Map(developers.map((row) => [row.developer_id, developerLabel(row)]));
+  const byDeveloper = page?.items.some((session) => session.developer_id) ?? false;
   return (
     <section>
       <header class="page-header">
@@ -104,7 +108,7 @@ export function SessionsPage(props: { range: DayRange }) {
         Claude Code sessions, the most recently active first: what each cost, how much of it its subagents spent,
         and what prompt caching saved.
       </p>
-      <DeveloperSpend range={range} />
+      <DeveloperSpend developers={developers} />
       {sessions.error !== null && <ErrorBox error={sessions.error} retry={() => sessions.reload()} />}
       {sessions.loading && !page && <Loading what="sessions" />}
       {page && page.items.length === 0 && cursors.pageNumber === 1 && (
@@ -131,6 +135,7 @@ export function SessionsPage(props: { range: DayRange }) {
                 <th class="num">Subagents</th>
                 <th class="num">Cache savings</th>
                 <th>Models</th>
+                {byDeveloper && <th>Developer</th>}
               </tr>
             </thead>
             <tbody>
@@ -162,6 +167,11 @@ export function SessionsPage(props: { range: DayRange }) {
                   </td>
                   <Cents value={session.cache_savings_cents} />
                   <td>{session.models.join(", ")}</td>
+                  {byDeveloper && (
+                    <td title={session.developer_id ?? undefined}>
+                      {session.developer_id ? (names.get(session.developer_id) ?? session.developer_id) : "—"}
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>
@@ -267,6 +277,12 @@ function Facts(props: { session: SessionDetail }) {
           )}
         </dd>
       </div>
+      {session.developer_id && (
+        <div>
+          <dt>Developer</dt>
+          <dd class="mono">{session.developer_id}</dd>
+        </div>
+      )}
       <div>
         <dt>Models</dt>
         <dd>{session.models.join(", ") || "—"}</dd>
