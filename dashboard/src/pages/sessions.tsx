@@ -43,9 +43,11 @@ function Cents(props: { value: string | number; testid?: string }) {
   );
 }
 
-/** Who a developer row is: its name, else its fingerprint, else the Anthropic key that paid. */
+/** Who a developer row is: its name, else its fingerprint; calls without one, by the key that paid. */
 function developerLabel(row: DeveloperSummary): string {
-  return row.name ?? row.developer_id ?? (row.api_key_hint ? `key ${row.api_key_hint}` : "unattributed");
+  const who = row.name ?? row.developer_id;
+  if (who) return who;
+  return row.api_key_hint ? `No developer (Anthropic key ${row.api_key_hint})` : "No developer";
 }
 
 /** Spend by developer, when the server records developers (the summary then has `byDeveloper`). */
