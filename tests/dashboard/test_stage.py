@@ -125,6 +125,5 @@ def test_the_dashboard_works_through_the_stage_path(
         "/v1/api/usage",
         "/v1/api/usage/sessions",
         "/v1/api/anthropic-admin-key",
-        "/v1/api/reconciliation",
     } <= paths, paths
     assert any(re.fullmatch(r"/v1/assets/.+\.js", path) for path in paths), paths

@@ -29,7 +29,7 @@ const BILLED_LESS = "#b45309";
 
 const NO_KEY: AdminKeyStatus = { configured: false, hint: null, updated_at: null };
 
-/** The report, or null before an admin key is set (the API's 409). */
+/** The report, or null when the admin key went away meanwhile (the API's 409). */
 async function loadReport(range: DayRange): Promise<Reconciliation | null> {
   try {
     return await api.get<Reconciliation>("/api/reconciliation", { from: range.from, to: range.to });
@@ -352,7 +352,11 @@ export function BillCheckPage(props: { range: DayRange }) {
   const [keyVersion, setKeyVersion] = useState(0);
   const adminKey = useLoad(`admin-key|${keyVersion}`, () => api.get<AdminKeyStatus>("/api/anthropic-admin-key"));
   const rangeKey = `${range.from}/${range.to}`;
-  const report = useLoad(`${rangeKey}|${keyVersion}`, () => loadReport(range));
+  const configured = adminKey.data?.configured ?? false;
+  // Asked only once a key is set: without one the API can only answer 409.
+  const report = useLoad(`${rangeKey}|${keyVersion}|${configured}`, () =>
+    configured ? loadReport(range) : Promise.resolve(null),
+  );
   const [refreshing, setRefreshing] = useState(false);
   const [refreshError, setRefreshError] = useState<unknown>(null);
   const keyChanged = () => {

@@ -9,7 +9,7 @@ import {
   type UsageRecord,
   type UsageSummary,
 } from "../api";
-import { Empty, ErrorBox, Link, Loading, Pager, useCursors, useLoad } from "../components/common";
+import { Empty, ErrorBox, Link, Loading, Pager, useCursors, useEvery, useLoad } from "../components/common";
 import { count, dollars, duration, millis, plural, recordCost, utcTime } from "../format";
 import type { DayRange } from "../range";
 import { navigate } from "../router";
@@ -93,6 +93,8 @@ export function SessionsPage(props: { range: DayRange }) {
       cursor,
     }),
   );
+  // The first page follows sessions as they go on; older pages stay put.
+  useEvery(5, () => cursors.pageNumber === 1 && sessions.reload(true));
   const page = sessions.data;
   const summary = useLoad(`summary|${rangeKey}`, () =>
     api.get<UsageSummary>("/api/usage/summary", { from: range.from, to: range.to }),
