@@ -127,16 +127,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             assert dev_stack.stop() == 0, dev_stack.output
 
 
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Emptied once a run, so every module's screenshots are there at the end."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
+
+
 # Module scope: Playwright's sync API keeps an event loop running in this thread until it stops,
 # and the async tests that run later need the thread without one.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(screenshots: Path) -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: `make test` installs Debian's chromium package")
     from playwright.sync_api import sync_playwright
 
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
-    SCREENSHOTS.mkdir(parents=True)
     with sync_playwright() as playwright:
         # Playwright gives each launch a fresh temporary user data directory.
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
