@@ -325,7 +325,7 @@ export function SessionDetailPage(props: { id: string }) {
                   <th>Status</th>
                   <th class="num">Input</th>
                   <th class="num">Output</th>
-                  <th class="num">Cache write 5 min / 1 hour</th>
+                  <th class="num">Cache write 5m / 1h</th>
                   <th class="num">Cache read</th>
                   <th class="num">Cost</th>
                   <th class="num">Duration</th>
@@ -345,7 +345,7 @@ export function SessionDetailPage(props: { id: string }) {
                     <td class="nowrap">
                       <Link href={`/calls/${call.id}`}>{utcTime(call.requested_at)}</Link>
                     </td>
-                    <td>
+                    <td class="nowrap">
                       <Agent call={call} />
                     </td>
                     <td class="nowrap">{call.model ?? "—"}</td>
