@@ -61,6 +61,9 @@ def test_reconcile_gets_only_what_it_calls(template_json: dict[str, Any]) -> Non
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
+        # The drift and unrecorded-spend alerts after a sync: markers claimed, or given back.
+        "dynamodb:DeleteItem",
+        "sns:Publish",
         "kms:Decrypt",
     }
     [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]

@@ -132,7 +132,8 @@ def refresh_reconciliation(
     end: Annotated[Day, Query(alias="to")] = None,
 ) -> Any:
     """Syncs Anthropic's reports for the days asked (default as for GET) now, then answers as GET does.
-    A failed sync keeps the last good data and answers it with `stale: true` and the error."""
+    A failed sync keeps the last good data and answers it with `stale: true` and the error. A good one
+    sends the drift and unrecorded-spend alerts it reveals (shared/alerts.py)."""
     first, last = _days(start, end)
     if not services.admin_keys.status(principal.tenant_id)["configured"]:
         raise NO_ADMIN_KEY
@@ -144,7 +145,10 @@ def refresh_reconciliation(
             headers={"Retry-After": str(decision.retry_after)},
         )
     try:
-        services.bill_check.sync(principal.tenant_id, first, last)
-        return services.bill_check.report(principal.tenant_id, first, last)
+        synced = services.bill_check.sync(principal.tenant_id, first, last)
+        report = services.bill_check.report(principal.tenant_id, first, last)
     except NoAdminKey:
         raise NO_ADMIN_KEY from None
+    if synced:  # fresh data: a drifting day or an unrecorded key is news to tell (once)
+        services.alerts.check_bill(principal.tenant_id, report)
+    return report
