@@ -3,13 +3,14 @@
 Each alert has a key naming its threshold and period (`budget#<endpoint>#2026-11#80`, `drift#<day>`,
 `unrecorded#<Anthropic key>#2026-11`) and goes out at most once per channel: the tenant's webhook
 (Slack-compatible JSON) and the stack's SNS topic (email; a `tenant` message attribute routes it, see
-docs/operations.md). A channel's marker is claimed before sending and given back when the send fails,
+docs/operations.md). A channel's marker is claimed before sending and marked failed when the send fails,
 so a later check tries again. Payloads name endpoints, amounts and key hints, never a key or the URL.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -132,6 +133,10 @@ def bill_alerts(report: Mapping[str, Any], settings: AlertSettings, today: date)
     return alerts
 
 
+# Sends one alert for a tenant on one channel, by the deadline when it can (a `time.monotonic()` value).
+Sender = Callable[[str, Alert, float | None], None]
+
+
 class AlertChannels:
     """Where a tenant's alerts go: its webhook, when it set one, and the stack's topic, when there is one."""
 
@@ -139,16 +144,19 @@ class AlertChannels:
         self.webhooks = webhooks
         self.topic_arn = topic_arn
 
-    def senders(self, settings: AlertSettings) -> dict[str, Callable[[str, Alert], None]]:
-        channels: dict[str, Callable[[str, Alert], None]] = {}
+    def senders(self, settings: AlertSettings) -> dict[str, Sender]:
+        channels: dict[str, Sender] = {}
         if settings.webhook_url:
             url = settings.webhook_url
-            channels["webhook"] = lambda tenant_id, alert: self.webhooks.send(url, alert.payload(tenant_id))
+            channels["webhook"] = lambda tenant_id, alert, deadline: self.webhooks.send(
+                url, alert.payload(tenant_id), deadline
+            )
         if self.topic_arn:
             channels["email"] = self._publish
         return channels
 
-    def _publish(self, tenant_id: str, alert: Alert) -> None:
+    def _publish(self, tenant_id: str, alert: Alert, deadline: float | None) -> None:
+        # One SNS call, bounded by the SDK's own timeouts (shared/aws.py): no deadline of its own.
         aws.sns().publish(
             TopicArn=self.topic_arn,
             Subject=f"Codecosts {alert.kind} alert"[:_SUBJECT_LIMIT],
@@ -180,7 +188,13 @@ class Alerts:
             AlertChannels(sender, settings.alerts_topic_arn),
         )
 
-    def check_budgets(self, tenant_id: str, endpoint_ids: Iterable[str], now: datetime | None = None) -> int:
+    def check_budgets(
+        self,
+        tenant_id: str,
+        endpoint_ids: Iterable[str],
+        deadline: float | None = None,
+        now: datetime | None = None,
+    ) -> int:
         """After records of these endpoints were written: alerts for the budget thresholds their month
         spend has reached. Returns how many messages went out."""
         found = (self.endpoints.get(tenant_id, endpoint_id) for endpoint_id in set(endpoint_ids))
@@ -195,24 +209,36 @@ class Alerts:
             for endpoint in budgeted
             for alert in budget_alerts(endpoint, spend[endpoint["id"]], month, settings.budget_thresholds_pct)
         ]
-        return self.send(tenant_id, settings, alerts)
+        return self.send(tenant_id, settings, alerts, deadline)
 
-    def check_bill(self, tenant_id: str, report: Mapping[str, Any], today: date | None = None) -> int:
+    def check_bill(
+        self,
+        tenant_id: str,
+        report: Mapping[str, Any],
+        deadline: float | None = None,
+        today: date | None = None,
+    ) -> int:
         """After a bill sync: alerts for drifting days and unrecorded keys in its reconciliation."""
         settings = self.store.settings(tenant_id)
-        return self.send(tenant_id, settings, bill_alerts(report, settings, today or utc_now().date()))
+        alerts = bill_alerts(report, settings, today or utc_now().date())
+        return self.send(tenant_id, settings, alerts, deadline)
 
-    def send(self, tenant_id: str, settings: AlertSettings, alerts: Iterable[Alert]) -> int:
-        """Each alert on each channel not yet sent on. A failed channel is logged and given back for
-        the next check; it does not stop the others."""
+    def send(
+        self, tenant_id: str, settings: AlertSettings, alerts: Iterable[Alert], deadline: float | None = None
+    ) -> int:
+        """Each alert on each channel not yet sent on. A failed channel is logged and marked failed for
+        the next check; it does not stop the others. Past `deadline` (`time.monotonic()`), nothing more
+        is claimed: what is left goes at the next check, never lost to a caller's timeout."""
         sent = 0
         channels = self.channels.senders(settings)
         for alert in alerts:
             for channel, deliver in channels.items():
+                if deadline is not None and time.monotonic() >= deadline:
+                    return sent
                 if not self.store.claim(tenant_id, alert.key, channel):
                     continue
                 try:
-                    deliver(tenant_id, alert)
+                    deliver(tenant_id, alert, deadline)
                 except Exception as error:
                     self.store.release(tenant_id, alert.key, channel)
                     # Ours say what happened without the URL; anyone else's is named by its type only.

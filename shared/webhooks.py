@@ -111,15 +111,19 @@ class WebhookSender:
         self.backoff_seconds = backoff_seconds
         self.sleep = sleep
 
-    def send(self, url: str, payload: dict[str, Any]) -> None:
+    def send(self, url: str, payload: dict[str, Any], deadline: float | None = None) -> None:
         """POSTs the JSON payload; retries with exponential backoff (0.5 s, 1 s, ...) what may pass on
-        a second try. WebhookRefused when the URL fails the policy now, WebhookFailed after the last try."""
+        a second try. WebhookRefused when the URL fails the policy now, WebhookFailed after the last try,
+        or when no further attempt would end by `deadline` (a `time.monotonic()` value)."""
         import httpx  # only a process that sends an alert loads it
 
-        last = ""
+        last = "no time left"
         for attempt in range(self.attempts):
-            if attempt:
-                self.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            pause = self.backoff_seconds * 2 ** (attempt - 1) if attempt else 0.0
+            if deadline is not None and time.monotonic() + pause + self.timeout > deadline:
+                break
+            if pause:
+                self.sleep(pause)
             target = self.policy.check(url)  # again each time: the name may now resolve elsewhere
             try:
                 with httpx.Client(timeout=self.timeout, follow_redirects=False, trust_env=False) as client:

@@ -131,3 +131,12 @@ def test_the_send_connects_to_the_address_it_checked_not_to_a_second_lookup(webh
     policy = WebhookPolicy(allow_loopback=True, resolver=resolver(["127.0.0.1"]))
     WebhookSender(policy, timeout=2, attempts=1).send(f"http://hooks.invalid:{port}/x", PAYLOAD)
     assert webhook.received == [PAYLOAD]
+
+
+def test_no_attempt_starts_that_could_not_end_by_the_callers_deadline(webhook: WebhookReceiver) -> None:
+    webhook.fail_next = 5
+    sender = WebhookSender(WebhookPolicy(allow_loopback=True), timeout=1, attempts=3, sleep=lambda _: None)
+    with pytest.raises(WebhookFailed):
+        # The first attempt fits; a second (0.5 s of backoff, then up to 1 s) would not.
+        sender.send(webhook.url, PAYLOAD, deadline=time.monotonic() + 1.2)
+    assert webhook.attempts == 1

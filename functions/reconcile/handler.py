@@ -8,6 +8,7 @@ the error) and does not stop the others.
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,7 +38,9 @@ def handler(
                 logger.exception("bill sync failed", extra={"tenant_id": tenant_id})
                 ok = False
             if ok:
-                _alert(check, alerting, tenant_id, today)
+                # Ends before Lambda's timeout: an alert claimed and then cut off would never go out.
+                deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - 5
+                _alert(check, alerting, tenant_id, today, deadline)
             synced += ok
             failed += not ok
     metrics.add_metric(name="BillSyncSucceeded", unit=MetricUnit.Count, value=synced)
@@ -45,11 +48,10 @@ def handler(
     return {"synced": synced, "failed": failed}
 
 
-def _alert(check: BillCheck, alerts: Alerts, tenant_id: str, today: date) -> None:
+def _alert(check: BillCheck, alerts: Alerts, tenant_id: str, today: date, deadline: float) -> None:
     """The drift and unrecorded-spend alerts of the last week's full days (older ones were told then)."""
     try:
-        alerts.check_bill(
-            tenant_id, check.report(tenant_id, today - timedelta(days=DEFAULT_DAYS), today), today
-        )
+        report = check.report(tenant_id, today - timedelta(days=DEFAULT_DAYS), today)
+        alerts.check_bill(tenant_id, report, deadline, today)
     except Exception:  # the sync is done and kept; the next run checks again
         logger.exception("bill alerts failed", extra={"tenant_id": tenant_id})

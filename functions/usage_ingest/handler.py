@@ -6,6 +6,7 @@ ReportBatchItemFailures), so the others in the batch commit and only the failure
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -18,6 +19,9 @@ from shared.observability import MetricUnit, logger, metrics
 from shared.settings import get_settings
 from shared.store.usage_records import UsageStore
 from shared.usage_event import RejectedMessage, parse_usage_message
+
+# Left of the invocation's time when the last alert may still be sent.
+_TIMEOUT_MARGIN_SECONDS = 3
 
 
 def _default_ingest() -> UsageIngest:
@@ -68,11 +72,13 @@ def handler(
             processor=processor,
             context=context,
         )
-        check_budgets(alerts or Alerts.from_settings(get_settings()), touched)
+        # Sends end before Lambda's timeout: an alert claimed and then cut off would never go out.
+        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - _TIMEOUT_MARGIN_SECONDS
+        check_budgets(alerts or Alerts.from_settings(get_settings()), touched, deadline)
     return response
 
 
-def check_budgets(alerts: Alerts, touched: set[tuple[str, str]]) -> None:
+def check_budgets(alerts: Alerts, touched: set[tuple[str, str]], deadline: float) -> None:
     """Budget alerts for the endpoints whose records were just written, once the batch is stored. A
     failure is logged, never the batch's: the records are in, and the next batch checks again."""
     by_tenant: dict[str, set[str]] = {}
@@ -80,7 +86,7 @@ def check_budgets(alerts: Alerts, touched: set[tuple[str, str]]) -> None:
         by_tenant.setdefault(tenant_id, set()).add(endpoint_id)
     for tenant_id, endpoint_ids in by_tenant.items():
         try:
-            sent = alerts.check_budgets(tenant_id, endpoint_ids)
+            sent = alerts.check_budgets(tenant_id, endpoint_ids, deadline)
         except Exception:
             logger.exception("budget alert check failed", extra={"tenant_id": tenant_id})
             continue

@@ -4,7 +4,7 @@ One topic for every tenant: each message carries a `tenant` attribute, and an em
 takes a filter policy on it (docs/operations.md). The ingest sends budget alerts after it writes
 records; the reconcile function and the API's refresh send drift and unrecorded-spend alerts after a
 bill sync. Each reads the tenant's alert settings and claims a marker per alert and channel (a
-conditional put, deleted again when the send fails), and publishes to the topic.
+conditional put, marked failed when the send fails), and publishes to the topic.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ class AlertsTopic(Construct):
             sender.add_to_role_policy(
                 iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
             )
-            # The alert settings (GetItem), a sent marker claimed (PutItem) or given back after a
-            # failed send (DeleteItem); a budget check also reads endpoints and month spends.
-            actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+            # The alert settings (GetItem), a sent marker claimed (PutItem) or marked failed after a
+            # failed send (UpdateItem); a budget check also reads endpoints and month spends.
+            actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
             if sender is budget_checker:
                 actions.append("dynamodb:BatchGetItem")
             sender.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))

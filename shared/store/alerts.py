@@ -64,22 +64,31 @@ class AlertStore(Store):
 
     def claim(self, tenant_id: str, alert_key: str, channel: str) -> bool:
         """True for the one caller that gets to send this alert on this channel (a conditional put:
-        concurrent ingests, redelivered records and repeated syncs all find it taken)."""
+        concurrent ingests, redelivered records and repeated syncs all find it taken), unless the
+        last send failed."""
         client = self.table.meta.client
         try:
             self.table.put_item(
                 Item={
                     **self._marker_key(tenant_id, alert_key, channel),
                     "type": "alert_sent",
+                    "state": "sent",
                     "sent_at": format_timestamp(utc_now()),
                     "expires_at": int(time.time()) + _MARKER_DAYS * 86400,
                 },
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression="attribute_not_exists(pk) OR #state = :failed",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":failed": "failed"},
             )
         except client.exceptions.ConditionalCheckFailedException:
             return False
         return True
 
     def release(self, tenant_id: str, alert_key: str, channel: str) -> None:
-        """The send failed: the next check tries again."""
-        self.table.delete_item(Key=self._marker_key(tenant_id, alert_key, channel))
+        """The send failed: the next check may claim it again."""
+        self.table.update_item(
+            Key=self._marker_key(tenant_id, alert_key, channel),
+            UpdateExpression="SET #state = :failed",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":failed": "failed"},
+        )

@@ -61,8 +61,7 @@ def test_reconcile_gets_only_what_it_calls(template_json: dict[str, Any]) -> Non
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
-        # The drift and unrecorded-spend alerts after a sync: markers claimed, or given back.
-        "dynamodb:DeleteItem",
+        # The drift and unrecorded-spend alerts after a sync, by email.
         "sns:Publish",
         "kms:Decrypt",
     }

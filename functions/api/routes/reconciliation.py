@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/reconciliation", tags=["bill check"], responses=erro
 
 # A refresh reads three Admin API reports with the tenant's key: once a minute per tenant at most.
 REFRESH = RateLimit("reconciliation_refresh", 1)
+# How long a refresh may spend sending the alerts it reveals.
+ALERTS_SECONDS = 10
 # A year of days is plenty for a bill check, and bounds what one request reads.
 MAX_DAYS = 366
 
@@ -150,5 +153,6 @@ def refresh_reconciliation(
     except NoAdminKey:
         raise NO_ADMIN_KEY from None
     if synced:  # fresh data: a drifting day or an unrecorded key is news to tell (once)
-        services.alerts.check_bill(principal.tenant_id, report)
+        # Within API Gateway's 29 s: what a slow webhook leaves unsent goes with the next sync.
+        services.alerts.check_bill(principal.tenant_id, report, time.monotonic() + ALERTS_SECONDS)
     return report
