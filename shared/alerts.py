@@ -171,7 +171,7 @@ class AlertChannels:
 class Alerts:
     def __init__(
         self, store: AlertStore, endpoints: EndpointStore, usage: UsageStore, channels: AlertChannels
-    ):
+    ) -> None:
         self.store = store
         self.endpoints = endpoints
         self.usage = usage
