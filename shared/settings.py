@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     # https) through, for tests and a laptop's `make dev`: never set it in AWS.
     alert_webhook_allow_loopback: bool = False
     # Each attempt's bound (connect, write, read): a slow webhook holds the sender this long at most.
-    alert_webhook_timeout: float = 5.0
-    alert_webhook_attempts: int = 3
+    alert_webhook_timeout: float = Field(default=5.0, gt=0)
+    alert_webhook_attempts: int = Field(default=3, ge=1)
 
     # Clerk session verification, under Clerk's own variable names. Neither key source set: Clerk
     # sessions are refused and only Codecosts API keys authenticate. A key source set: the issuer and
