@@ -77,9 +77,15 @@ def calls(endpoint_id: str, count: int) -> list[UsageEvent]:
     return [usage_event(CALL, tenant=TENANT, endpoint=endpoint_id, requested_at=now) for _ in range(count)]
 
 
-def ingest(budgeted: dict[str, Any], *events: UsageEvent) -> None:
+class ShortOnTime(LocalLambdaContext):
+    def get_remaining_time_in_millis(self) -> int:
+        return 1000  # less than the margin the ingest keeps before its timeout
+
+
+def ingest(budgeted: dict[str, Any], *events: UsageEvent, context: LocalLambdaContext | None = None) -> None:
     batch = sqs_batch(*(event.model_dump_json() for event in events))
-    assert handler(batch, LocalLambdaContext(), alerts=budgeted["alerts"]) == {"batchItemFailures": []}
+    result = handler(batch, context or LocalLambdaContext(), alerts=budgeted["alerts"])
+    assert result == {"batchItemFailures": []}
 
 
 def test_a_budget_alerts_once_at_80_and_once_at_100_percent_however_often_records_come(
@@ -138,3 +144,17 @@ def test_an_endpoint_without_a_budget_alerts_nothing(
     ingest(budgeted, *calls(endpoint["id"], 3))
     assert webhook.attempts == 0
     assert emails(budgeted["email"]) == []
+
+
+def test_a_batch_without_time_left_sends_nothing_and_the_next_one_sends_it(
+    budgeted: dict[str, Any], webhook: WebhookReceiver
+) -> None:
+    first, second, third = calls(budgeted["endpoint"]["id"], 3)
+    ingest(budgeted, first, second)
+
+    ingest(budgeted, third, context=ShortOnTime())  # 86%, but the invocation is about to time out
+
+    assert (webhook.attempts, emails(budgeted["email"])) == (0, [])
+    ingest(budgeted, third)
+    assert [alert["details"]["threshold_pct"] for alert in webhook.received] == [80]
+    assert len(emails(budgeted["email"])) == 1
