@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -213,31 +212,15 @@ def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[
     """The record items of `count` Claude Code calls over the last weeks, as the ingest writes them."""
     from shared.ingest import UsageIngest
     from shared.store.usage_records import UsageStore
+    from shared.store.usage_writes import record_item
 
-    class Kept(UsageStore):
-        """The real store, its transaction kept instead of sent: the record item is its first Put."""
-
-        def __init__(self) -> None:
-            super().__init__("codecosts", "codecosts-bodies")
-            self.actions: list[dict[str, Any]] = []
-            client = SimpleNamespace(transact_write_items=self._keep, update_item=lambda **_: None)
-            self._table = SimpleNamespace(meta=SimpleNamespace(client=client))
-
-        @property
-        def table(self) -> Any:
-            return self._table
-
-        def _keep(self, TransactItems: list[dict[str, Any]]) -> None:
-            self.actions = TransactItems
-
-    store = Kept()
-    ingest = UsageIngest(store)
+    ingest = UsageIngest(UsageStore("codecosts", "codecosts-bodies"))
     first = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=29) / count
     for index in range(count):
-        event = claude_code_event(index, first + step * index, tenant_id, endpoint_id)
-        store.write(ingest.build_record(event), None)
-        yield store.actions[0]["Put"]["Item"]
+        yield record_item(
+            ingest.build_record(claude_code_event(index, first + step * index, tenant_id, endpoint_id))
+        )
 
 
 def seed(run: DevRun, count: int) -> float:
