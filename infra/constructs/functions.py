@@ -19,7 +19,7 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
 from shared.hosting import READINESS_CHECK_PATH
-from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
+from shared.resources import BODIES_BUCKET, INGEST_MEMORY_MB, INGEST_TIMEOUT_SECONDS, TABLE
 
 # AWS Lambda Web Adapter, arm64 layer published by AWS (account 753240598075) in every commercial
 # region. Version 30 is adapter v1.1.0. Pinned here, and only here: bump it deliberately.
@@ -321,7 +321,7 @@ class Functions(Construct):
                 handler="functions.usage_ingest.handler.handler",
                 description="Codecosts usage ingest: one usage record per queued call",
                 timeout=Duration.seconds(INGEST_TIMEOUT_SECONDS),
-                memory_size=512,
+                memory_size=INGEST_MEMORY_MB,
                 reserved_concurrency=concurrency.ingest,
                 # No secret: the ingest neither hashes keys nor signs cursors.
                 environment=storage_settings,

@@ -184,3 +184,12 @@ def test_a_batch_moves_a_session_s_first_call_back_and_its_last_forward(aws):
     )
     assert session["gsi3sk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
     assert session["requests"] == 5
+
+    # Only older calls: `last_at` stays (its update's condition fails) and `first_at` moves back.
+    handler(sqs_batch(call(1).model_dump_json(), call(25).model_dump_json()), LocalLambdaContext())
+    session = table().get_item(Key=key)["Item"]
+    assert (session["first_at"], session["last_at"]) == (
+        "2026-11-20T09:31:15.250Z",
+        "2026-11-20T10:00:15.250Z",
+    )
+    assert session["gsi3sk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
