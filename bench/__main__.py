@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import coldstart, devstack, dynamo, latency, memory, throughput
+from bench import coldstart, devstack, dynamo, ingest_cpu, latency, memory, throughput
 from bench.report import Results, render
 from bench.stack import ROOT, start_stack
 
@@ -95,6 +95,9 @@ def main() -> None:
     started = _step("bundles (make bundles)")
     results.bundles = coldstart.bundle_sizes()
     results.seconds["bundles"] = time.monotonic() - started
+    started = _step("ingest handler CPU per record, AWS calls answered in-process")
+    results.ingest_cpu = ingest_cpu.measure(records=300 if args.quick else 2_000)
+    results.seconds["ingest CPU"] = time.monotonic() - started
     import uvloop
 
     uvloop.run(_load(results, args.quick))

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -46,29 +45,23 @@ TARGET_ADDED_PLAIN_MS = 20.0
 TARGET_INGEST_PER_SECOND = 100.0
 
 
-# Why the targets still missed are missed, from profiles of make dev's moto (cProfile, this machine).
+# Why the targets still missed are missed, from profiles of make dev (py-spy, this machine).
 WHY_MISSED = """\
-What is left is moto's own work per request, on the same two cores as everything else:
-- **Ingest** (target 100 records/s). Counted at make dev's moto, each record costs it three DynamoDB
-  requests (one TransactWriteItems: the record and four updates of 11 to 20 clauses; two conditional
-  UpdateItems that widen the session) and a third of an SQS request (receives and deletes take ten).
-  Profiled with py-spy while 300 queued messages were ingested, moto spent ~25 ms of CPU per record,
-  three quarters of its busy time in its update-expression engine; devstack/moto_patches/updates.py
-  brought that to ~16-17 ms (each expression parsed once, its tree copied by pickling, the
-  validator's node tables and type checks answered once per pass and class). What remains is mostly
-  the validator's ten passes over each update's tree, SigV4 verification of every request (~6 %;
-  the IAM policy decision itself is under 1 %, so caching decisions would gain nothing measurable)
-  and per-request HTTP and botocore-shape parsing. Five pollers (the event source's maximum
-  concurrency) keep moto ~80 % busy where one left it ~58 %: at ~17 ms a record, a whole core of
-  moto ingests ~60 records/s. Met by: an ingest that writes through a faster local engine (DynamoDB
-  Local speaks the same API), or fewer, smaller updates per record.
-- **Added time** follows what else runs on the two cores (the load average above): one more process
-  hop (the front door) and the proxy's own moto calls wait for a core. Measured apart on this
-  machine at a load of ~4: +1.9 ms at c=1 and +6.0 ms at c=16, the same with the ingest poller
-  paused (SIGSTOP), so the ingest does not hold calls up. A non-streaming call ends only after the
-  proxy has side work done (it ends no response before, as Lambda requires); counted at moto, 20
-  such calls made one request each of the proxy's own (SendMessage, its usage message), a few ms on
-  a loaded machine.
+What is left is the wait for moto's answers, on the same two cores as everything else:
+- **Ingest** (target 100 records/s). A batch of messages is now written as one or two
+  TransactWriteItems (records plus one merged update per aggregate; shared/store/usage_writes.py)
+  and one UpdateItem per session, where each record used to cost a transaction of six items and an
+  UpdateItem or two: in one process with devstack's moto patches (no HTTP), handler and moto together
+  spend ~1.8 ms of CPU a record in batches of 100, ~20 ms one at a time. What remains per record is
+  moto storing its item (45 attributes) and the poller's receives and deletes (ten messages a call).
+- **Added non-streaming time** is waiting, not work: its response ends after its usage message
+  (SendMessage) and its two rate-limit counts (UpdateItems, now sent at once). py-spy on make dev's
+  moto while a client sent UpdateItems back to back: moto was busy ~10 % of the time, yet each round
+  trip took a median 21 ms at a load average of ~10 (a few ms at ~2): each request wakes moto's event
+  loop, a worker thread, the loop again and the caller, and on two overloaded cores each wake-up waits
+  for a time slice (2026-11-30, at that load: main's make dev +75 ms, this one +43 to +62 ms).
+  Met by: a quieter machine, or a moto server that reads, answers and writes a request in one thread
+  (keep-alive; werkzeug's server closes every connection, uvicorn's WSGI bridge hops threads).
 """
 
 
@@ -213,31 +206,15 @@ def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[
     """The record items of `count` Claude Code calls over the last weeks, as the ingest writes them."""
     from shared.ingest import UsageIngest
     from shared.store.usage_records import UsageStore
+    from shared.store.usage_writes import record_item
 
-    class Kept(UsageStore):
-        """The real store, its transaction kept instead of sent: the record item is its first Put."""
-
-        def __init__(self) -> None:
-            super().__init__("codecosts", "codecosts-bodies")
-            self.actions: list[dict[str, Any]] = []
-            client = SimpleNamespace(transact_write_items=self._keep, update_item=lambda **_: None)
-            self._table = SimpleNamespace(meta=SimpleNamespace(client=client))
-
-        @property
-        def table(self) -> Any:
-            return self._table
-
-        def _keep(self, TransactItems: list[dict[str, Any]]) -> None:
-            self.actions = TransactItems
-
-    store = Kept()
-    ingest = UsageIngest(store)
+    ingest = UsageIngest(UsageStore("codecosts", "codecosts-bodies"))
     first = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=29) / count
     for index in range(count):
-        event = claude_code_event(index, first + step * index, tenant_id, endpoint_id)
-        store.write(ingest.build_record(event), None)
-        yield store.actions[0]["Put"]["Item"]
+        yield record_item(
+            ingest.build_record(claude_code_event(index, first + step * index, tenant_id, endpoint_id))
+        )
 
 
 def seed(run: DevRun, count: int) -> float:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost, devstack
+from bench import cost, devstack, ingest_cpu
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
@@ -97,6 +97,7 @@ class Results:
     peaks: list[Peak] = field(default_factory=list)
     leak: Leak | None = None
     ingest: IngestResult | None = None
+    ingest_cpu: list[ingest_cpu.BatchCost] = field(default_factory=list)  # AWS calls in-process
     summary: list[SummaryReads] = field(default_factory=list)
     message_bytes: int = 0
     devstack: devstack.DevStackResult | None = None
@@ -181,6 +182,7 @@ def _headline(results: Results) -> list[str]:
             f"| Ingest handler, records/s against moto (CPU per record) | "
             f"{ingest.records / ingest.seconds:.0f}/s ({ingest.cpu_seconds / ingest.records * 1000:.1f} ms) | | |"
         )
+    lines += ingest_cpu.headline(results.ingest_cpu)
     for reads in results.summary:
         lines.append(
             f"| Summary, 30 days, RRU ({reads.label}) | {reads.units:g} ({reads.rows} rows, "
@@ -397,6 +399,10 @@ def render(results: Results) -> str:
         "## DynamoDB",
         "",
         *_dynamo_detail(results),
+        "## Ingest CPU per record, batched",
+        "",
+        *ingest_cpu.detail(results.ingest_cpu),
+        "",
         "## Cost per million proxied calls (us-east-1 list prices)",
         "",
         *_cost(results),

@@ -1,6 +1,6 @@
 """Feeds the usage queue to the ingest handler the way Lambda's SQS event source mapping does.
 
-Gathers a batch as the template's mapping does (`EVENT_SOURCE`: up to 25 messages, within a 2 s
+Gathers a batch as the template's mapping does (`EVENT_SOURCE`: up to 100 messages, within a 1 s
 window; SQS hands out 10 per receive), hands it over in Lambda's event shape, and deletes the ones the
 handler did not report in `batchItemFailures` (ReportBatchItemFailures); failures become visible
 again after the visibility timeout and, after five receives, SQS moves them to the dead-letter queue,
@@ -38,8 +38,8 @@ class EventSource:
     """What the ingest's SQS event source mapping says about batches and how many it hands over at once
     (tests/infra checks the template)."""
 
-    batch_size: int = 25
-    window_seconds: int = 2
+    batch_size: int = 100
+    window_seconds: int = 1
     max_concurrency: int = 5
 
 

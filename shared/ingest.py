@@ -7,6 +7,7 @@ cannot be reached, the proxy itself (straight to the table). Both go through the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from shared import aws
 from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
 from shared.sessions import session_of
 from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
+from shared.store.usage_writes import Outcome
 from shared.timefmt import format_timestamp
 from shared.usage import INVALID_MODEL, Usage, recorded_model, requested_model
 from shared.usage_event import BodyRef, UsageEvent
@@ -30,11 +32,22 @@ class UsageIngest:
         `request_text`: the request body, when the caller still holds it (the proxy), so a
         claim-checked body need not be read back from S3.
         """
-        record = self.build_record(event, request_text)
-        # A body small enough to travel inline is kept in the table; a claim-checked one stays in S3.
-        inline = event.request_body.text is not None or event.response_body.text is not None
-        bodies = Bodies(event.request_body.text, event.response_body.text) if inline else None
-        return self.store.write(record, bodies)
+        return self.store.write(self.build_record(event, request_text), _inline_bodies(event))
+
+    def ingest_many(self, events: Sequence[UsageEvent]) -> list[Outcome]:
+        """Stores the calls, each once, in as few writes as the table allows: an outcome per event
+        (True stored, False already stored, or the exception that kept it out: it alone is retried)."""
+        outcomes: list[Outcome | None] = []  # None: the write's outcome, in order
+        batch: list[tuple[dict[str, Any], Bodies | None]] = []
+        for event in events:
+            try:
+                batch.append((self.build_record(event), _inline_bodies(event)))
+            except Exception as error:  # its body could not be read from S3, say: it alone fails
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        written = iter(self.store.write_many(batch))
+        return [next(written) if outcome is None else outcome for outcome in outcomes]
 
     def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
         usage = replace(event.usage)  # a copy: the model may be filled in below
@@ -116,6 +129,13 @@ class UsageIngest:
             return body.text
         response = aws.s3().get_object(Bucket=self.store.bucket, Key=body.key)
         return str(response["Body"].read().decode("utf-8"))
+
+
+def _inline_bodies(event: UsageEvent) -> Bodies | None:
+    """A body small enough to travel inline is kept in the table; a claim-checked one stays in S3."""
+    if event.request_body.text is None and event.response_body.text is None:
+        return None
+    return Bodies(event.request_body.text, event.response_body.text)
 
 
 def _missing(body: BodyRef) -> bool:

@@ -65,6 +65,7 @@ TABLE = TableDefinition(
 )
 
 INGEST_TIMEOUT_SECONDS = 30
+INGEST_MEMORY_MB = 512  # its vCPU share (memory / 1,769 MB) sets how fast a batch's CPU goes
 
 USAGE_QUEUE = QueueDefinition(
     name="codecosts-usage",

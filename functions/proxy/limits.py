@@ -103,7 +103,14 @@ class Counting:
 
     async def _count(self) -> None:
         try:
-            counts = await asyncio.to_thread(self._add_all)
+            # One table write per count, each in a worker thread of its own: the call's response ends
+            # after them, so they take one round trip, not one each.
+            counts = await asyncio.gather(
+                *(
+                    asyncio.to_thread(limit.limiter.add, limit.rule, subject, view.window)
+                    for limit, subject, view in self.counts
+                )
+            )
         finally:
             for _, _, view in self.counts:
                 view.in_flight -= 1
@@ -111,10 +118,6 @@ class Counting:
         for (limit, subject, view), count in zip(self.counts, counts, strict=True):
             if count is not None:
                 limit._see(subject, view.window, count)
-
-    def _add_all(self) -> list[int | None]:
-        """Blocking, in a worker thread: one table write per count."""
-        return [limit.limiter.add(limit.rule, subject, view.window) for limit, subject, view in self.counts]
 
     async def settle(self) -> None:
         """Awaited before the call's handler returns: in Lambda nothing may outlive the call."""

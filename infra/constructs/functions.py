@@ -19,7 +19,7 @@ from infra.constructs.messaging import Messaging
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
 from shared.hosting import READINESS_CHECK_PATH
-from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
+from shared.resources import BODIES_BUCKET, INGEST_MEMORY_MB, INGEST_TIMEOUT_SECONDS, TABLE
 
 # AWS Lambda Web Adapter, arm64 layer published by AWS (account 753240598075) in every commercial
 # region. Version 30 is adapter v1.1.0. Pinned here, and only here: bump it deliberately.
@@ -32,7 +32,10 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 ADAPTER_PORT = "8000"  # where run.sh starts uvicorn, inside the sandbox
 # Where the functions' EMF metrics go (shared/observability.py); each carries a `service` dimension.
 METRICS_NAMESPACE = "Codecosts"
-# The ingest's SQS event source runs at most this many batches at once; its reservation must cover them.
+# The ingest's SQS event source: batches of up to this many messages, gathered for at most this long,
+# at most this many at once (its reservation must cover them). devstack/poller.py polls the same way.
+EVENT_SOURCE_BATCH_SIZE = 100
+EVENT_SOURCE_WINDOW_SECONDS = 1
 INGEST_POLLERS = 5
 
 
@@ -318,12 +321,13 @@ class Functions(Construct):
                 handler="functions.usage_ingest.handler.handler",
                 description="Codecosts usage ingest: one usage record per queued call",
                 timeout=Duration.seconds(INGEST_TIMEOUT_SECONDS),
-                memory_size=512,
+                memory_size=INGEST_MEMORY_MB,
                 reserved_concurrency=concurrency.ingest,
                 # No secret: the ingest neither hashes keys nor signs cursors.
                 environment=storage_settings,
                 statements=[
-                    # TransactWriteItems: the record (conditional Put) plus ADDs to the aggregates.
+                    # TransactWriteItems (judged item by item): record Puts, conditional, and the ADDs
+                    # to the aggregates; UpdateItem alone: a session's first and last call moved.
                     iam.PolicyStatement(
                         actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
                         resources=[table_arn],
@@ -336,15 +340,18 @@ class Functions(Construct):
         self.ingest.add_event_source(
             event_sources.SqsEventSource(
                 messaging.usage_queue,
-                # Each record is one small transaction (tens of ms, plus an S3 read for a claim-checked
-                # body): 25 finish far inside the 30 s timeout. A 2 s window fills batches under load
-                # while a lone call still shows up in the API within seconds.
-                batch_size=25,
-                max_batching_window=Duration.seconds(2),
-                # Concurrent transactions on the same daily aggregate conflict and get retried: a few
-                # pollers keep up with the proxy without making those conflicts the common case.
+                # A batch is written as a couple of transactions (shared/store/usage_writes.py), so
+                # the larger the batch, the less each record costs: measured in-process (`make bench`,
+                # docs/benchmarks.md), ~0.7 ms of CPU a record at 100 against ~2.6 ms one at a time.
+                # At 512 MB (0.29 vCPU) a batch of 100 takes ~0.3 s with its round trips: each poller
+                # ingests ~300 records/s, the five ~1,500/s (target 1,000). A 1 s window fills
+                # batches under load while a lone call still shows up in the API within a second or two.
+                batch_size=EVENT_SOURCE_BATCH_SIZE,
+                max_batching_window=Duration.seconds(EVENT_SOURCE_WINDOW_SECONDS),
+                # Batches that run at once may conflict on a tenant's aggregates of the day: the
+                # ingest retries those in-process, and five keep conflicts rare.
                 max_concurrency=INGEST_POLLERS,
-                # Only the failed messages come back (Powertools BatchProcessor reports them).
+                # Only the failed messages come back (the handler reports them in batchItemFailures).
                 report_batch_item_failures=True,
             )
         )

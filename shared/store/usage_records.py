@@ -1,15 +1,9 @@
 """Usage records, their bodies, and the daily aggregates the summary reads.
 
-One call is written as one transaction: the record (only if it does not exist yet, so a redelivered
+Records are written in batches (shared/store/usage_writes.py): each record once (a redelivered
 message changes nothing), its inline bodies, and ADDs to the aggregates: per (tenant, day, model),
 per (tenant, endpoint, day, model), per (tenant, endpoint, UTC month) (what budgets are checked
-against) and, for a Claude Code call, per (tenant, session).
-
-A session's first and last call are a minimum and a maximum, which an update expression cannot
-compute: the transaction sets both when the session item is new (`if_not_exists`), then one
-conditional update moves `last_at` forward (`last_at < :at`) or, failing that, `first_at` back
-(`first_at > :at`). Both run again on a redelivery, so a crash between them and the transaction
-is mended by the retry; neither ever moves a bound the wrong way.
+against) and, for a Claude Code call, per (tenant, session), with the session's first and last call.
 """
 
 from __future__ import annotations
@@ -27,16 +21,19 @@ from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
 from shared.store import layout
 from shared.store.base import Page, Store
-from shared.timefmt import format_timestamp
-
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens",
+from shared.store.usage_writes import (
+    TOKEN_FIELDS,
+    Entry,
+    Outcome,
+    Retries,
+    Span,
+    Unfixable,
+    commit,
+    groups,
+    spans,
+    text_attribute,
 )
+from shared.timefmt import format_timestamp
 
 # What the API shows of a record: the contract's fields, then this project's additions.
 PUBLIC_FIELDS = (
@@ -75,8 +72,6 @@ PUBLIC_FIELDS = (
     "output_tokens_estimated",
     "price_version",
 )
-
-UNKNOWN_MODEL = "unknown"
 
 # Named outside the class, where `list` is the builtin and not the `list` method.
 AggregateRows = list[dict[str, Any]]
@@ -118,195 +113,96 @@ class Bodies:
 
 
 class UsageStore(Store):
-    def __init__(self, table_name: str, bucket: str) -> None:
+    def __init__(self, table_name: str, bucket: str, retries: Retries | None = None) -> None:
         super().__init__(table_name)
         self.bucket = bucket
+        self.retries = retries or Retries()
 
     def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
-        tenant_id = record["tenant_id"]
-        usage_id = record["id"]
-        tenant = layout.tenant_pk(tenant_id)
-        item = {
-            "pk": tenant,
-            "sk": layout.usage_sk(usage_id),
-            "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"]),
-            "gsi1sk": layout.usage_sk(usage_id),
-            "type": "usage",
-            **record,
-        }
-        if record.get("api_key_id"):
-            item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
-            item["gsi2sk"] = layout.usage_sk(usage_id)
-        session_id = record.get("session_id")
-        if session_id:
-            item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, session_id)
-            item["gsi3sk"] = layout.usage_sk(usage_id)
-        actions: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
+        outcome = self.write_many([(record, inline_bodies)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def write_many(self, batch: Sequence[tuple[dict[str, Any], Bodies | None]]) -> list[Outcome]:
+        """Writes records with their aggregates, once each, in as few transactions as fit
+        (shared/store/usage_writes.py). An outcome per record, in order: True written, False already
+        there (written before, or earlier in this batch), or the exception that kept it out."""
+        entries: dict[tuple[str, str], Entry] = {}
+        for record, bodies in batch:
+            inline = None if bodies is None else (bodies.request_body, bodies.response_body)
+            entries.setdefault((record["tenant_id"], record["id"]), Entry(record, inline))
+        committed: dict[tuple[str, str], Outcome] = {}
+        for group in groups(list(entries.values())):
+            committed.update(zip((entry.key for entry in group), self._commit(group), strict=True))
+        outcomes: list[Outcome] = []
+        seen: set[tuple[str, str]] = set()
+        for record, _ in batch:
+            key = (record["tenant_id"], record["id"])
+            outcome = committed[key]
+            # The same message twice in one batch: the second follows the first, and adds nothing.
+            outcomes.append(False if outcome is True and key in seen else outcome)
+            seen.add(key)
+        committed_records = [
+            None if isinstance(outcome, Exception) else record
+            for (record, _), outcome in zip(batch, outcomes, strict=True)
         ]
-        if inline_bodies is not None:
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": {
-                            "pk": tenant,
-                            "sk": layout.body_sk(usage_id),
-                            "type": "usage_body",
-                            "request_body": inline_bodies.request_body,
-                            "response_body": inline_bodies.response_body,
-                        },
-                    }
-                }
-            )
-        day = record["requested_at"][:10]
-        model = record.get("model") or UNKNOWN_MODEL
-        for sort_key in (
-            layout.day_aggregate_sk(day, record["proxy_endpoint_id"], model),
-            layout.endpoint_aggregate_sk(record["proxy_endpoint_id"], day, model),
-        ):
-            actions.append({"Update": self._aggregate_update(tenant, sort_key, record, day, model)})
-        actions.append({"Update": self._month_update(tenant, record)})
-        if session_id:
-            actions.append({"Update": self._session_update(tenant, record, model)})
+        for span in spans(committed_records):
+            try:
+                self._widen(span)
+            except Exception as error:  # each record it covers fails, and is retried alone
+                for position in span.entries:
+                    outcomes[position] = error
+        return outcomes
+
+    def _commit(self, group: list[Entry]) -> list[Outcome]:
+        outcomes = commit(group, self._transact, self.table_name, self.retries)
+        if len(group) > 1 and any(isinstance(outcome, Unfixable) for outcome in outcomes):
+            # One record the table refuses: each of the group's others gets in on its own.
+            return [
+                self._commit([entry])[0] if isinstance(outcome, Unfixable) else outcome
+                for entry, outcome in zip(group, outcomes, strict=True)
+            ]
+        return outcomes
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems (the seam where tests make the table fail)."""
+        self.table.meta.client.transact_write_items(TransactItems=actions)
+
+    def _widen(self, span: Span) -> None:
+        """Moves the item's `last_at` forward and its `first_at` back to the span (see usage_writes)."""
         client = self.table.meta.client
-        written = True
-        try:
-            client.transact_write_items(TransactItems=actions)
-        except client.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if not (reasons and reasons[0].get("Code") == "ConditionalCheckFailed"):
-                raise
-            written = False  # the record exists: this delivery was a repeat
-        if session_id:
-            self._widen_session(tenant, session_id, record["requested_at"])
-        return written
-
-    def _month_update(self, tenant: str, record: dict[str, Any]) -> dict[str, Any]:
-        cost = record.get("cost_cents")
-        month = record["requested_at"][:7]
-        return {
+        key = {"pk": span.key[1], "sk": span.key[2]}
+        follow = {f"#f{i}": name for i, name in enumerate(span.follow)}
+        follow_values = {f":f{i}": value for i, value in enumerate(span.follow.values())}
+        request: dict[str, Any] = {
             "TableName": self.table_name,
-            "Key": {"pk": tenant, "sk": layout.endpoint_month_sk(record["proxy_endpoint_id"], month)},
-            "UpdateExpression": "ADD requests :one, cost_cents :cost SET #month = :month, "
-            "proxy_endpoint_id = :endpoint",
-            "ExpressionAttributeNames": {"#month": "month"},
-            "ExpressionAttributeValues": {
-                ":one": 1,
-                ":cost": Decimal(cost) if cost is not None else Decimal(0),
-                ":month": month,
-                ":endpoint": record["proxy_endpoint_id"],
-            },
+            "Key": key,
+            "UpdateExpression": "SET last_at = :last" + "".join(f", {n} = :{n[1:]}" for n in follow),
+            "ConditionExpression": "last_at < :last",
+            "ExpressionAttributeValues": {":last": span.last_at, **follow_values},
+            # Either way the answer carries `first_at`, which says whether it must move back.
+            "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
-
-    def _session_update(self, tenant: str, record: dict[str, Any], model: str) -> dict[str, Any]:
-        adds, values = self._counters(record)
-        subagent = record.get("agent") == "subagent"
-        cost = record.get("cost_cents")
-        at = record["requested_at"]
-        values.update(
-            {
-                ":subagent": 1 if subagent else 0,
-                ":subagent_cost": Decimal(cost) if subagent and cost is not None else Decimal(0),
-                ":models": {model},
-                ":endpoints": {record["proxy_endpoint_id"]},
-                ":at": at,
-                ":session": record["session_id"],
-                ":list": layout.sessions_pk(record["tenant_id"]),
-                ":order": layout.session_order_sk(at, record["session_id"]),
-                ":type": "session",
-            }
-        )
-        adds += [
-            "subagent_requests :subagent",
-            "subagent_cost_cents :subagent_cost",
-            "models :models",
-            "proxy_endpoint_ids :endpoints",
-        ]
-        if record.get("agent_id"):
-            values[":agents"] = {record["agent_id"]}
-            adds.append("agent_ids :agents")
-        return {
-            "TableName": self.table_name,
-            "Key": {"pk": tenant, "sk": layout.session_sk(record["session_id"])},
-            "UpdateExpression": "ADD "
-            + ", ".join(adds)
-            + " SET first_at = if_not_exists(first_at, :at), last_at = if_not_exists(last_at, :at),"
-            " gsi3sk = if_not_exists(gsi3sk, :order), gsi3pk = :list, session_id = :session, #type = :type",
-            "ExpressionAttributeNames": {"#type": "type"},
-            "ExpressionAttributeValues": values,
-        }
-
-    def _widen_session(self, tenant: str, session_id: str, at: str) -> None:
-        """Moves the session's `last_at` forward, or its `first_at` back, to `at` (see the module doc)."""
-        client = self.table.meta.client
-        key = {"pk": tenant, "sk": layout.session_sk(session_id)}
+        if follow:
+            request["ExpressionAttributeNames"] = follow
         try:
-            client.update_item(
-                TableName=self.table_name,
-                Key=key,
-                UpdateExpression="SET last_at = :at, gsi3sk = :order",
-                ConditionExpression="last_at < :at",
-                ExpressionAttributeValues={
-                    ":at": at,
-                    ":order": layout.session_order_sk(at, session_id),
-                },
-            )
+            old = client.update_item(**request).get("Attributes", {})
+        except client.exceptions.ConditionalCheckFailedException as error:
+            old = error.response.get("Item") or {}
+        first_at = text_attribute(old, "first_at")
+        if first_at is None or first_at <= span.first_at:
             return
-        except client.exceptions.ConditionalCheckFailedException:
-            pass
         with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
             client.update_item(
                 TableName=self.table_name,
                 Key=key,
-                UpdateExpression="SET first_at = :at",
-                ConditionExpression="first_at > :at",
-                ExpressionAttributeValues={":at": at},
+                UpdateExpression="SET first_at = :first",
+                ConditionExpression="first_at > :first",
+                ExpressionAttributeValues={":first": span.first_at},
             )
-
-    @staticmethod
-    def _counters(record: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-        """The ADD clauses (and their values) every aggregate of calls shares."""
-        cost = record.get("cost_cents")
-        uncached = record.get("cost_without_cache_cents")
-        values: dict[str, Any] = {
-            ":one": 1,
-            ":cost": Decimal(cost) if cost is not None else Decimal(0),
-            ":uncached": Decimal(uncached) if uncached is not None else Decimal(0),
-            ":unknown": 1 if record.get("cost_unknown") else 0,
-        }
-        adds = [
-            "requests :one",
-            "cost_cents :cost",
-            "cost_without_cache_cents :uncached",
-            "cost_unknown_requests :unknown",
-        ]
-        for name in TOKEN_FIELDS:
-            values[f":{name}"] = int(record.get(name) or 0)
-            adds.append(f"{name} :{name}")
-        return adds, values
-
-    def _aggregate_update(
-        self, tenant: str, sort_key: str, record: dict[str, Any], day: str, model: str
-    ) -> dict[str, Any]:
-        adds, values = self._counters(record)
-        values.update({":day": day, ":model": model, ":endpoint": record["proxy_endpoint_id"]})
-        return {
-            "TableName": self.table_name,
-            "Key": {"pk": tenant, "sk": sort_key},
-            "UpdateExpression": "ADD "
-            + ", ".join(adds)
-            + " SET #day = :day, #model = :model, proxy_endpoint_id = :endpoint",
-            "ExpressionAttributeNames": {"#day": "day", "#model": "model"},
-            "ExpressionAttributeValues": values,
-        }
 
     def get(self, tenant_id: str, usage_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(

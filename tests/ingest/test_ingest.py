@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import genai_prices
 import pytest
+from botocore.exceptions import ClientError
 
 from devstack.poller import LocalLambdaContext, lambda_event
 from functions.usage_ingest.handler import handler
@@ -145,23 +146,27 @@ def test_a_poison_message_fails_alone_while_the_rest_commit(aws):
     assert stored("user_a", good.id)["output_tokens"] == 15
 
 
-class FlakyStore(UsageStore):
-    """A table that fails for one record, as a throttled DynamoDB would."""
+class RefusingStore(UsageStore):
+    """A table that refuses one record (as DynamoDB refuses an item it cannot store), with the
+    others of its transaction: no retry fixes that."""
 
-    def __init__(self, failing_id: str) -> None:
+    def __init__(self, refused_id: str) -> None:
         super().__init__(get_settings().table_name, get_settings().bodies_bucket)
-        self.failing_id = failing_id
+        self.refused_id = refused_id
 
-    def write(self, record, inline_bodies):
-        if record["id"] == self.failing_id:
-            raise RuntimeError("ProvisionedThroughputExceededException")
-        return super().write(record, inline_bodies)
+    def _transact(self, actions):
+        if any(action.get("Put", {}).get("Item", {}).get("id") == self.refused_id for action in actions):
+            raise ClientError(
+                {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the limit"}},
+                "TransactWriteItems",
+            )
+        super()._transact(actions)
 
 
-def test_a_failing_write_is_reported_and_its_retry_counts_once(aws):
+def test_a_record_the_table_refuses_fails_alone_and_its_retry_counts_once(aws):
     first, second = usage_event("text-1h-cache.sse"), usage_event("text-1h-cache.sse")
     batch = sqs_batch(first.model_dump_json(), second.model_dump_json())
-    result = handler(batch, LocalLambdaContext(), ingest=UsageIngest(FlakyStore(second.id)))
+    result = handler(batch, LocalLambdaContext(), ingest=UsageIngest(RefusingStore(second.id)))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert aggregate("user_a", "2026-11-20", "claude-sonnet-4-5-20250929")["requests"] == 1
 

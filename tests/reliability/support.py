@@ -19,7 +19,8 @@ from shared.settings import Settings, get_settings
 from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
 from shared.store.rate_limits import Decision, RateLimit, RateLimiter
-from shared.store.usage_records import Bodies, UsageStore
+from shared.store.usage_records import UsageStore
+from shared.store.usage_writes import Retries
 from tests.fakes.servers import read_body
 
 Message = MutableMapping[str, Any]
@@ -185,25 +186,28 @@ def dumps(items: Any) -> str:
 
 
 class ThrottledStore(UsageStore):
-    """The table, throttling the first `failures` writes as DynamoDB does under load.
+    """The table, throttling the first `failures` transactions as DynamoDB does under load (the
+    ingest's own retries wait no time here).
 
-    `after_commit`: the write succeeds and then the call fails (a timeout after the commit), so the
-    message is redelivered although its record exists.
+    `after_commit`: the transaction commits and then the call fails (a timeout after the commit), so
+    the retry finds its records there.
     """
 
     def __init__(self, failures: int, after_commit: bool = False) -> None:
-        super().__init__(get_settings().table_name, get_settings().bodies_bucket)
+        super().__init__(
+            get_settings().table_name, get_settings().bodies_bucket, Retries(sleep=lambda _: None)
+        )
         self.failures = failures
         self.after_commit = after_commit
         self.attempts = 0
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
         self.attempts += 1
         if self.failures <= 0:
-            return super().write(record, inline_bodies)
+            return super()._transact(actions)
         self.failures -= 1
         if self.after_commit:
-            super().write(record, inline_bodies)
+            super()._transact(actions)
         raise ClientError(
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
             "TransactWriteItems",

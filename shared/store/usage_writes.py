@@ -1,0 +1,452 @@
+"""How a batch of usage records is written: in as few DynamoDB requests as the limits allow, once each.
+
+A batch becomes transactions of up to 100 items (DynamoDB's limit, and 4 MB): each record's
+conditional Put (only if it does not exist yet, so a redelivered record changes nothing), its inline
+bodies, and one update per distinct aggregate the group's records count in, their ADDs summed (a
+transaction may touch an item once, and one update of 25 records costs the table what one of one
+does). A cancel that names existing records drops those records and retries the rest; a conflict or
+throttling is retried in-process with jittered backoff, up to a bound; an error no retry can fix
+splits the group so only the record that causes it fails (and, redelivered, ends in the DLQ).
+
+A span (the first and last call of a session) is a minimum and a maximum, which an update expression
+cannot compute: a transaction sets both when the item is new (`if_not_exists`), and once the batch is
+in, one conditional update per spanned item moves `last_at` forward (`last_at < :last`), and a second
+moves `first_at` back only when the first one's answer shows it lies after the batch's first call.
+Both run again on a redelivery (the batch's duplicates count), so a crash between the transaction and
+them is mended by the retry; neither ever moves a bound the wrong way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from shared.store import layout
+
+Record = dict[str, Any]
+Action = dict[str, Any]
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_5m_input_tokens",
+    "cache_creation_1h_input_tokens",
+)
+UNKNOWN_MODEL = "unknown"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
+# DynamoDB allows 4 MB per transaction; what a record item adds beyond its bodies is estimated generously.
+MAX_TRANSACTION_BYTES = 3_500_000
+_RECORD_BYTES = 4_000
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(value) if value is not None else Decimal(0)
+
+
+def model_of(record: Record) -> str:
+    return record.get("model") or UNKNOWN_MODEL
+
+
+def call_counts(record: Record) -> dict[str, Any]:
+    """What every aggregate of calls adds up for one record."""
+    counts: dict[str, Any] = {
+        "requests": 1,
+        "cost_cents": _decimal(record.get("cost_cents")),
+        "cost_without_cache_cents": _decimal(record.get("cost_without_cache_cents")),
+        "cost_unknown_requests": 1 if record.get("cost_unknown") else 0,
+    }
+    for name in TOKEN_FIELDS:
+        counts[name] = int(record.get(name) or 0)
+    return counts
+
+
+def _session_counts(record: Record) -> dict[str, Any]:
+    subagent = record.get("agent") == "subagent"
+    counts = call_counts(record)
+    counts.update(
+        subagent_requests=1 if subagent else 0,
+        subagent_cost_cents=_decimal(record.get("cost_cents") if subagent else None),
+        models={model_of(record)},
+        proxy_endpoint_ids={record["proxy_endpoint_id"]},
+    )
+    if record.get("agent_id"):
+        counts["agent_ids"] = {record["agent_id"]}
+    return counts
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One kind of aggregate item: which one a record counts in, and what it adds there."""
+
+    # The item's sort key (under the tenant's partition); None: the record does not count in this kind.
+    sort_key: Callable[[Record], str | None]
+    # Attributes SET on each write; the same for every record of one sort key.
+    labels: Callable[[Record], dict[str, Any]]
+    # Attributes ADDed: numbers are summed, sets joined.
+    counts: Callable[[Record], dict[str, Any]] = call_counts
+    # Kinds that keep their first and last call (`first_at`, `last_at`): the attributes that follow
+    # `last_at` (given the record and that time). None: no span kept.
+    span: Callable[[Record, str], dict[str, Any]] | None = None
+
+
+def _day_labels(record: Record) -> dict[str, Any]:
+    return {
+        "day": record["requested_at"][:10],
+        "model": model_of(record),
+        "proxy_endpoint_id": record["proxy_endpoint_id"],
+    }
+
+
+# Every aggregate a record counts in. A new kind is one more entry.
+AGGREGATES: tuple[Aggregate, ...] = (
+    # Per (tenant, day, endpoint, model): what the summary reads.
+    Aggregate(
+        sort_key=lambda r: layout.day_aggregate_sk(
+            r["requested_at"][:10], r["proxy_endpoint_id"], model_of(r)
+        ),
+        labels=_day_labels,
+    ),
+    # Per (tenant, endpoint, day, model): one endpoint's summary.
+    Aggregate(
+        sort_key=lambda r: layout.endpoint_aggregate_sk(
+            r["proxy_endpoint_id"], r["requested_at"][:10], model_of(r)
+        ),
+        labels=_day_labels,
+    ),
+    # Per (tenant, endpoint, UTC month): what budgets are checked against.
+    Aggregate(
+        sort_key=lambda r: layout.endpoint_month_sk(r["proxy_endpoint_id"], r["requested_at"][:7]),
+        labels=lambda r: {"month": r["requested_at"][:7], "proxy_endpoint_id": r["proxy_endpoint_id"]},
+        counts=lambda r: {"requests": 1, "cost_cents": _decimal(r.get("cost_cents"))},
+    ),
+    # Per (tenant, session), for a Claude Code call: the sessions list, newest call first.
+    Aggregate(
+        sort_key=lambda r: layout.session_sk(r["session_id"]) if r.get("session_id") else None,
+        labels=lambda r: {
+            "gsi3pk": layout.sessions_pk(r["tenant_id"]),
+            "session_id": r["session_id"],
+            "type": "session",
+        },
+        counts=_session_counts,
+        span=lambda r, last_at: {"gsi3sk": layout.session_order_sk(last_at, r["session_id"])},
+    ),
+)
+
+
+@dataclass
+class Entry:
+    """One record of a batch to write, with its inline bodies (None: its bodies are not in the table)."""
+
+    record: Record
+    bodies: tuple[str | None, str | None] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.record["tenant_id"], self.record["id"]
+
+    @property
+    def size(self) -> int:
+        texts = self.bodies or ()
+        return _RECORD_BYTES + sum(len(text.encode()) for text in texts if text)
+
+
+def record_item(record: Record) -> dict[str, Any]:
+    """The record's item as stored: the record under its tenant, and its index keys."""
+    tenant_id, usage_id = record["tenant_id"], record["id"]
+    item = {
+        "pk": layout.tenant_pk(tenant_id),
+        "sk": layout.usage_sk(usage_id),
+        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"]),
+        "gsi1sk": layout.usage_sk(usage_id),
+        "type": "usage",
+        **record,
+    }
+    if record.get("api_key_id"):
+        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
+        item["gsi2sk"] = layout.usage_sk(usage_id)
+    if record.get("session_id"):
+        item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record["session_id"])
+        item["gsi3sk"] = layout.usage_sk(usage_id)
+    return item
+
+
+def _record_puts(table_name: str, entry: Entry) -> list[Action]:
+    record = entry.record
+    puts = [
+        {
+            "Put": {
+                "TableName": table_name,
+                "Item": record_item(record),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+    ]
+    if entry.bodies is not None:
+        puts.append(
+            {
+                "Put": {
+                    "TableName": table_name,
+                    "Item": {
+                        "pk": layout.tenant_pk(record["tenant_id"]),
+                        "sk": layout.body_sk(record["id"]),
+                        "type": "usage_body",
+                        "request_body": entry.bodies[0],
+                        "response_body": entry.bodies[1],
+                    },
+                }
+            }
+        )
+    return puts
+
+
+AggregateKey = tuple[int, str, str]  # (kind's position in AGGREGATES, pk, sk)
+
+
+def _aggregate_keys(record: Record) -> Iterable[AggregateKey]:
+    tenant = layout.tenant_pk(record["tenant_id"])
+    for kind, aggregate in enumerate(AGGREGATES):
+        sort_key = aggregate.sort_key(record)
+        if sort_key is not None:
+            yield kind, tenant, sort_key
+
+
+@dataclass
+class _Merged:
+    """One aggregate item's update for a group of records: their counts added up."""
+
+    record: Record  # the first of them: labels are the same for all
+    counts: dict[str, Any]
+    first_at: str
+    last_at: str
+    last_record: Record
+
+    def add(self, record: Record, counts: dict[str, Any]) -> None:
+        for name, value in counts.items():
+            if name not in self.counts:
+                self.counts[name] = value
+            elif isinstance(value, set):
+                self.counts[name] = self.counts[name] | value
+            else:
+                self.counts[name] += value
+        at = record["requested_at"]
+        self.first_at = min(self.first_at, at)
+        if at > self.last_at:
+            self.last_at, self.last_record = at, record
+
+
+def _merge(records: Iterable[Record]) -> dict[AggregateKey, _Merged]:
+    merged: dict[AggregateKey, _Merged] = {}
+    for record in records:
+        for key in _aggregate_keys(record):
+            counts = AGGREGATES[key[0]].counts(record)
+            if key in merged:
+                merged[key].add(record, counts)
+            else:
+                at = record["requested_at"]
+                merged[key] = _Merged(record, dict(counts), at, at, record)
+    return merged
+
+
+def _update(table_name: str, key: AggregateKey, merged: _Merged) -> Action:
+    aggregate = AGGREGATES[key[0]]
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def placeholders(prefix: str, name: str, value: Any) -> tuple[str, str]:
+        index = len(names)
+        names[f"#{prefix}{index}"] = name
+        values[f":{prefix}{index}"] = value
+        return f"#{prefix}{index}", f":{prefix}{index}"
+
+    # ADD of an empty set is refused by DynamoDB; it adds nothing anyway.
+    adds = [
+        " ".join(placeholders("a", name, value))
+        for name, value in merged.counts.items()
+        if not (isinstance(value, set) and not value)
+    ]
+    sets = [
+        "{} = {}".format(*placeholders("s", name, value))
+        for name, value in aggregate.labels(merged.record).items()
+    ]
+    if aggregate.span is not None:
+        bounds = {"first_at": merged.first_at, "last_at": merged.last_at}
+        bounds.update(aggregate.span(merged.last_record, merged.last_at))
+        for name, value in bounds.items():
+            placeholder, value_placeholder = placeholders("n", name, value)
+            sets.append(f"{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
+    return {
+        "Update": {
+            "TableName": table_name,
+            "Key": {"pk": key[1], "sk": key[2]},
+            "UpdateExpression": "ADD " + ", ".join(adds) + " SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def transaction(table_name: str, entries: Sequence[Entry]) -> tuple[list[Action], dict[int, int]]:
+    """The actions that write `entries` at once, and which entry each record Put is (by position)."""
+    actions: list[Action] = []
+    owners: dict[int, int] = {}
+    for position, entry in enumerate(entries):
+        owners[len(actions)] = position
+        actions += _record_puts(table_name, entry)
+    for key, merged in _merge(entry.record for entry in entries).items():
+        actions.append(_update(table_name, key, merged))
+    return actions, owners
+
+
+def groups(entries: Sequence[Entry]) -> list[list[Entry]]:
+    """`entries` cut, in order, into the fewest groups that each fit one transaction."""
+    cut: list[list[Entry]] = []
+    group: list[Entry] = []
+    items = size = 0
+    keys: set[AggregateKey] = set()
+    for entry in entries:
+        new_keys = set(_aggregate_keys(entry.record)) - keys
+        needed = 1 + (entry.bodies is not None) + len(new_keys)
+        if group and (items + needed > MAX_TRANSACTION_ITEMS or size + entry.size > MAX_TRANSACTION_BYTES):
+            cut.append(group)
+            group, items, size, keys = [], 0, 0, set()
+            new_keys = set(_aggregate_keys(entry.record))
+            needed = 1 + (entry.bodies is not None) + len(new_keys)
+        group.append(entry)
+        items += needed
+        size += entry.size
+        keys |= new_keys
+    if group:
+        cut.append(group)
+    return cut
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often, and how patiently, a transaction that conflicted or was throttled is tried again:
+    full jitter (a random wait up to `base * 2**n`, at most `cap`), `attempts` tries in all."""
+
+    attempts: int = 6
+    base_seconds: float = 0.05
+    cap_seconds: float = 1.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+
+    def wait(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt)))  # noqa: S311
+
+
+# Errors that a later try can get past: conflicts with another transaction, throttling, AWS's own.
+RETRYABLE_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_NO_REASON = frozenset({"None", "", None})
+
+
+class Unfixable(Exception):
+    """A transaction that retrying cannot get in (a bad record): the group is split to find which."""
+
+
+Outcome = bool | Exception  # True: written; False: already there; an exception: not written
+
+
+def commit(
+    entries: Sequence[Entry], send: Callable[[list[Action]], None], table_name: str, retries: Retries
+) -> list[Outcome]:
+    """Writes `entries` as one transaction (retried as the module doc says); an outcome per entry."""
+    outcomes: list[Outcome | None] = [None] * len(entries)
+    pending = list(range(len(entries)))
+    attempt = 0
+    while pending:
+        actions, owners = transaction(table_name, [entries[i] for i in pending])
+        try:
+            send(actions)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
+            existing = {
+                pending[owners[i]]
+                for i, reason in enumerate(reasons)
+                if reason == "ConditionalCheckFailed" and i in owners
+            }
+            if code == "TransactionCanceledException" and existing:
+                for index in existing:
+                    outcomes[index] = False  # written by an earlier delivery
+                pending = [index for index in pending if index not in existing]
+                continue  # not an attempt: every round of this drops at least one record
+            retryable = code in RETRYABLE_CODES or (
+                code == "TransactionCanceledException"
+                and any(reason not in _NO_REASON for reason in reasons)
+                and all(reason in _NO_REASON or reason in RETRYABLE_CODES for reason in reasons)
+            )
+            attempt += 1
+            if not retryable:
+                failure: Exception = Unfixable(f"{code}: {reasons or error}")
+            elif attempt >= retries.attempts:
+                failure = error
+            else:
+                retries.wait(attempt)
+                continue
+            for index in pending:
+                outcomes[index] = failure
+            break
+        else:
+            for index in pending:
+                outcomes[index] = True
+            break
+    return [outcome if outcome is not None else True for outcome in outcomes]
+
+
+@dataclass
+class Span:
+    """The first and last call of one spanned aggregate item over a batch's committed records."""
+
+    key: AggregateKey
+    first_at: str
+    last_at: str
+    follow: dict[str, Any]
+    entries: list[int]  # positions in the batch of the records it covers
+
+
+def spans(records: Sequence[Record | None]) -> list[Span]:
+    """The spans to widen for the records (None: a record not committed, which widens nothing)."""
+    found: dict[AggregateKey, Span] = {}
+    for position, record in enumerate(records):
+        if record is None:
+            continue
+        at = record["requested_at"]
+        for key in _aggregate_keys(record):
+            span = AGGREGATES[key[0]].span
+            if span is None:
+                continue
+            if key not in found:
+                found[key] = Span(key, at, at, span(record, at), [])
+            kept = found[key]
+            kept.entries.append(position)
+            kept.first_at = min(kept.first_at, at)
+            if at > kept.last_at:
+                kept.last_at, kept.follow = at, span(record, at)
+    return list(found.values())
+
+
+def text_attribute(item: dict[str, Any], name: str) -> str | None:
+    """An attribute's text from an item, deserialized ({"first_at": "..."}) or not ({"S": "..."})."""
+    value = item.get(name)
+    return value.get("S") if isinstance(value, dict) else value
