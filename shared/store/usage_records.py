@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
@@ -27,53 +27,16 @@ from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
 from shared.store import layout
 from shared.store.base import Page, Store
-from shared.timefmt import format_timestamp
-
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens",
-)
-
-# What the API shows of a record: the contract's fields, then this project's additions.
-PUBLIC_FIELDS = (
-    "id",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "cost_cents",
-    "duration_ms",
-    "status_code",
-    "proxy_endpoint_id",
-    "requested_at",
-    "ttfb_ms",
-    "stream",
-    "stop_reason",
-    "request_id",
-    "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens",
-    "cost_unknown",
-    "api_key_id",
-    "api_key_hint",
-    "service_tier",
-    "server_tool_use",
-    "error_type",
-    "complete",
-    "price_snapshot",
-    "cost_without_cache_cents",
-    "usage_known",
-    "session_id",
-    "agent",
-    "agent_id",
-    "speed",
-    "inference_geo",
-    "output_tokens_estimated",
-    "price_version",
+from shared.timefmt import format_timestamp, parse_timestamp
+from shared.usage_record import (
+    TOKEN_KINDS,
+    Cents,
+    Tokens,
+    Totals,
+    UsageRecord,
+    literal_values,
+    record_types,
+    record_view,
 )
 
 UNKNOWN_MODEL = "unknown"
@@ -82,14 +45,72 @@ UNKNOWN_MODEL = "unknown"
 AggregateRows = list[dict[str, Any]]
 
 
-def public_record(item: dict[str, Any]) -> dict[str, Any]:
-    record = {name: item.get(name) for name in PUBLIC_FIELDS}
-    for name in (*TOKEN_FIELDS, "duration_ms", "status_code", "ttfb_ms"):
-        value = record[name]
-        if isinstance(value, Decimal):
-            record[name] = int(value)
-    record["server_tool_use"] = {k: int(v) for k, v in (item.get("server_tool_use") or {}).items()}
-    return record
+def usage_item(record: UsageRecord) -> dict[str, Any]:
+    """The record as its DynamoDB item: its keys, then one attribute a field (the token kinds flat,
+    money as its 6-decimal string, times as ISO text; docs/data-model.md)."""
+    tenant_id, usage_id = record.tenant_id, record.id
+    item: dict[str, Any] = {
+        "pk": layout.tenant_pk(tenant_id),
+        "sk": layout.usage_sk(usage_id),
+        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record.proxy_endpoint_id),
+        "gsi1sk": layout.usage_sk(usage_id),
+        "type": "usage",
+    }
+    if record.api_key_id:
+        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record.api_key_id)
+        item["gsi2sk"] = layout.usage_sk(usage_id)
+    if record.session_id:
+        item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record.session_id)
+        item["gsi3sk"] = layout.usage_sk(usage_id)
+    return {**item, **record_view(record, None)}
+
+
+def usage_record(item: dict[str, Any]) -> UsageRecord:
+    """A usage record item back as the record; an attribute a record stored before its field
+    existed (or stored null) takes the field's default."""
+    values: dict[str, Any] = {}
+    for spec in fields(UsageRecord):
+        kind = record_types()[spec.name]
+        if kind is Tokens:
+            values[spec.name] = _tokens(item)
+        elif item.get(spec.name) is not None:
+            values[spec.name] = _field_value(kind, item[spec.name])
+        elif spec.default is MISSING and spec.default_factory is MISSING:
+            values[spec.name] = None  # an optional field without a default
+    return UsageRecord(**values)
+
+
+def aggregate_totals(item: dict[str, Any]) -> Totals:
+    """The counters an aggregate item (a day's, an endpoint's, a session's) has been ADDed (`_counters`)."""
+    return Totals(
+        requests=int(item.get("requests") or 0),
+        cost_cents=Cents(Decimal(str(item.get("cost_cents") or 0))),
+        cost_without_cache_cents=Cents(Decimal(str(item.get("cost_without_cache_cents") or 0))),
+        cost_unknown_requests=int(item.get("cost_unknown_requests") or 0),
+        tokens=_tokens(item),
+    )
+
+
+def _tokens(item: dict[str, Any]) -> Tokens:
+    return Tokens(**{name: int(item.get(name) or 0) for name in TOKEN_KINDS})
+
+
+def _field_value(kind: Any, value: Any) -> Any:
+    """A stored attribute as the field type `kind` (DynamoDB numbers come back as Decimal)."""
+    if isinstance(value, dict):
+        return {key: int(count) for key, count in value.items()}
+    allowed = literal_values(kind)
+    if allowed:
+        return value if value in allowed else None  # a value the type does not know is not shown
+    if Cents in (kind, *get_args(kind)):
+        return Cents.parse(value)
+    if kind is datetime:
+        return parse_timestamp(str(value))
+    if kind is bool:
+        return bool(value)
+    if int in (kind, *get_args(kind)):
+        return int(value)
+    return value
 
 
 @dataclass
@@ -122,31 +143,18 @@ class UsageStore(Store):
         super().__init__(table_name)
         self.bucket = bucket
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def write(self, usage: UsageRecord, inline_bodies: Bodies | None) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
+        record = usage_item(usage)  # the aggregates below read the record's attributes as stored
         tenant_id = record["tenant_id"]
         usage_id = record["id"]
         tenant = layout.tenant_pk(tenant_id)
-        item = {
-            "pk": tenant,
-            "sk": layout.usage_sk(usage_id),
-            "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"]),
-            "gsi1sk": layout.usage_sk(usage_id),
-            "type": "usage",
-            **record,
-        }
-        if record.get("api_key_id"):
-            item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
-            item["gsi2sk"] = layout.usage_sk(usage_id)
         session_id = record.get("session_id")
-        if session_id:
-            item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, session_id)
-            item["gsi3sk"] = layout.usage_sk(usage_id)
         actions: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": item,
+                    "Item": record,
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -288,7 +296,7 @@ class UsageStore(Store):
             "cost_without_cache_cents :uncached",
             "cost_unknown_requests :unknown",
         ]
-        for name in TOKEN_FIELDS:
+        for name in TOKEN_KINDS:
             values[f":{name}"] = int(record.get(name) or 0)
             adds.append(f"{name} :{name}")
         return adds, values
@@ -308,25 +316,23 @@ class UsageStore(Store):
             "ExpressionAttributeValues": values,
         }
 
-    def get(self, tenant_id: str, usage_id: str) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, usage_id: str) -> UsageRecord | None:
         item = self.table.get_item(
             Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}
         ).get("Item")
-        return item or None
+        return usage_record(item) if item else None
 
-    def bodies(self, item: dict[str, Any]) -> Bodies:
+    def bodies(self, record: UsageRecord) -> Bodies:
         """The record's bodies, from its body item or from S3 (claim-check); None where missing."""
         request_body = response_body = None
-        if item.get("bodies_inline"):
-            body = (
-                self.table.get_item(Key={"pk": item["pk"], "sk": layout.body_sk(item["id"])}).get("Item")
-                or {}
-            )
+        if record.bodies_inline:
+            key = {"pk": layout.tenant_pk(record.tenant_id), "sk": layout.body_sk(record.id)}
+            body = self.table.get_item(Key=key).get("Item") or {}
             request_body, response_body = body.get("request_body"), body.get("response_body")
-        if item.get("request_body_key"):
-            request_body = self._object_text(item["request_body_key"])
-        if item.get("response_body_key"):
-            response_body = self._object_text(item["response_body_key"])
+        if record.request_body_key:
+            request_body = self._object_text(record.request_body_key)
+        if record.response_body_key:
+            response_body = self._object_text(record.response_body_key)
         return Bodies(request_body, response_body)
 
     def _object_text(self, key: str) -> str | None:
@@ -388,13 +394,13 @@ class UsageStore(Store):
             return key
 
         page = self.query_page(request, limit, start_key, key_of)
-        page.items = [public_record(item) for item in page.items]
+        page.items = [usage_record(item) for item in page.items]
         return page
 
     def iterate(
         self, query: UsageQuery, page_size: int = 500, oldest_first: bool = False
-    ) -> Iterator[dict[str, Any]]:
-        """Every matching record (as stored), one DynamoDB page at a time: memory stays at one page."""
+    ) -> Iterator[UsageRecord]:
+        """Every matching record, one DynamoDB page at a time: memory stays at one page."""
         request, _ = self._list_request(query)
         request["ScanIndexForward"] = oldest_first
         request["Limit"] = page_size
@@ -402,7 +408,7 @@ class UsageStore(Store):
             response = self.table.query(**request)
             items, last_key = response.get("Items", []), response.get("LastEvaluatedKey")
             del response  # one page in memory at a time: nothing of it outlives its items
-            yield from items
+            yield from map(usage_record, items)
             del items
             if last_key is None:
                 return
