@@ -14,15 +14,7 @@ from typing import Any
 
 from shared.cache_economics import unread_1h_cache_writes
 from shared.store.usage_records import aggregate_totals
-from shared.usage_record import TOKEN_KINDS, Cents, Totals, UsageRecord
-
-
-def summary_total_name(kind: str) -> str:
-    """The summary's total of a token kind: `cache_read_input_tokens` -> `totalCacheReadInputTokens`."""
-    return "total" + "".join(part.capitalize() for part in kind.split("_"))
-
-
-SUMMARY_TOTALS = tuple(summary_total_name(kind) for kind in TOKEN_KINDS)
+from shared.usage_record import Cents, Totals, UsageRecord, summary_total_name
 
 
 def _entry(totals: Totals) -> dict[str, Any]:

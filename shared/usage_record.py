@@ -52,16 +52,23 @@ class Cents:
         return float(round(self.amount, 6))
 
 
+def token_kind(label: str, column: str) -> Any:
+    """A token kind's field: its count (0 unless reported), what a person reads it as (`label`) and
+    its short column header in tables."""
+    return field(default=0, metadata={"label": label, "column": column})
+
+
 @dataclass
 class Tokens:
     """Tokens of a call by kind, as Anthropic reports them (cumulative counts, never deltas)."""
 
-    input_tokens: int = 0  # uncached input
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0  # all cache writes: the 5-minute and the 1-hour ones
-    cache_read_input_tokens: int = 0
-    cache_creation_5m_input_tokens: int = 0
-    cache_creation_1h_input_tokens: int = 0
+    input_tokens: int = token_kind("Input tokens", "IN")  # uncached input
+    output_tokens: int = token_kind("Output tokens", "OUT")
+    # All cache writes: the 5-minute and the 1-hour ones.
+    cache_creation_input_tokens: int = token_kind("Cache writes", "CACHE W")
+    cache_read_input_tokens: int = token_kind("Cache reads", "CACHE R")
+    cache_creation_5m_input_tokens: int = token_kind("  of them 5-minute", "W 5M")
+    cache_creation_1h_input_tokens: int = token_kind("  of them 1-hour", "W 1H")
 
     def counts(self) -> Tokens:
         """The counts alone, as a plain `Tokens` (from a `Usage`, which is one with more fields)."""
@@ -89,6 +96,15 @@ class Tokens:
 
 
 TOKEN_KINDS: tuple[str, ...] = tuple(kind.name for kind in fields(Tokens))
+# How tables show each kind: {kind: (label, column header)}.
+TOKEN_LABELS: dict[str, tuple[str, str]] = {
+    kind.name: (kind.metadata["label"], kind.metadata["column"]) for kind in fields(Tokens)
+}
+
+
+def summary_total_name(kind: str) -> str:
+    """The usage summary's total of a token kind: `cache_read_input_tokens` -> `totalCacheReadInputTokens`."""
+    return "total" + "".join(part.capitalize() for part in kind.split("_"))
 
 
 @dataclass

@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from shared.models import Scope
-from shared.summaries import summary_total_name
-from shared.usage_record import TOKEN_KINDS, Shown, shown_fields
+from shared.usage_record import TOKEN_KINDS, Shown, shown_fields, summary_total_name
 
 
 def _not_blank(name: str) -> str:

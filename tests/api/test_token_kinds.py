@@ -15,8 +15,7 @@ from fastapi.testclient import TestClient
 
 from shared.store import layout
 from shared.store.usage_records import UsageStore
-from shared.summaries import summary_total_name
-from shared.usage_record import TOKEN_KINDS
+from shared.usage_record import TOKEN_KINDS, summary_total_name
 
 EP1 = "01JP0000000000000000000001"
 SESSION = "6dc01601-38bb-47b8-8305-6df3013eaf3c"
