@@ -1,17 +1,19 @@
 """One usage record (one call through the proxy), its money type and its token kinds: the one
 definition every layer works from.
 
-- `Tokens` is the list of token kinds: the proxy's `Usage` is one, a record carries one, the store's
-  items, aggregates, the API, the CSV export and the session views iterate `TOKEN_KINDS`.
-  Adding a token kind is one line in `Tokens`.
-- `UsageRecord` is what the ingest builds and the store writes and reads back (the store alone turns
-  it into and out of DynamoDB items). Its fields' `shown` metadata says which the API shows: the
-  API's schemas, its record view and the CSV columns are derived from it. Adding a field is one line
-  in `UsageRecord` (`metadata=LISTED`, or `listed(description)`, when the API and the
-  export show it) and its value in
-  `UsageIngest.build_record`.
-- `Cents` is money: exact, shown as a 6-decimal string on records and sessions (and stored so), as a
-  JSON number in summaries.
+- `Tokens` is the list of token kinds (`TOKEN_KINDS`): the proxy's `Usage` is one, a record carries
+  one; the store's items and aggregate counters, the API's records, sessions and summary, the CSV
+  export and the CLI iterate it. Adding a token kind is one `token_kind(...)` line in `Tokens`
+  (tests/api/test_token_kinds.py then walks it through every view).
+- `UsageRecord` is what the ingest builds (`UsageIngest.build_record`) and the store writes and
+  reads back; the store alone turns it into and out of DynamoDB items (`usage_item`,
+  `usage_record`). A field's metadata says whether the API shows it (`LISTED` or `listed(...)`:
+  list, detail and a CSV column; `in_detail(...)`: the detail only); the API's schemas, its record
+  view and the CSV columns are derived from that. Adding a field, say `developer_id`, is one line
+  here (`developer_id: str | None = field(default=None, metadata=listed("..."))`), its value in
+  `build_record`, and its row in docs/data-model.md.
+- `Cents` is money: exact; `str()` is the 6-decimal text records store and records and sessions
+  show, `number()` the JSON number of summaries and the reconciliation.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, get_args
@@ -67,7 +67,7 @@ def usage_item(record: UsageRecord) -> dict[str, Any]:
 
 def usage_record(item: dict[str, Any]) -> UsageRecord:
     """A usage record item back as the record; an attribute a record stored before its field
-    existed (or stored null) takes the field's default."""
+    existed (or stored null) takes the field's default. Every record has the fields without one."""
     values: dict[str, Any] = {}
     for spec in fields(UsageRecord):
         kind = record_types()[spec.name]
@@ -75,8 +75,6 @@ def usage_record(item: dict[str, Any]) -> UsageRecord:
             values[spec.name] = _tokens(item)
         elif item.get(spec.name) is not None:
             values[spec.name] = _field_value(kind, item[spec.name])
-        elif spec.default is MISSING and spec.default_factory is MISSING:
-            values[spec.name] = None  # an optional field without a default
     return UsageRecord(**values)
 
 
