@@ -20,6 +20,7 @@ from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
 from shared.store.rate_limits import Decision, RateLimit, RateLimiter
 from shared.store.usage_records import Bodies, UsageStore
+from shared.usage_record import UsageRecord
 from tests.fakes.servers import read_body
 
 Message = MutableMapping[str, Any]
@@ -197,7 +198,7 @@ class ThrottledStore(UsageStore):
         self.after_commit = after_commit
         self.attempts = 0
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def write(self, record: UsageRecord, inline_bodies: Bodies | None) -> bool:
         self.attempts += 1
         if self.failures <= 0:
             return super().write(record, inline_bodies)
