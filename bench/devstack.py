@@ -205,14 +205,13 @@ def claude_code_event(index: int, at: datetime, tenant_id: str, endpoint_id: str
 def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[dict[str, Any]]:
     """The record items of `count` Claude Code calls over the last weeks, as the ingest writes them."""
     from shared.ingest import UsageIngest
-    from shared.store.usage_records import UsageStore
-    from shared.store.usage_writes import record_item
+    from shared.store.usage_records import UsageStore, usage_item
 
     ingest = UsageIngest(UsageStore("codecosts", "codecosts-bodies"))
     first = datetime.now(UTC) - timedelta(days=30)
     step = timedelta(days=29) / count
     for index in range(count):
-        yield record_item(
+        yield usage_item(
             ingest.build_record(claude_code_event(index, first + step * index, tenant_id, endpoint_id))
         )
 

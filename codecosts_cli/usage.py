@@ -23,6 +23,7 @@ from codecosts_cli.api import (
     runner,
     table,
 )
+from shared.usage_record import TOKEN_LABELS, summary_total_name
 
 _SPAN = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -99,11 +100,10 @@ def usage_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
         rows = [
             ["Cost", money(summary["totalCostCents"])],
             ["Calls", count(summary["totalRequests"])],
-            ["Input tokens", count(summary["totalInputTokens"])],
-            ["Output tokens", count(summary["totalOutputTokens"])],
-            ["Cache writes", count(summary["totalCacheCreationInputTokens"])],
-            ["  of them 1-hour", count(summary.get("totalCacheCreation1hInputTokens"))],
-            ["Cache reads", count(summary["totalCacheReadInputTokens"])],
+            *(
+                [label, count(summary.get(summary_total_name(kind)))]
+                for kind, (label, _) in TOKEN_LABELS.items()
+            ),
             ["Cache hit ratio", percent(summary.get("cacheHitRatio"))],
             ["Cost without caching", money(summary.get("totalCostWithoutCacheCents"))],
             ["Saved by caching", money(summary.get("cacheSavingsCents"))],
@@ -144,16 +144,20 @@ _CALL_HEADERS = (
     "ID",
     "MODEL",
     "STATUS",
-    "IN",
-    "OUT",
-    "CACHE W",
-    "CACHE R",
+    *(column for _, column in TOKEN_LABELS.values()),
     "COST",
     "MS",
     "SESSION",
     "AGENT",
 )
-_CALL_ALIGN = "lllrrrrrrrll"
+_CALL_ALIGN = "lllr" + "r" * len(TOKEN_LABELS) + "rrll"
+
+
+def _tokens(item: dict[str, Any]) -> list[str]:
+    """A call's token counts, one a kind; `~` on output estimated from what was relayed (the stream
+    ended before Anthropic's final count)."""
+    estimated = {"output_tokens": "~" if item.get("output_tokens_estimated") else ""}
+    return [estimated.get(kind, "") + count(item.get(kind)) for kind in TOKEN_LABELS]
 
 
 def _call_row(item: dict[str, Any]) -> list[Any]:
@@ -162,11 +166,7 @@ def _call_row(item: dict[str, Any]) -> list[Any]:
         item["id"],
         item["model"] or "?",
         item["status_code"],
-        count(item["input_tokens"]),
-        # `~`: estimated from what was relayed (the stream ended before Anthropic's final count).
-        ("~" if item.get("output_tokens_estimated") else "") + count(item["output_tokens"]),
-        count(item["cache_creation_input_tokens"]),
-        count(item["cache_read_input_tokens"]),
+        *_tokens(item),
         money(item["cost_cents"]),
         count(item["duration_ms"]),
         (item.get("session_id") or "")[:8],
@@ -291,14 +291,7 @@ def sessions_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
             f"({count(session['subagent_runs'])} runs)",
         ],
         ["Calls", count(session["requests"])],
-        ["Input tokens", count(session["input_tokens"])],
-        ["Output tokens", count(session["output_tokens"])],
-        [
-            "Cache writes",
-            f"{count(session['cache_creation_input_tokens'])} "
-            f"(1-hour: {count(session['cache_creation_1h_input_tokens'])})",
-        ],
-        ["Cache reads", count(session["cache_read_input_tokens"])],
+        *([label, count(session.get(kind))] for kind, (label, _) in TOKEN_LABELS.items()),
         ["Cache hit ratio", percent(session["cache_hit_ratio"])],
         ["Cost without caching", money(session["cost_without_cache_cents"])],
         ["Saved by caching", money(session["cache_savings_cents"])],

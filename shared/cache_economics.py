@@ -19,14 +19,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
 
-from shared.store.usage_records import TOKEN_FIELDS
-from shared.timefmt import parse_timestamp
 from shared.usage import Usage
+from shared.usage_record import Cents, UsageRecord
 
 CACHE_HOUR = timedelta(hours=1)
 
@@ -35,7 +32,7 @@ CACHE_HOUR = timedelta(hours=1)
 class UnreadCache:
     writes: int = 0  # calls with at least one 1-hour write token never read back
     tokens: int = 0
-    extra_cents: Decimal = field(default_factory=Decimal)  # above the plain-input price of those tokens
+    extra_cents: Cents = Cents()  # above the plain-input price of those tokens
     pending_tokens: int = 0
 
 
@@ -53,7 +50,7 @@ class _Call:
         return self.usage.cache_creation_1h_input_tokens
 
 
-def _extra_cost(call: _Call, tokens: int) -> Decimal:
+def _extra_cost(call: _Call, tokens: int) -> Cents:
     """What `tokens` of the call's 1-hour writes cost above plain input, at the call's own prices:
     the call priced as it was, less the call with those tokens as input (same prompt size, so the
     same long-context tier, speed and inference geography)."""
@@ -70,8 +67,8 @@ def _extra_cost(call: _Call, tokens: int) -> Decimal:
     )
     as_written, as_plain = price_usage(usage, call.at), price_usage(as_input, call.at)
     if as_written is None or as_plain is None:
-        return Decimal(0)
-    return as_written - as_plain
+        return Cents()
+    return Cents(as_written - as_plain)
 
 
 def _thread(calls: list[_Call], now: datetime, result: UnreadCache) -> None:
@@ -101,18 +98,14 @@ def _thread(calls: list[_Call], now: datetime, result: UnreadCache) -> None:
         result.extra_cents += _extra_cost(call, unread)
 
 
-def unread_1h_cache_writes(records: Iterable[dict[str, Any]], now: datetime) -> UnreadCache:
+def unread_1h_cache_writes(records: Iterable[UsageRecord], now: datetime) -> UnreadCache:
     """The rule of the module doc over one session's records (any order)."""
     threads: dict[str, list[_Call]] = {}
     for record in records:
-        thread = str(record.get("agent_id") or "")
-        usage = Usage(
-            model=record.get("model"), speed=record.get("speed"), inference_geo=record.get("inference_geo")
-        )
-        for name in TOKEN_FIELDS:
-            setattr(usage, name, int(record.get(name) or 0))
-        at = parse_timestamp(str(record["requested_at"]))
-        threads.setdefault(thread, []).append(_Call(at=at, usage=usage))
+        usage = Usage(model=record.model, speed=record.speed, inference_geo=record.inference_geo)
+        for kind, count in record.tokens.by_kind().items():
+            setattr(usage, kind, count)
+        threads.setdefault(record.agent_id or "", []).append(_Call(at=record.requested_at, usage=usage))
     result = UnreadCache()
     for calls in threads.values():
         calls.sort(key=lambda call: call.at)

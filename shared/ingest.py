@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from shared import aws
 from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
 from shared.sessions import session_of
-from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
+from shared.store.usage_records import Bodies, UsageStore
 from shared.store.usage_writes import Outcome
-from shared.timefmt import format_timestamp
 from shared.usage import INVALID_MODEL, Usage, recorded_model, requested_model
 from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_record import Cents, UsageRecord
 
 
 class UsageIngest:
@@ -38,7 +37,7 @@ class UsageIngest:
         """Stores the calls, each once, in as few writes as the table allows: an outcome per event
         (True stored, False already stored, or the exception that kept it out: it alone is retried)."""
         outcomes: list[Outcome | None] = []  # None: the write's outcome, in order
-        batch: list[tuple[dict[str, Any], Bodies | None]] = []
+        batch: list[tuple[UsageRecord, Bodies | None]] = []
         for event in events:
             try:
                 batch.append((self.build_record(event), _inline_bodies(event)))
@@ -49,7 +48,7 @@ class UsageIngest:
         written = iter(self.store.write_many(batch))
         return [next(written) if outcome is None else outcome for outcome in outcomes]
 
-    def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
+    def build_record(self, event: UsageEvent, request_text: str | None = None) -> UsageRecord:
         usage = replace(event.usage)  # a copy: the model may be filled in below
         body: list[str | None] = []  # the request body, read (from S3 maybe) once and only if needed
 
@@ -69,54 +68,52 @@ class UsageIngest:
         uncached = (
             None if cost is None else (price_without_cache(usage, event.requested_at) if cost else cost)
         )
-        record: dict[str, Any] = {
-            "id": event.id,
-            "tenant_id": event.tenant_id,
-            "proxy_endpoint_id": event.proxy_endpoint_id,
-            "requested_at": format_timestamp(event.requested_at),
-            "path": event.path,
-            "model": model,
-            "status_code": event.status_code,
-            "stream": event.stream,
-            "complete": event.complete,
-            "ttfb_ms": event.ttfb_ms,
-            "duration_ms": event.duration_ms,
-            "request_id": event.request_id,
-            "api_key_id": event.api_key_id,
-            "api_key_hint": event.api_key_hint,
-            "session_id": session.session_id,
-            "agent": session.agent,
-            "agent_id": session.agent_id,
-            "server_tool_use": dict(usage.server_tool_use),
-            "service_tier": usage.service_tier,
-            "speed": usage.speed,
-            "inference_geo": usage.inference_geo,
-            "output_tokens_estimated": usage.output_tokens_estimated,
-            "stop_reason": usage.stop_reason,
-            "error_type": usage.error_type,
-            "usage_known": usage.seen,
-            "cost_cents": None if cost is None else f"{cost:.6f}",
-            "cost_unknown": cost_unknown,
-            "cost_without_cache_cents": None if uncached is None else f"{uncached:.6f}",
-            "price_snapshot": PRICE_SNAPSHOT,
-            "price_version": PRICE_VERSION,
-            "bodies_inline": event.request_body.text is not None or event.response_body.text is not None,
-            "request_body_key": event.request_body.key,
-            "response_body_key": event.response_body.key,
-            "request_body_size": event.request_body.size,
-            "response_body_size": event.response_body.size,
+        return UsageRecord(
+            id=event.id,
+            tenant_id=event.tenant_id,
+            proxy_endpoint_id=event.proxy_endpoint_id,
+            requested_at=event.requested_at,
+            path=event.path,
+            model=model,
+            status_code=event.status_code,
+            stream=event.stream,
+            complete=event.complete,
+            ttfb_ms=event.ttfb_ms,
+            duration_ms=event.duration_ms,
+            request_id=event.request_id,
+            api_key_id=event.api_key_id,
+            api_key_hint=event.api_key_hint,
+            session_id=session.session_id,
+            agent=session.agent,
+            agent_id=session.agent_id,
+            tokens=usage.counts(),
+            server_tool_use=dict(usage.server_tool_use),
+            service_tier=usage.service_tier,
+            speed=usage.speed,
+            inference_geo=usage.inference_geo,
+            output_tokens_estimated=usage.output_tokens_estimated,
+            stop_reason=usage.stop_reason,
+            error_type=usage.error_type,
+            usage_known=usage.seen,
+            cost_cents=Cents.parse(cost),
+            cost_unknown=cost_unknown,
+            cost_without_cache_cents=Cents.parse(uncached),
+            price_snapshot=PRICE_SNAPSHOT,
+            price_version=PRICE_VERSION,
+            bodies_inline=event.request_body.text is not None or event.response_body.text is not None,
+            request_body_key=event.request_body.key,
+            response_body_key=event.response_body.key,
+            request_body_size=event.request_body.size,
+            response_body_size=event.response_body.size,
             # Neither inline nor in S3: the proxy could not store it (S3 was unavailable).
-            "bodies_missing": _missing(event.request_body) or _missing(event.response_body),
-        }
-        for name in TOKEN_FIELDS:
-            record[name] = getattr(usage, name)
-        return record
+            bodies_missing=_missing(event.request_body) or _missing(event.response_body),
+        )
 
     @staticmethod
     def _cost(event: UsageEvent, usage: Usage) -> tuple[Decimal | None, bool]:
         if usage.model == INVALID_MODEL:
             return None, True
-        has_tokens = any(getattr(usage, name) for name in TOKEN_FIELDS) or usage.web_search_requests
+        has_tokens = any(usage.counts().by_kind().values()) or usage.web_search_requests
         if not has_tokens:
             # A call that used nothing cost nothing, unless it succeeded and we could not read its usage.
             unreadable = event.status_code == 200 and not usage.seen

@@ -27,6 +27,7 @@ from typing import Any
 from shared.billed import AnthropicApiKey, BilledCost, BilledUsage, TokenCounts
 from shared.pricing import price_usage
 from shared.usage import Usage
+from shared.usage_record import Cents, UsageRecord
 
 LONG_CONTEXT = "200k-1M"
 _MICRO_CENTS = Decimal("0.000001")
@@ -50,23 +51,22 @@ class RecordedCall:
     cost_cents: Decimal
 
 
-def recorded_call(record: Mapping[str, Any]) -> RecordedCall:
-    tools = record.get("server_tool_use") or {}
-    cost = record.get("cost_cents")
+def recorded_call(record: UsageRecord) -> RecordedCall:
+    tokens = record.tokens
     return RecordedCall(
-        day=str(record["requested_at"])[:10],
-        model=str(record.get("model") or "unknown"),
-        api_key_id=record.get("api_key_id"),
-        api_key_hint=record.get("api_key_hint"),
+        day=record.requested_at.astimezone(UTC).date().isoformat(),
+        model=record.model or "unknown",
+        api_key_id=record.api_key_id,
+        api_key_hint=record.api_key_hint,
         tokens=TokenCounts(
-            uncached_input_tokens=int(record.get("input_tokens") or 0),
-            cache_creation_5m_input_tokens=int(record.get("cache_creation_5m_input_tokens") or 0),
-            cache_creation_1h_input_tokens=int(record.get("cache_creation_1h_input_tokens") or 0),
-            cache_read_input_tokens=int(record.get("cache_read_input_tokens") or 0),
-            output_tokens=int(record.get("output_tokens") or 0),
-            web_search_requests=int(tools.get("web_search_requests") or 0),
+            uncached_input_tokens=tokens.input_tokens,
+            cache_creation_5m_input_tokens=tokens.cache_creation_5m_input_tokens,
+            cache_creation_1h_input_tokens=tokens.cache_creation_1h_input_tokens,
+            cache_read_input_tokens=tokens.cache_read_input_tokens,
+            output_tokens=tokens.output_tokens,
+            web_search_requests=record.web_search_requests,
         ),
-        cost_cents=Decimal(str(cost)) if cost is not None else Decimal(0),
+        cost_cents=record.cost_cents.amount if record.cost_cents else Decimal(0),
     )
 
 
@@ -115,11 +115,6 @@ def price_billed(row: BilledUsage) -> Decimal:
     return total.quantize(_MICRO_CENTS)
 
 
-def _cents(value: Decimal) -> float:
-    """Money in the response: cents as a JSON number, to the micro-cent the records keep."""
-    return float(value.quantize(_MICRO_CENTS))
-
-
 @dataclass
 class _Side:
     tokens: TokenCounts = field(default_factory=TokenCounts)
@@ -133,9 +128,9 @@ class _Side:
 def _line(recorded: _Side, billed: _Side, billed_cost: Decimal | None = None) -> dict[str, Any]:
     billed_cents = billed.cost if billed_cost is None else billed_cost
     return {
-        "recordedCostCents": _cents(recorded.cost),
-        "billedCostCents": _cents(billed_cents),
-        "driftCostCents": _cents(billed_cents - recorded.cost),
+        "recordedCostCents": Cents(recorded.cost).number(),
+        "billedCostCents": Cents(billed_cents).number(),
+        "driftCostCents": Cents(billed_cents - recorded.cost).number(),
         "recorded": recorded.tokens.as_dict(),
         "billed": billed.tokens.as_dict(),
     }
@@ -188,10 +183,10 @@ def reconcile(
     billed_total = sum(day_billed.values(), Decimal(0))
     return {
         "totals": {
-            "recordedCostCents": _cents(recorded_total),
-            "billedCostCents": _cents(billed_total),
-            "driftCostCents": _cents(billed_total - recorded_total),
-            "unrecordedCostCents": _cents(unrecorded),
+            "recordedCostCents": Cents(recorded_total).number(),
+            "billedCostCents": Cents(billed_total).number(),
+            "driftCostCents": Cents(billed_total - recorded_total).number(),
+            "unrecordedCostCents": Cents(unrecorded).number(),
         },
         "byDay": days,
         "byModel": models,
@@ -227,8 +222,8 @@ def _by_key(
                 "anthropic_api_key_id": key_id,
                 "partial_key_hint": hint,
                 "api_key_id": recorded_hints[match][0] if seen else None,
-                "recordedCostCents": _cents(recorded),
-                "billedCostCents": _cents(billed),
+                "recordedCostCents": Cents(recorded).number(),
+                "billedCostCents": Cents(billed).number(),
                 "unrecorded": not seen,
             }
         )
@@ -243,7 +238,7 @@ def _by_key(
                 "anthropic_api_key_id": None,
                 "partial_key_hint": api_key_hint,
                 "api_key_id": api_key_id,
-                "recordedCostCents": _cents(cost),
+                "recordedCostCents": Cents(cost).number(),
                 "billedCostCents": 0.0,
                 "unrecorded": False,
             }

@@ -11,19 +11,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.usage_record import TOKEN_KINDS, Tokens
+
 # A usage label Anthropic reports (`speed`, `inference_geo`, `service_tier`): short, plain words.
 _LABEL = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 @dataclass
-class Usage:
+class Usage(Tokens):
+    """What a reply says of its usage: the token kinds (`Tokens`) and the rest."""
+
     model: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_5m_input_tokens: int = 0
-    cache_creation_1h_input_tokens: int = 0
     server_tool_use: dict[str, int] = field(default_factory=dict)
     service_tier: str | None = None
     speed: str | None = None  # "standard" or "fast"
@@ -44,12 +42,7 @@ class Usage:
     def apply(self, usage: dict[str, Any]) -> None:
         """Take the fields `usage` carries, replacing earlier values (they are cumulative)."""
         self.seen = True
-        for name in (
-            "input_tokens",
-            "output_tokens",
-            "cache_creation_input_tokens",
-            "cache_read_input_tokens",
-        ):
+        for name in TOKEN_KINDS:  # the kinds Anthropic reports at the top level (not the 5m/1h split)
             value = usage.get(name)
             if isinstance(value, int):
                 setattr(self, name, value)

@@ -21,6 +21,12 @@ class Page(BaseModel, Generic[Item]):
     hasMore: bool
 
 
+def page_of(model: type[BaseModel]) -> type[BaseModel]:
+    """`Page[model]` for a model built at run time (`create_model`), which a type checker cannot
+    take as a type argument."""
+    return Page[model]  # type: ignore[valid-type]
+
+
 @dataclass(frozen=True)
 class PageRequest:
     limit: int
@@ -43,7 +49,7 @@ class PagedQuery:
         except BadCursor as error:
             raise invalid("cursor", "query", f"Invalid cursor: {error}") from error
 
-    def envelope(self, page: StorePage, convert: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    def envelope(self, page: StorePage, convert: Callable[[Any], Any]) -> dict[str, Any]:
         next_cursor = (
             encode_cursor(page.last_key, self.tenant_id, self.query, self.secret) if page.last_key else None
         )

@@ -1,12 +1,16 @@
-"""Request bodies and response resources, as the contract names them."""
+"""Request bodies and response resources, as the contract names them. The usage record's, and the
+token counts of summaries and sessions, are built from the record's one definition
+(shared/usage_record.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from shared.models import Scope
+from shared.usage_record import TOKEN_KINDS, Shown, shown_fields, summary_total_name
 
 
 def _not_blank(name: str) -> str:
@@ -134,61 +138,24 @@ class AuditLogEntry(BaseModel):
     actor: AuditActor | None = Field(description="Who acted; null on entries from before actors were kept")
 
 
-class UsageRecord(BaseModel):
-    id: str
-    model: str | None
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    cost_cents: str | None = Field(description="US cents, decimal string with 6 decimals; null if unknown")
-    duration_ms: int | None
-    status_code: int
-    proxy_endpoint_id: str
-    requested_at: str
-    ttfb_ms: int | None
-    stream: bool
-    stop_reason: str | None
-    request_id: str | None
-    cache_creation_5m_input_tokens: int
-    cache_creation_1h_input_tokens: int
-    cost_unknown: bool
-    api_key_id: str | None = Field(description="Fingerprint of the Anthropic credential that paid")
-    api_key_hint: str | None
-    service_tier: str | None
-    server_tool_use: dict[str, int]
-    error_type: str | None
-    complete: bool
-    price_snapshot: str | None
-    cost_without_cache_cents: str | None = Field(
-        description="What the call would have cost without prompt caching (cents), null if unknown"
-    )
-    usage_known: bool = Field(description="False when the reply carried no readable usage")
-    session_id: str | None = Field(
-        description="The Claude Code session of the call (`x-claude-code-session-id`, else the session "
-        "in `metadata.user_id`); null for other clients"
-    )
-    agent: Literal["main", "subagent"] | None = Field(
-        description="Which agent of the session made the call; null when it cannot be told"
-    )
-    agent_id: str | None = Field(description="The subagent run (`x-claude-code-agent-id`); null otherwise")
-    speed: str | None = Field(description='`usage.speed` as Anthropic reported it: "standard", "fast"')
-    inference_geo: str | None = Field(description='Where inference ran (`usage.inference_geo`): "us", ...')
-    output_tokens_estimated: bool = Field(
-        description="The stream ended before Anthropic's final count: the output tokens (and the cost) "
-        "are estimated from the text, thinking and tool input relayed"
-    )
-    price_version: str | None = Field(
-        description="The price data the cost was computed with; null on records priced before it was kept"
-    )
+def _fields(shown: Shown) -> dict[str, Any]:
+    """The record's fields the API shows (shared/usage_record.py), as pydantic field definitions."""
+    return {field.name: (field.type, Field(description=field.description)) for field in shown_fields(shown)}
 
 
-class UsageDetail(UsageRecord):
-    request_body: str | None
-    response_body: str | None
-    bodies_missing: bool = Field(
-        description="The proxy could not store the bodies (storage was unavailable); tokens and cost are kept"
-    )
+def _token_fields(name: Callable[[str], str] = str) -> dict[str, Any]:
+    """One integer field a token kind, named `name(kind)`."""
+    return {name(kind): (int, ...) for kind in TOKEN_KINDS}
+
+
+UsageRecord = create_model("UsageRecord", **_fields("list"))
+UsageDetail = create_model(
+    "UsageDetail",
+    __base__=UsageRecord,
+    request_body=(str | None, ...),
+    response_body=(str | None, ...),
+    **_fields("detail"),
+)
 
 
 class ModelSummary(BaseModel):
@@ -220,18 +187,12 @@ class EndpointSummary(BaseModel):
     tokens: int
 
 
-class UsageSummary(BaseModel):
+class _UsageSummary(BaseModel):
     totalCostCents: float
     totalRequests: int
-    totalInputTokens: int
-    totalOutputTokens: int
-    totalCacheCreationInputTokens: int
-    totalCacheReadInputTokens: int
     byModel: list[ModelSummary]
     byDay: list[DaySummary]
     # This project's additions (docs/api.md).
-    totalCacheCreation5mInputTokens: int
-    totalCacheCreation1hInputTokens: int
     totalCostWithoutCacheCents: float = Field(
         description="What the same calls would have cost with every cached token billed as plain input"
     )
@@ -247,17 +208,15 @@ class UsageSummary(BaseModel):
     byEndpoint: list[EndpointSummary]
 
 
-class SessionSummary(BaseModel):
+# With a total of each token kind: `totalInputTokens`, ...
+UsageSummary = create_model("UsageSummary", __base__=_UsageSummary, **_token_fields(summary_total_name))
+
+
+class _SessionSummary(BaseModel):
     session_id: str
     first_at: str = Field(description="When its first call was received")
     last_at: str = Field(description="When its latest call was received")
     requests: int
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    cache_creation_5m_input_tokens: int
-    cache_creation_1h_input_tokens: int
     tokens: int = Field(description="input + output + cache writes + cache reads")
     cost_cents: str = Field(description="US cents, 6 decimals; calls of unknown cost add 0")
     cost_unknown_requests: int
@@ -275,7 +234,11 @@ class SessionSummary(BaseModel):
     subagent_runs: int = Field(description="Distinct subagent runs (`x-claude-code-agent-id` values)")
 
 
-class SessionDetail(SessionSummary):
+# With each token kind's count.
+SessionSummary = create_model("SessionSummary", __base__=_SessionSummary, **_token_fields())
+
+
+class _Unread1hWrites(BaseModel):
     unread_1h_cache_writes: int = Field(
         description="Calls whose 1-hour cache write was, at least in part, not read back within its hour "
         "(see docs/sessions.md for the exact rule)"
@@ -287,6 +250,9 @@ class SessionDetail(SessionSummary):
     pending_1h_cache_write_tokens: int = Field(
         description="1-hour writes not read back yet whose hour has not ended: not counted as unread"
     )
+
+
+SessionDetail = create_model("SessionDetail", __base__=(SessionSummary, _Unread1hWrites))
 
 
 class PriceTier(BaseModel):

@@ -18,7 +18,7 @@ MAX_ITEMS_READ = 1000
 
 @dataclass
 class Page:
-    items: list[dict[str, Any]]
+    items: list[Any]  # items as stored (dicts), or the store's own type of them (`UsageRecord`)
     last_key: dict[str, Any] | None  # resume after this key; None when there is nothing more
 
 

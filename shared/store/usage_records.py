@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
@@ -22,7 +22,6 @@ from shared.ids import highest_id_at, lowest_id_at
 from shared.store import layout
 from shared.store.base import Page, Store
 from shared.store.usage_writes import (
-    TOKEN_FIELDS,
     Entry,
     Outcome,
     Retries,
@@ -33,58 +32,86 @@ from shared.store.usage_writes import (
     spans,
     text_attribute,
 )
-from shared.timefmt import format_timestamp
-
-# What the API shows of a record: the contract's fields, then this project's additions.
-PUBLIC_FIELDS = (
-    "id",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "cost_cents",
-    "duration_ms",
-    "status_code",
-    "proxy_endpoint_id",
-    "requested_at",
-    "ttfb_ms",
-    "stream",
-    "stop_reason",
-    "request_id",
-    "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens",
-    "cost_unknown",
-    "api_key_id",
-    "api_key_hint",
-    "service_tier",
-    "server_tool_use",
-    "error_type",
-    "complete",
-    "price_snapshot",
-    "cost_without_cache_cents",
-    "usage_known",
-    "session_id",
-    "agent",
-    "agent_id",
-    "speed",
-    "inference_geo",
-    "output_tokens_estimated",
-    "price_version",
+from shared.timefmt import format_timestamp, parse_timestamp
+from shared.usage_record import (
+    TOKEN_KINDS,
+    Cents,
+    Tokens,
+    Totals,
+    UsageRecord,
+    literal_values,
+    record_types,
+    record_view,
 )
 
 # Named outside the class, where `list` is the builtin and not the `list` method.
 AggregateRows = list[dict[str, Any]]
 
 
-def public_record(item: dict[str, Any]) -> dict[str, Any]:
-    record = {name: item.get(name) for name in PUBLIC_FIELDS}
-    for name in (*TOKEN_FIELDS, "duration_ms", "status_code", "ttfb_ms"):
-        value = record[name]
-        if isinstance(value, Decimal):
-            record[name] = int(value)
-    record["server_tool_use"] = {k: int(v) for k, v in (item.get("server_tool_use") or {}).items()}
-    return record
+def usage_item(record: UsageRecord) -> dict[str, Any]:
+    """The record as its DynamoDB item: its keys, then one attribute a field (the token kinds flat,
+    money as its 6-decimal string, times as ISO text; docs/data-model.md)."""
+    tenant_id, usage_id = record.tenant_id, record.id
+    item: dict[str, Any] = {
+        "pk": layout.tenant_pk(tenant_id),
+        "sk": layout.usage_sk(usage_id),
+        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record.proxy_endpoint_id),
+        "gsi1sk": layout.usage_sk(usage_id),
+        "type": "usage",
+    }
+    if record.api_key_id:
+        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record.api_key_id)
+        item["gsi2sk"] = layout.usage_sk(usage_id)
+    if record.session_id:
+        item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record.session_id)
+        item["gsi3sk"] = layout.usage_sk(usage_id)
+    return {**item, **record_view(record, None)}
+
+
+def usage_record(item: dict[str, Any]) -> UsageRecord:
+    """A usage record item back as the record; an attribute a record stored before its field
+    existed (or stored null) takes the field's default. Every record has the fields without one."""
+    values: dict[str, Any] = {}
+    for spec in fields(UsageRecord):
+        kind = record_types()[spec.name]
+        if kind is Tokens:
+            values[spec.name] = _tokens(item)
+        elif item.get(spec.name) is not None:
+            values[spec.name] = _field_value(kind, item[spec.name])
+    return UsageRecord(**values)
+
+
+def aggregate_totals(item: dict[str, Any]) -> Totals:
+    """The counters an aggregate item (a day's, an endpoint's, a session's) has been ADDed (`_counters`)."""
+    return Totals(
+        requests=int(item.get("requests") or 0),
+        cost_cents=Cents(Decimal(str(item.get("cost_cents") or 0))),
+        cost_without_cache_cents=Cents(Decimal(str(item.get("cost_without_cache_cents") or 0))),
+        cost_unknown_requests=int(item.get("cost_unknown_requests") or 0),
+        tokens=_tokens(item),
+    )
+
+
+def _tokens(item: dict[str, Any]) -> Tokens:
+    return Tokens(**{name: int(item.get(name) or 0) for name in TOKEN_KINDS})
+
+
+def _field_value(kind: Any, value: Any) -> Any:
+    """A stored attribute as the field type `kind` (DynamoDB numbers come back as Decimal)."""
+    if isinstance(value, dict):
+        return {key: int(count) for key, count in value.items()}
+    allowed = literal_values(kind)
+    if allowed:
+        return value if value in allowed else None  # a value the type does not know is not shown
+    if Cents in (kind, *get_args(kind)):
+        return Cents.parse(value)
+    if kind is datetime:
+        return parse_timestamp(str(value))
+    if kind is bool:
+        return bool(value)
+    if int in (kind, *get_args(kind)):
+        return int(value)
+    return value
 
 
 @dataclass
@@ -118,35 +145,36 @@ class UsageStore(Store):
         self.bucket = bucket
         self.retries = retries or Retries()
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def write(self, usage: UsageRecord, inline_bodies: Bodies | None) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
-        outcome = self.write_many([(record, inline_bodies)])[0]
+        outcome = self.write_many([(usage, inline_bodies)])[0]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    def write_many(self, batch: Sequence[tuple[dict[str, Any], Bodies | None]]) -> list[Outcome]:
+    def write_many(self, batch: Sequence[tuple[UsageRecord, Bodies | None]]) -> list[Outcome]:
         """Writes records with their aggregates, once each, in as few transactions as fit
         (shared/store/usage_writes.py). An outcome per record, in order: True written, False already
         there (written before, or earlier in this batch), or the exception that kept it out."""
+        items = [usage_item(record) for record, _ in batch]  # the aggregates read what is stored
         entries: dict[tuple[str, str], Entry] = {}
-        for record, bodies in batch:
+        for item, (_, bodies) in zip(items, batch, strict=True):
             inline = None if bodies is None else (bodies.request_body, bodies.response_body)
-            entries.setdefault((record["tenant_id"], record["id"]), Entry(record, inline))
+            entries.setdefault((item["tenant_id"], item["id"]), Entry(item, inline))
         committed: dict[tuple[str, str], Outcome] = {}
         for group in groups(list(entries.values())):
             committed.update(zip((entry.key for entry in group), self._commit(group), strict=True))
         outcomes: list[Outcome] = []
         seen: set[tuple[str, str]] = set()
-        for record, _ in batch:
-            key = (record["tenant_id"], record["id"])
+        for item in items:
+            key = (item["tenant_id"], item["id"])
             outcome = committed[key]
             # The same message twice in one batch: the second follows the first, and adds nothing.
             outcomes.append(False if outcome is True and key in seen else outcome)
             seen.add(key)
         committed_records = [
-            None if isinstance(outcome, Exception) else record
-            for (record, _), outcome in zip(batch, outcomes, strict=True)
+            None if isinstance(outcome, Exception) else item
+            for item, outcome in zip(items, outcomes, strict=True)
         ]
         for span in spans(committed_records):
             try:
@@ -204,25 +232,23 @@ class UsageStore(Store):
                 ExpressionAttributeValues={":first": span.first_at},
             )
 
-    def get(self, tenant_id: str, usage_id: str) -> dict[str, Any] | None:
+    def get(self, tenant_id: str, usage_id: str) -> UsageRecord | None:
         item = self.table.get_item(
             Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}
         ).get("Item")
-        return item or None
+        return usage_record(item) if item else None
 
-    def bodies(self, item: dict[str, Any]) -> Bodies:
+    def bodies(self, record: UsageRecord) -> Bodies:
         """The record's bodies, from its body item or from S3 (claim-check); None where missing."""
         request_body = response_body = None
-        if item.get("bodies_inline"):
-            body = (
-                self.table.get_item(Key={"pk": item["pk"], "sk": layout.body_sk(item["id"])}).get("Item")
-                or {}
-            )
+        if record.bodies_inline:
+            key = {"pk": layout.tenant_pk(record.tenant_id), "sk": layout.body_sk(record.id)}
+            body = self.table.get_item(Key=key).get("Item") or {}
             request_body, response_body = body.get("request_body"), body.get("response_body")
-        if item.get("request_body_key"):
-            request_body = self._object_text(item["request_body_key"])
-        if item.get("response_body_key"):
-            response_body = self._object_text(item["response_body_key"])
+        if record.request_body_key:
+            request_body = self._object_text(record.request_body_key)
+        if record.response_body_key:
+            response_body = self._object_text(record.response_body_key)
         return Bodies(request_body, response_body)
 
     def _object_text(self, key: str) -> str | None:
@@ -284,13 +310,13 @@ class UsageStore(Store):
             return key
 
         page = self.query_page(request, limit, start_key, key_of)
-        page.items = [public_record(item) for item in page.items]
+        page.items = [usage_record(item) for item in page.items]
         return page
 
     def iterate(
         self, query: UsageQuery, page_size: int = 500, oldest_first: bool = False
-    ) -> Iterator[dict[str, Any]]:
-        """Every matching record (as stored), one DynamoDB page at a time: memory stays at one page."""
+    ) -> Iterator[UsageRecord]:
+        """Every matching record, one DynamoDB page at a time: memory stays at one page."""
         request, _ = self._list_request(query)
         request["ScanIndexForward"] = oldest_first
         request["Limit"] = page_size
@@ -298,7 +324,7 @@ class UsageStore(Store):
             response = self.table.query(**request)
             items, last_key = response.get("Items", []), response.get("LastEvaluatedKey")
             del response  # one page in memory at a time: nothing of it outlives its items
-            yield from items
+            yield from map(usage_record, items)
             del items
             if last_key is None:
                 return

@@ -28,18 +28,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from shared.store import layout
+from shared.usage_record import TOKEN_KINDS
 
+# A usage record as its item (shared/store/usage_records.py usage_item): keys and attributes as stored.
 Record = dict[str, Any]
 Action = dict[str, Any]
 
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_5m_input_tokens",
-    "cache_creation_1h_input_tokens",
-)
 UNKNOWN_MODEL = "unknown"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 # DynamoDB allows 4 MB per transaction; what a record item adds beyond its bodies is estimated generously.
@@ -63,7 +57,7 @@ def call_counts(record: Record) -> dict[str, Any]:
         "cost_without_cache_cents": _decimal(record.get("cost_without_cache_cents")),
         "cost_unknown_requests": 1 if record.get("cost_unknown") else 0,
     }
-    for name in TOKEN_FIELDS:
+    for name in TOKEN_KINDS:
         counts[name] = int(record.get(name) or 0)
     return counts
 
@@ -158,33 +152,13 @@ class Entry:
         return _RECORD_BYTES + sum(len(text.encode()) for text in texts if text)
 
 
-def record_item(record: Record) -> dict[str, Any]:
-    """The record's item as stored: the record under its tenant, and its index keys."""
-    tenant_id, usage_id = record["tenant_id"], record["id"]
-    item = {
-        "pk": layout.tenant_pk(tenant_id),
-        "sk": layout.usage_sk(usage_id),
-        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"]),
-        "gsi1sk": layout.usage_sk(usage_id),
-        "type": "usage",
-        **record,
-    }
-    if record.get("api_key_id"):
-        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
-        item["gsi2sk"] = layout.usage_sk(usage_id)
-    if record.get("session_id"):
-        item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record["session_id"])
-        item["gsi3sk"] = layout.usage_sk(usage_id)
-    return item
-
-
 def _record_puts(table_name: str, entry: Entry) -> list[Action]:
     record = entry.record
     puts = [
         {
             "Put": {
                 "TableName": table_name,
-                "Item": record_item(record),
+                "Item": record,
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }

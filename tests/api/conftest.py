@@ -19,7 +19,7 @@ from functions.api.app import create_app
 from shared.ids import new_id
 from shared.settings import Settings, get_settings
 from shared.store.usage_records import Bodies, UsageStore
-from shared.timefmt import format_timestamp
+from shared.usage_record import TOKEN_KINDS, Cents, Tokens, UsageRecord, record_view
 
 ISSUER = "https://clerk.codecosts.test"
 DASHBOARD = "https://dashboard.codecosts.test"
@@ -128,43 +128,38 @@ def usage_record(
     model: str = "claude-sonnet-4-5",
     cost_cents: str | None = "1.500000",
     **fields: Any,
-) -> dict[str, Any]:
-    """A usage record as the ingest function stores one."""
-    record: dict[str, Any] = {
+) -> UsageRecord:
+    """A usage record as the ingest builds one; `fields` may set any field or token kind."""
+    tokens = {
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 5000,
+        "cache_creation_1h_input_tokens": 1000,
+    }
+    tokens.update({kind: fields.pop(kind) for kind in TOKEN_KINDS if kind in fields})
+    record = {
         "id": new_id(requested_at),
         "tenant_id": tenant_id,
         "proxy_endpoint_id": proxy_endpoint_id,
-        "requested_at": format_timestamp(requested_at),
-        "path": "/v1/messages",
+        "requested_at": requested_at,
         "model": model,
         "status_code": 200,
         "stream": True,
-        "complete": True,
         "ttfb_ms": 120,
         "duration_ms": 900,
         "request_id": "req_011",
         "api_key_id": "0123456789abcdef",
         "api_key_hint": "sk-ant-api03-...Wxyz",
-        "server_tool_use": {},
         "service_tier": "standard",
         "stop_reason": "end_turn",
-        "error_type": None,
-        "usage_known": True,
-        "cost_cents": cost_cents,
+        "cost_cents": Cents.parse(cost_cents),
         "cost_unknown": cost_cents is None,
         "price_snapshot": "genai-prices test",
         "bodies_inline": True,
-        "request_body_key": None,
-        "response_body_key": None,
-        "input_tokens": 100,
-        "output_tokens": 20,
-        "cache_creation_input_tokens": 1000,
-        "cache_read_input_tokens": 5000,
-        "cache_creation_5m_input_tokens": 0,
-        "cache_creation_1h_input_tokens": 1000,
+        "tokens": Tokens(**tokens),
     }
-    record.update(fields)
-    return record
+    return UsageRecord(**{**record, **fields})
 
 
 @pytest.fixture
@@ -174,12 +169,12 @@ def usage_store(api_settings: Settings) -> UsageStore:
 
 @pytest.fixture
 def write_usage(usage_store: UsageStore) -> Callable[..., dict[str, Any]]:
-    """Stores a record (with small inline bodies) and returns it."""
+    """Stores a record (with small inline bodies) and returns it as the API shows it."""
 
     def write(*args: Any, bodies: Bodies | None = None, **fields: Any) -> dict[str, Any]:
         record = usage_record(*args, **fields)
         inline = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
         assert usage_store.write(record, inline)
-        return record
+        return record_view(record)
 
     return write

@@ -20,6 +20,7 @@ from shared.ingest import UsageIngest
 from shared.settings import Settings, get_settings
 from shared.store import layout
 from shared.store.usage_records import UsageStore
+from shared.usage_record import record_view
 from tests.fakes.anthropic_billing import FAKE_ADMIN_KEY, key_id, partial_key_hint
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.fixtures import PROXY_TENANT_ID
@@ -61,7 +62,7 @@ def _through_proxy(proxy: RunningProxy, scenarios: list[str]) -> list[dict[str, 
     records = []
     for message in proxy.queue.receive(len(scenarios)):
         ingest.ingest(message.event)
-        records.append(ingest.build_record(message.event))
+        records.append(record_view(ingest.build_record(message.event)))
     return records
 
 

@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from devstack.rehearsal import Rehearsal
+from functions.api.routes.usage_export import COLUMNS as PUBLIC_FIELDS
 from shared.ids import new_id
 from shared.models import Principal
 from shared.settings import Settings, get_settings
 from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
-from shared.store.usage_records import PUBLIC_FIELDS
 from shared.timefmt import format_timestamp
 from tests.conftest import free_port
 
@@ -120,6 +120,7 @@ def seed_records(api_settings: Settings, tenant: str, count: int) -> None:
             "pk": layout.tenant_pk(tenant),
             "sk": layout.usage_sk(usage_id),
             "id": usage_id,
+            "tenant_id": tenant,
             "requested_at": format_timestamp(at),
             "model": "claude-sonnet-4-5-20250929",
             "proxy_endpoint_id": EP1,

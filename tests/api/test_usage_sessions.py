@@ -18,9 +18,10 @@ from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.sessions import SessionInfo, claude_code_headers, session_of
 from shared.store.usage_records import UsageStore
-from shared.timefmt import format_timestamp
 from shared.usage import Usage
 from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_record import Cents, UsageRecord, record_view
+from tests.api.conftest import usage_record
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EP1 = "01JP0000000000000000000001"
@@ -270,15 +271,18 @@ def test_sessions_list_filters_and_pages(
 # 1-hour cache writes never read back within their hour: the rule, on a hand-made timeline.
 
 
-def record(minutes: float, read: int = 0, written_1h: int = 0, agent_id: str | None = None) -> dict[str, Any]:
-    return {
-        "requested_at": format_timestamp(T0 + timedelta(minutes=minutes)),
-        "model": "claude-sonnet-4-5",
-        "cache_read_input_tokens": read,
-        "cache_creation_input_tokens": written_1h,  # a stored record carries the total with the split
-        "cache_creation_1h_input_tokens": written_1h,
-        "agent_id": agent_id,
-    }
+def record(minutes: float, read: int = 0, written_1h: int = 0, agent_id: str | None = None) -> UsageRecord:
+    return usage_record(
+        "user_alice",
+        EP1,
+        T0 + timedelta(minutes=minutes),
+        input_tokens=0,
+        output_tokens=0,
+        cache_read_input_tokens=read,
+        cache_creation_input_tokens=written_1h,  # a stored record carries the total with the split
+        cache_creation_1h_input_tokens=written_1h,
+        agent_id=agent_id,
+    )
 
 
 TIMELINE = [
@@ -295,7 +299,7 @@ TIMELINE = [
 def test_unread_1h_writes_on_a_hand_made_timeline() -> None:
     later = unread_1h_cache_writes(reversed(TIMELINE), now=T0 + timedelta(hours=3))
     assert (later.writes, later.tokens, later.pending_tokens) == (3, 2_000 + 4_000 + 1_500, 0)
-    assert later.extra_cents == Decimal("2.25")  # 7,500 x ($6 - $3) per MTok
+    assert later.extra_cents == Cents(Decimal("2.25"))  # 7,500 x ($6 - $3) per MTok
 
     # At 100 minutes D's hour is still running: pending, not unread.
     sooner = unread_1h_cache_writes(TIMELINE, now=T0 + timedelta(minutes=100))
@@ -314,7 +318,7 @@ def test_unread_1h_writes_on_a_hand_made_timeline() -> None:
 def test_session_detail_counts_unread_1h_writes_of_stored_records(
     client: TestClient, alice: dict[str, str], write_usage: WriteUsage
 ) -> None:
-    for item in TIMELINE:
+    for item in map(record_view, TIMELINE):
         at = datetime.fromisoformat(item["requested_at"].replace("Z", "+00:00"))
         write_usage(
             "user_alice",

@@ -15,7 +15,7 @@ from functions.usage_ingest.handler import handler
 from shared.ingest import UsageIngest
 from shared.settings import get_settings
 from shared.store import layout
-from shared.store.usage_records import UsageStore
+from shared.store.usage_records import UsageStore, usage_item
 from shared.store.usage_writes import MAX_TRANSACTION_ITEMS, Entry, Retries, groups
 from shared.usage_event import UsageEvent
 from tests.ingest.test_ingest import REQUESTED_AT, aggregate, sqs_batch, table, usage_event
@@ -72,7 +72,8 @@ def varied_events(tenant: str, count: int = 24) -> list[UsageEvent]:
 
 
 def record_of(event: UsageEvent) -> dict[str, Any]:
-    return UsageIngest(UsageStore("unused", "unused")).build_record(event)
+    """The call's record as the store writes it."""
+    return usage_item(UsageIngest(UsageStore("unused", "unused")).build_record(event))
 
 
 def aggregates(tenant: str) -> dict[str, dict[str, Any]]:

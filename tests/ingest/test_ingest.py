@@ -19,9 +19,10 @@ from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.settings import get_settings
 from shared.store import layout
-from shared.store.usage_records import UsageStore
+from shared.store.usage_records import UsageStore, usage_record
 from shared.usage import read_json_usage, read_stream_usage
 from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_record import TOKEN_KINDS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 EXPECTED = json.loads((FIXTURES / "expected-usage.json").read_text())
@@ -106,16 +107,7 @@ def test_each_reply_is_stored_with_its_tokens_and_genai_prices_cost(aws, fixture
 
     item = stored("user_a", event.id)
     expected = EXPECTED[fixture]
-    for name in (
-        "model",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_5m_input_tokens",
-        "cache_creation_1h_input_tokens",
-        "stop_reason",
-    ):
+    for name in ("model", *TOKEN_KINDS, "stop_reason"):
         assert item[name] == expected[name], name
     assert Decimal(item["cost_cents"]) == expected_cost_cents(fixture)
     assert item["cost_unknown"] is False
@@ -124,7 +116,7 @@ def test_each_reply_is_stored_with_its_tokens_and_genai_prices_cost(aws, fixture
     if "stream_error" in expected:
         assert item["error_type"] == expected["stream_error"]
 
-    bodies = UsageStore(get_settings().table_name, get_settings().bodies_bucket).bodies(item)
+    bodies = UsageStore(get_settings().table_name, get_settings().bodies_bucket).bodies(usage_record(item))
     assert bodies.response_body == (FIXTURES / fixture).read_text()
 
 
@@ -206,7 +198,7 @@ def test_an_error_reply_takes_its_model_from_a_claim_checked_request_body(aws):
     assert item["status_code"] == 529
     assert item["error_type"] == "overloaded_error"
     assert (item["input_tokens"], item["output_tokens"], item["cost_cents"]) == (0, 0, "0.000000")
-    bodies = UsageStore(settings.table_name, settings.bodies_bucket).bodies(item)
+    bodies = UsageStore(settings.table_name, settings.bodies_bucket).bodies(usage_record(item))
     assert bodies.request_body == request_body
     assert bodies.response_body == error_body
 

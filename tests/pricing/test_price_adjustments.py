@@ -15,8 +15,9 @@ from shared.billed import BilledUsage, TokenCounts
 from shared.cache_economics import unread_1h_cache_writes
 from shared.pricing import price_sheet, price_usage
 from shared.reconciliation import LONG_CONTEXT, price_billed
-from shared.timefmt import format_timestamp
 from shared.usage import Usage
+from shared.usage_record import Cents
+from tests.api.conftest import usage_record
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -49,18 +50,20 @@ def test_sonnet_4_over_200k_costs_the_long_context_rates_cache_included() -> Non
 def test_unread_1h_writes_are_priced_at_the_tier_of_their_call() -> None:
     # A Sonnet 4.5 call with 190k cache reads writes 20k 1-hour tokens nobody reads: 210k prompt
     # tokens, so those writes cost $12 instead of $6 input: 20,000 x ($12 - $6) = 12 cents over input.
-    record = {
-        "requested_at": format_timestamp(AT),
-        "model": "claude-sonnet-4-5-20250929",
-        "input_tokens": 0,
-        "cache_read_input_tokens": 190_000,
-        "cache_creation_input_tokens": 20_000,
-        "cache_creation_1h_input_tokens": 20_000,
-        "output_tokens": 10,
-    }
+    record = usage_record(
+        "user_a",
+        "EP1",
+        AT,
+        model="claude-sonnet-4-5-20250929",
+        input_tokens=0,
+        cache_read_input_tokens=190_000,
+        cache_creation_input_tokens=20_000,
+        cache_creation_1h_input_tokens=20_000,
+        output_tokens=10,
+    )
     unread = unread_1h_cache_writes([record], now=AT + timedelta(hours=2))
     assert unread.tokens == 20_000
-    assert unread.extra_cents == Decimal("12.000000")
+    assert unread.extra_cents == Cents(Decimal("12.000000"))
 
 
 def test_the_price_sheet_shows_what_the_code_applies() -> None:

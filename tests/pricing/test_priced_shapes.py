@@ -25,6 +25,7 @@ from shared.store.usage_records import UsageStore
 from shared.timefmt import utc_now
 from shared.usage import INVALID_MODEL, read_stream_usage
 from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_record import record_view
 from tests.fakes.anthropic_upstream import FakeAnthropic, sse_event
 from tests.fakes.proxy_server import RunningProxy
 from tests.proxy.support import MESSAGES, RecordingClient
@@ -37,10 +38,11 @@ SONNET_46 = "claude-sonnet-4-6"  # $3 / $15, web search $10 per 1,000
 
 
 def record_of(proxy: RunningProxy) -> dict[str, Any]:
-    """The stored record of the proxy's latest call, as the ingest builds it."""
+    """The record of the proxy's latest call, as the ingest builds it and the API shows it."""
     event = proxy.queue.receive_one().event
     settings = get_settings()
-    return UsageIngest(UsageStore(settings.table_name, settings.bodies_bucket)).build_record(event)
+    ingest = UsageIngest(UsageStore(settings.table_name, settings.bodies_bucket))
+    return record_view(ingest.build_record(event))
 
 
 def genai_cents(message: anthropic.types.Message) -> Decimal:
@@ -175,7 +177,7 @@ def test_a_cumulative_delta_with_the_split_takes_it() -> None:
         request_body=BodyRef(text="{}"),
         response_body=BodyRef(text=stream.decode()),
     )
-    record = UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}")
+    record = record_view(UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}"))
     # 50 x 1 + 1,000 x 1.25 + 2,000 x 2 + 20 x 5
     assert record["cost_cents"] == "0.540000"
 
@@ -238,7 +240,7 @@ def test_a_stream_cut_short_bills_the_output_it_relayed(
     event = proxy_server.queue.receive_one().event
     settings = get_settings()
     store = UsageStore(settings.table_name, settings.bodies_bucket)
-    record = UsageIngest(store).build_record(event)
+    record = record_view(UsageIngest(store).build_record(event))
     assert record["output_tokens_estimated"] is True
     assert record["output_tokens"] == case.output_tokens
     assert record["cost_cents"] == case.by_hand

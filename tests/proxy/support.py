@@ -12,6 +12,7 @@ from anthropic.types import MessageParam
 
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.usage import Usage
+from shared.usage_record import TOKEN_KINDS
 from tests.fakes.proxy_server import RunningProxy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
@@ -45,16 +46,7 @@ def key_hint(credential: str) -> str:
 
 
 def assert_usage(usage: Usage, expected: dict[str, Any]) -> None:
-    for name in (
-        "model",
-        "input_tokens",
-        "output_tokens",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-        "cache_creation_5m_input_tokens",
-        "cache_creation_1h_input_tokens",
-        "stop_reason",
-    ):
+    for name in ("model", *TOKEN_KINDS, "stop_reason"):
         assert getattr(usage, name) == expected[name], name
     assert usage.server_tool_use.get("web_search_requests", 0) == expected["web_search_requests"]
     assert usage.error_type == expected.get("stream_error")

@@ -16,6 +16,7 @@ from shared.ids import is_id
 from shared.store.endpoints import EndpointStore
 from shared.store.usage_records import UsageStore
 from shared.timefmt import month_of, utc_now
+from shared.usage_record import Cents
 
 router = APIRouter(
     prefix="/proxy-endpoints", tags=["proxy endpoints"], responses=error_responses(400, 401, 500)
@@ -30,7 +31,7 @@ def _with_url(endpoint: dict[str, Any], base_url: str, spent: Decimal = Decimal(
     return ProxyEndpoint(
         **endpoint,
         url=f"{base_url}/proxy/{endpoint['slug']}",
-        month_spend_cents=f"{spent:.6f}",
+        month_spend_cents=str(Cents(spent)),
         budget_exceeded=budget is not None and spent >= budget,
     )
 

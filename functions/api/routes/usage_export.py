@@ -23,12 +23,13 @@ from fastapi.responses import StreamingResponse
 
 from functions.api.deps import Usage
 from functions.api.errors import error_responses
-from functions.api.routes.usage import UsageFilters, usage_view
-from shared.store.usage_records import PUBLIC_FIELDS, UsageQuery, UsageStore
+from functions.api.filters import UsageFilters
+from shared.store.usage_records import UsageQuery, UsageStore
+from shared.usage_record import record_view, shown_fields
 
 router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
 
-COLUMNS = PUBLIC_FIELDS
+COLUMNS = tuple(field.name for field in shown_fields("list"))  # the list's record fields, in order
 PAGE_SIZE = 1000  # DynamoDB returns at most 1 MB a page anyway
 # Text a spreadsheet would run as a formula (CSV injection); such cells get a leading apostrophe.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,9 +53,8 @@ def csv_rows(store: UsageStore, query: UsageQuery, page_size: int = PAGE_SIZE) -
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     pending = 0
-    for item in store.iterate(query, page_size=page_size):
-        record = usage_view(item)
-        writer.writerow([_cell(record[name]) for name in COLUMNS])
+    for record in store.iterate(query, page_size=page_size):
+        writer.writerow([_cell(value) for value in record_view(record).values()])
         pending += 1
         if pending >= page_size:
             yield buffer.getvalue()
