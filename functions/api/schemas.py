@@ -181,6 +181,10 @@ class UsageRecord(BaseModel):
     price_version: str | None = Field(
         description="The price data the cost was computed with; null on records priced before it was kept"
     )
+    developer_id: str | None = Field(
+        description="Fingerprint of the Claude Code developer (account, else device) in `metadata.user_id`; "
+        "null for other clients"
+    )
 
 
 class UsageDetail(UsageRecord):
@@ -220,6 +224,25 @@ class EndpointSummary(BaseModel):
     tokens: int
 
 
+class DeveloperSummary(BaseModel):
+    developer_id: str | None = Field(description="null: calls without a Claude Code developer")
+    name: str | None = Field(description="The name the tenant gave the developer; null when unnamed")
+    api_key_id: str | None = Field(
+        description="For calls without a developer: the Anthropic credential that paid (null otherwise)"
+    )
+    api_key_hint: str | None = Field(description="That credential's kind and last four characters")
+    cost: float = Field(description="Cents")
+    requests: int
+    tokens: int
+
+
+class Developer(BaseModel):
+    developer_id: str = Field(description="Fingerprint of the Claude Code account, else device")
+    name: str | None = Field(description="Set with PUT /api/developers/{developer_id}; null until then")
+    first_seen_at: str = Field(description="When its first call was received")
+    last_seen_at: str = Field(description="When its latest call was received")
+
+
 class UsageSummary(BaseModel):
     totalCostCents: float
     totalRequests: int
@@ -245,6 +268,9 @@ class UsageSummary(BaseModel):
     costUnknownRequests: int = Field(description="Calls whose cost is unknown (model not in the price list)")
     byDayModel: list[DayModelSummary]
     byEndpoint: list[EndpointSummary]
+    byDeveloper: list[DeveloperSummary] = Field(
+        description="Spend by Claude Code developer; calls without one by the Anthropic credential that paid"
+    )
 
 
 class SessionSummary(BaseModel):

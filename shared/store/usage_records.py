@@ -74,6 +74,7 @@ PUBLIC_FIELDS = (
     "inference_geo",
     "output_tokens_estimated",
     "price_version",
+    "developer_id",
 )
 
 UNKNOWN_MODEL = "unknown"
@@ -101,6 +102,7 @@ class UsageQuery:
     proxy_endpoint_id: str | None = None
     api_key_id: str | None = None
     session_id: str | None = None
+    developer_id: str | None = None
 
 
 @dataclass
@@ -138,6 +140,10 @@ class UsageStore(Store):
         if record.get("api_key_id"):
             item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
             item["gsi2sk"] = layout.usage_sk(usage_id)
+        developer_id = record.get("developer_id")
+        if developer_id:
+            item["gsi4pk"] = layout.usage_by_developer_pk(tenant_id, developer_id)
+            item["gsi4sk"] = layout.usage_sk(usage_id)
         session_id = record.get("session_id")
         if session_id:
             item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, session_id)
@@ -176,6 +182,9 @@ class UsageStore(Store):
         actions.append({"Update": self._month_update(tenant, record)})
         if session_id:
             actions.append({"Update": self._session_update(tenant, record, model)})
+        actions.append({"Update": self._developer_day_update(tenant, record, day)})
+        if developer_id:
+            actions.append({"Update": self._developer_update(tenant, record)})
         client = self.table.meta.client
         written = True
         try:
@@ -185,8 +194,14 @@ class UsageStore(Store):
             if not (reasons and reasons[0].get("Code") == "ConditionalCheckFailed"):
                 raise
             written = False  # the record exists: this delivery was a repeat
+        at = record["requested_at"]
         if session_id:
-            self._widen_session(tenant, session_id, record["requested_at"])
+            key = {"pk": tenant, "sk": layout.session_sk(session_id)}
+            self._widen(key, at, ("first_at", "last_at", "gsi3sk"), layout.session_order_sk(at, session_id))
+        if developer_id:
+            key = {"pk": tenant, "sk": layout.developer_sk(developer_id)}
+            bounds = ("first_seen_at", "last_seen_at", "gsi4sk")
+            self._widen(key, at, bounds, layout.developer_order_sk(at, developer_id))
         return written
 
     def _month_update(self, tenant: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -244,20 +259,66 @@ class UsageStore(Store):
             "ExpressionAttributeValues": values,
         }
 
-    def _widen_session(self, tenant: str, session_id: str, at: str) -> None:
-        """Moves the session's `last_at` forward, or its `first_at` back, to `at` (see the module doc)."""
+    def _developer_update(self, tenant: str, record: dict[str, Any]) -> dict[str, Any]:
+        """The developer item: created on its first call; its bounds are widened after (`_widen`)."""
+        at = record["requested_at"]
+        developer_id = record["developer_id"]
+        return {
+            "TableName": self.table_name,
+            "Key": {"pk": tenant, "sk": layout.developer_sk(developer_id)},
+            "UpdateExpression": "SET first_seen_at = if_not_exists(first_seen_at, :at), "
+            "last_seen_at = if_not_exists(last_seen_at, :at), gsi4sk = if_not_exists(gsi4sk, :order), "
+            "gsi4pk = :list, developer_id = :developer, #type = :type",
+            "ExpressionAttributeNames": {"#type": "type"},
+            "ExpressionAttributeValues": {
+                ":at": at,
+                ":order": layout.developer_order_sk(at, developer_id),
+                ":list": layout.developers_pk(record["tenant_id"]),
+                ":developer": developer_id,
+                ":type": "developer",
+            },
+        }
+
+    def _developer_day_update(self, tenant: str, record: dict[str, Any], day: str) -> dict[str, Any]:
+        """Spend by developer: the call's developer, else the Anthropic credential that paid for it."""
+        adds, values = self._counters(record)
+        developer_id = record.get("developer_id")
+        payer = (
+            layout.developer_payer(developer_id)
+            if developer_id
+            else layout.credential_payer(record.get("api_key_id"))
+        )
+        values.update({":day": day, ":endpoint": record["proxy_endpoint_id"], ":payer": payer})
+        sets = ["#day = :day", "proxy_endpoint_id = :endpoint", "payer = :payer"]
+        names = ("developer_id",) if developer_id else ("api_key_id", "api_key_hint")
+        for name in names:
+            if record.get(name):
+                values[f":{name}"] = record[name]
+                sets.append(f"{name} = :{name}")
+        return {
+            "TableName": self.table_name,
+            "Key": {
+                "pk": tenant,
+                "sk": layout.developer_day_aggregate_sk(day, record["proxy_endpoint_id"], payer),
+            },
+            "UpdateExpression": "ADD " + ", ".join(adds) + " SET " + ", ".join(sets),
+            "ExpressionAttributeNames": {"#day": "day"},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _widen(self, key: dict[str, str], at: str, bounds: tuple[str, str, str], order: str) -> None:
+        """Moves an item's last bound forward (with its sort key in the activity index), or its first
+        bound back, to `at` (see the module doc). `bounds`: (first, last, index sort key) names."""
+        first, last, order_key = bounds
         client = self.table.meta.client
-        key = {"pk": tenant, "sk": layout.session_sk(session_id)}
         try:
             client.update_item(
                 TableName=self.table_name,
                 Key=key,
-                UpdateExpression="SET last_at = :at, gsi3sk = :order",
-                ConditionExpression="last_at < :at",
-                ExpressionAttributeValues={
-                    ":at": at,
-                    ":order": layout.session_order_sk(at, session_id),
-                },
+                UpdateExpression="SET #last = :at, #order = :order",
+                ConditionExpression="#last < :at",
+                ExpressionAttributeNames={"#last": last, "#order": order_key},
+                ExpressionAttributeValues={":at": at, ":order": order},
             )
             return
         except client.exceptions.ConditionalCheckFailedException:
@@ -266,8 +327,9 @@ class UsageStore(Store):
             client.update_item(
                 TableName=self.table_name,
                 Key=key,
-                UpdateExpression="SET first_at = :at",
-                ConditionExpression="first_at > :at",
+                UpdateExpression="SET #first = :at",
+                ConditionExpression="#first > :at",
+                ExpressionAttributeNames={"#first": first},
                 ExpressionAttributeValues={":at": at},
             )
 
@@ -337,7 +399,8 @@ class UsageStore(Store):
 
     def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
         """The Query for a filtered list, newest first, on the most selective key: session, then
-        endpoint, then credential, then the tenant; the other filters become a FilterExpression."""
+        developer, then endpoint, then credential, then the tenant; the other filters become a
+        FilterExpression."""
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
         high = (
             layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
@@ -349,6 +412,17 @@ class UsageStore(Store):
             condition = Key("gsi3pk").eq(layout.usage_by_session_pk(query.tenant_id, query.session_id)) & Key(
                 "gsi3sk"
             ).between(low, high)
+            if query.proxy_endpoint_id:
+                filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
+            if query.api_key_id:
+                filters.append(Attr("api_key_id").eq(query.api_key_id))
+            if query.developer_id:
+                filters.append(Attr("developer_id").eq(query.developer_id))
+        elif query.developer_id:
+            request["IndexName"] = "gsi4"
+            condition = Key("gsi4pk").eq(
+                layout.usage_by_developer_pk(query.tenant_id, query.developer_id)
+            ) & Key("gsi4sk").between(low, high)
             if query.proxy_endpoint_id:
                 filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
             if query.api_key_id:

@@ -10,12 +10,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
+from functions.api.deps import CurrentPrincipal, Developers, PageParams, Services, Usage
 from functions.api.errors import NotFound, error_responses, invalid
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import (
     DayModelSummary,
     DaySummary,
+    DeveloperSummary,
     EndpointSummary,
     ModelSummary,
     UsageDetail,
@@ -24,12 +25,14 @@ from functions.api.schemas import (
 )
 from shared.ids import is_id
 from shared.sessions import ID_PATTERN
+from shared.store.developers import DeveloperStore
 from shared.store.usage_records import TOKEN_FIELDS, UsageQuery, public_record
 from shared.timefmt import format_timestamp, parse_date_or_datetime, parse_timestamp
 
 router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
 
-_CREDENTIAL_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+# `api_key_id` and `developer_id`: HMACs cut to 16 hex characters.
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 _SUMMED_TOKENS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 _AGGREGATED = ("requests", "cost_cents", "cost_without_cache_cents", "cost_unknown_requests", *TOKEN_FIELDS)
 Sums = dict[str, Decimal]
@@ -92,6 +95,9 @@ ModelFilter = Annotated[
 CredentialFilter = Annotated[
     str | None, Query(description="Fingerprint of the Anthropic credential (`api_key_id` of a record)")
 ]
+DeveloperFilter = Annotated[
+    str | None, Query(description="Fingerprint of the Claude Code developer (`developer_id` of a record)")
+]
 SessionFilter = Annotated[
     str | None, Query(max_length=128, description="Only this Claude Code session (`session_id` of a record)")
 ]
@@ -111,11 +117,13 @@ def usage_query(
     proxy_endpoint_id: EndpointFilter = None,
     api_key_id: CredentialFilter = None,
     session_id: SessionFilter = None,
+    developer_id: DeveloperFilter = None,
 ) -> UsageQuery:
     """The filters of `/api/usage` (and of its CSV export), checked: a bad one is a 400."""
     first, last = _range(start, end)
-    if api_key_id is not None and not _CREDENTIAL_FINGERPRINT.match(api_key_id):
-        raise invalid("api_key_id", "query", "Expected 16 lowercase hex characters")
+    for name, fingerprint in (("api_key_id", api_key_id), ("developer_id", developer_id)):
+        if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+            raise invalid(name, "query", "Expected 16 lowercase hex characters")
     return UsageQuery(
         tenant_id=principal.tenant_id,
         start=first,
@@ -124,6 +132,7 @@ def usage_query(
         proxy_endpoint_id=_endpoint_filter(proxy_endpoint_id),
         api_key_id=api_key_id,
         session_id=session_filter(session_id),
+        developer_id=developer_id,
     )
 
 
@@ -147,8 +156,10 @@ def list_usage(
         "proxy_endpoint_id": query.proxy_endpoint_id,
         "api_key_id": query.api_key_id,
     }
-    if query.session_id:
-        binding["session_id"] = query.session_id  # only when set: earlier cursors stay valid
+    # Only when set: earlier cursors stay valid.
+    for name in ("session_id", "developer_id"):
+        if getattr(query, name):
+            binding[name] = getattr(query, name)
     paged = PagedQuery(principal.tenant_id, binding, services.secret)
     result = usage.list(query, page.limit, paged.start_key(page))
     return paged.envelope(result, usage_view)
@@ -166,12 +177,14 @@ def _days(first: datetime | None, last: datetime | None) -> tuple[date | None, d
 def usage_summary(
     principal: CurrentPrincipal,
     usage: Usage,
+    developers: Developers,
     start: From = None,
     end: To = None,
     proxy_endpoint_id: EndpointFilter = None,
 ) -> UsageSummary:
     first_day, last_day = _days(*_range(start, end))
-    rows = usage.aggregates(principal.tenant_id, first_day, last_day, _endpoint_filter(proxy_endpoint_id))
+    endpoint_id = _endpoint_filter(proxy_endpoint_id)
+    rows = usage.aggregates(principal.tenant_id, first_day, last_day, endpoint_id)
     totals: Sums = defaultdict(Decimal)
     by_model: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
     by_day: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
@@ -220,7 +233,36 @@ def usage_summary(
             ),
             key=lambda entry: (-entry.cost, entry.proxy_endpoint_id),
         ),
+        byDeveloper=_by_developer(developers, principal.tenant_id, first_day, last_day, endpoint_id),
     )
+
+
+def _by_developer(
+    developers: DeveloperStore,
+    tenant_id: str,
+    first_day: date | None,
+    last_day: date | None,
+    endpoint_id: str | None,
+) -> list[DeveloperSummary]:
+    """Spend by developer from its own day aggregates; calls without a developer by the Anthropic
+    credential that paid (docs/developers.md)."""
+    labels: dict[str, dict[str, Any]] = {}
+    by_payer: dict[str, Sums] = defaultdict(lambda: defaultdict(Decimal))
+    for row in developers.day_aggregates(tenant_id, first_day, last_day):
+        if endpoint_id and row.get("proxy_endpoint_id") != endpoint_id:
+            continue
+        payer = str(row["payer"])
+        labels[payer] = {name: row.get(name) for name in ("developer_id", "api_key_id", "api_key_hint")}
+        sums = by_payer[payer]
+        for name in ("requests", "cost_cents", *_SUMMED_TOKENS):
+            sums[name] += Decimal(str(row.get(name) or 0))
+    names = developers.names(tenant_id) if labels else {}
+    entries = []
+    for payer, sums in by_payer.items():
+        sums["tokens"] = sum((sums[name] for name in _SUMMED_TOKENS), Decimal(0))
+        label = labels[payer]
+        entries.append(DeveloperSummary(**label, name=names.get(label["developer_id"]), **_entry(sums)))
+    return sorted(entries, key=lambda entry: (-entry.cost, entry.developer_id or "", entry.api_key_id or ""))
 
 
 def _entry(sums: Sums) -> dict[str, Any]:

@@ -1,0 +1,88 @@
+"""Who made a call: the developer behind a Claude Code request, without an extra key per person.
+
+Claude Code sends `metadata.user_id` in every request body, a JSON string
+`{"device_id": "<64 hex>", "account_uuid": "<uuid or empty>", "session_id": "<uuid>"}`
+(`account_uuid` is empty when it runs on an API key rather than a Claude account). The developer is
+the account when there is one, else the device. What is kept is `developer_id`: an HMAC of that
+value under the server secret, as for Anthropic credentials (shared/credentials.py), so a tenant can
+tell its developers apart and name them, while the account and device ids themselves are never
+stored: the stored copy of the request body has them replaced by a marker.
+
+Done in the proxy (which holds the server secret), off the event loop, after the reply was relayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# The ids Claude Code sends: hex and UUIDs. Anything else is not taken for an identity.
+_IDENTITY = re.compile(r"^[A-Za-z0-9-]{8,128}$")
+_USER_ID_KEY = b'"user_id"'
+ACCOUNT_MARKER = b"[REDACTED:claude_code_account]"
+DEVICE_MARKER = b"[REDACTED:claude_code_device]"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    developer_id: str | None
+    stored_body: bytes  # the request body as it may be stored: the account and device ids replaced
+
+
+def _identity(value: Any) -> str | None:
+    return value if isinstance(value, str) and _IDENTITY.match(value) else None
+
+
+def may_name_a_developer(request_body: bytes) -> bool:
+    """False for certain when the body holds no `user_id` key (a byte search, no JSON parse)."""
+    return _USER_ID_KEY in request_body
+
+
+def _claude_code_ids(request_body: bytes) -> tuple[str | None, str | None]:
+    """(account uuid, device id) from `metadata.user_id`, each None when absent or not an id."""
+    if not may_name_a_developer(request_body):
+        return None, None
+    try:
+        payload = json.loads(request_body)
+    except ValueError:
+        return None, None
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    if not isinstance(user_id, str) or not user_id.startswith("{"):
+        return None, None
+    try:
+        ids = json.loads(user_id)
+    except ValueError:
+        return None, None
+    if not isinstance(ids, dict):
+        return None, None
+    return _identity(ids.get("account_uuid")), _identity(ids.get("device_id"))
+
+
+def fingerprint_developer(kind: str, value: str, secret: bytes) -> str:
+    """`developer_id`: stable per account (or device), useless for recovering it."""
+    message = f"claude-code-{kind}:{value}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()[:16]
+
+
+def attribute(request_body: bytes, secret: bytes) -> Attribution:
+    """The call's developer (None for a client that sends no Claude Code identity) and the body to
+    store, in which every occurrence of the account and device ids is replaced."""
+    account, device = _claude_code_ids(request_body)
+    if account is None and device is None:
+        return Attribution(None, request_body)
+    developer_id = (
+        fingerprint_developer("account", account, secret)
+        if account
+        else fingerprint_developer("device", str(device), secret)
+    )
+    stored = request_body
+    for value, marker in ((account, ACCOUNT_MARKER), (device, DEVICE_MARKER)):
+        if value:
+            # The ids need no JSON escaping: they appear in the body byte for byte.
+            stored = stored.replace(value.encode(), marker)
+    return Attribution(developer_id, stored)
