@@ -2,11 +2,12 @@
 
 One call is written as one transaction: the record (only if it does not exist yet, so a redelivered
 message changes nothing), its inline bodies, and ADDs to the aggregates: per (tenant, day, model),
-per (tenant, endpoint, day, model), per (tenant, endpoint, UTC month) (what budgets are checked
-against) and, for a Claude Code call, per (tenant, session).
+per (tenant, endpoint, day, model), per (tenant, day, endpoint, developer or paying credential),
+per (tenant, endpoint, UTC month) (what budgets are checked against) and, for a Claude Code call, per
+(tenant, session) and the developer item (docs/developers.md).
 
-A session's first and last call are a minimum and a maximum, which an update expression cannot
-compute: the transaction sets both when the session item is new (`if_not_exists`), then one
+A session's (or developer's) first and last call are a minimum and a maximum, which an update
+expression cannot compute: the transaction sets both when the item is new (`if_not_exists`), then one
 conditional update moves `last_at` forward (`last_at < :at`) or, failing that, `first_at` back
 (`first_at > :at`). Both run again on a redelivery, so a crash between them and the transaction
 is mended by the retry; neither ever moves a bound the wrong way.
