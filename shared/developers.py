@@ -23,6 +23,10 @@ from typing import Any
 # The ids Claude Code sends: hex and UUIDs. Anything else is not taken for an identity.
 _IDENTITY = re.compile(r"^[A-Za-z0-9-]{8,128}$")
 _USER_ID_KEY = b'"user_id"'
+_METADATA_KEY = b'"metadata"'
+# `"metadata": {"user_id": "<a JSON string>"}` at a `"metadata"` key (never inside a string, where the
+# quotes would be escaped).
+_METADATA_OBJECT = re.compile(rb'"metadata"\s*:\s*\{\s*"user_id"\s*:\s*(?P<user_id>"(?:[^"\\]|\\.)*")\s*\}')
 ACCOUNT_MARKER = b"[REDACTED:claude_code_account]"
 DEVICE_MARKER = b"[REDACTED:claude_code_device]"
 
@@ -42,16 +46,32 @@ def may_name_a_developer(request_body: bytes) -> bool:
     return _USER_ID_KEY in request_body
 
 
+def _user_id(request_body: bytes) -> Any:
+    """`metadata.user_id` of the request. Claude Code's `metadata` is `{"user_id": "..."}` alone: when
+    exactly one such object occurs, only that string is parsed (a body runs to megabytes, and a whole
+    parse costs milliseconds per megabyte); otherwise the whole body is."""
+    found: list[bytes] = []
+    at = request_body.find(_METADATA_KEY)
+    while at >= 0 and len(found) < 2:
+        match = _METADATA_OBJECT.match(request_body, at)
+        if match:
+            found.append(match.group("user_id"))
+        at = request_body.find(_METADATA_KEY, at + 1)
+    try:
+        if len(found) == 1:
+            return json.loads(found[0])
+        payload = json.loads(request_body)
+    except ValueError:
+        return None
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    return metadata.get("user_id") if isinstance(metadata, dict) else None
+
+
 def _claude_code_ids(request_body: bytes) -> tuple[str | None, str | None]:
     """(account uuid, device id) from `metadata.user_id`, each None when absent or not an id."""
     if not may_name_a_developer(request_body):
         return None, None
-    try:
-        payload = json.loads(request_body)
-    except ValueError:
-        return None, None
-    metadata = payload.get("metadata") if isinstance(payload, dict) else None
-    user_id = metadata.get("user_id") if isinstance(metadata, dict) else None
+    user_id = _user_id(request_body)
     if not isinstance(user_id, str) or not user_id.startswith("{"):
         return None, None
     try:

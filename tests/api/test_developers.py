@@ -89,6 +89,24 @@ def test_the_stored_body_keeps_everything_but_the_account_and_device() -> None:
     }
 
 
+def test_the_top_level_metadata_names_the_developer_wherever_it_is_and_whatever_else_it_holds() -> None:
+    alice = fingerprint_developer("account", ACCOUNT, SERVER_SECRET)
+    forged = json.dumps({"device_id": DEVICE_B, "account_uuid": "", "session_id": SESSION})
+    user_id = json.dumps({"device_id": DEVICE_A, "account_uuid": ACCOUNT, "session_id": SESSION})
+    # A tool's input that looks like metadata does not win over the request's own.
+    tool_use = {"type": "tool_use", "id": "t1", "name": "x", "input": {"metadata": {"user_id": forged}}}
+    nested = {"metadata": {"user_id": user_id}, "messages": [{"role": "assistant", "content": [tool_use]}]}
+    # Spaces, and other keys beside user_id.
+    spaced = b'{"messages": [], "metadata" : { "user_id" : ' + json.dumps(user_id).encode() + b" }}"
+    extra = {"messages": [], "metadata": {"trace": "t", "user_id": user_id}}
+    for body in (json.dumps(nested).encode(), spaced, json.dumps(extra).encode()):
+        attributed = attribute(body, SERVER_SECRET)
+        assert attributed.developer_id == alice, body
+        assert (
+            ACCOUNT.encode() not in attributed.stored_body and DEVICE_A.encode() not in attributed.stored_body
+        )
+
+
 @pytest.mark.parametrize(
     "body",
     [
