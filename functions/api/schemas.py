@@ -299,6 +299,9 @@ class SessionSummary(BaseModel):
     subagent_requests: int = Field(description="Calls made by subagents (the rest: the main agent)")
     subagent_cost_cents: str
     subagent_runs: int = Field(description="Distinct subagent runs (`x-claude-code-agent-id` values)")
+    developer_id: str | None = Field(
+        description="The Claude Code developer who ran it (GET /api/developers names them); null if unknown"
+    )
 
 
 class SessionDetail(SessionSummary):

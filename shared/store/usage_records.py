@@ -249,13 +249,18 @@ class UsageStore(Store):
         if record.get("agent_id"):
             values[":agents"] = {record["agent_id"]}
             adds.append("agent_ids :agents")
+        sets = ""
+        if record.get("developer_id"):  # who ran the session (one Claude Code process: one developer)
+            values[":developer"] = record["developer_id"]
+            sets = ", developer_id = :developer"
         return {
             "TableName": self.table_name,
             "Key": {"pk": tenant, "sk": layout.session_sk(record["session_id"])},
             "UpdateExpression": "ADD "
             + ", ".join(adds)
             + " SET first_at = if_not_exists(first_at, :at), last_at = if_not_exists(last_at, :at),"
-            " gsi3sk = if_not_exists(gsi3sk, :order), gsi3pk = :list, session_id = :session, #type = :type",
+            " gsi3sk = if_not_exists(gsi3sk, :order), gsi3pk = :list, session_id = :session, #type = :type"
+            + sets,
             "ExpressionAttributeNames": {"#type": "type"},
             "ExpressionAttributeValues": values,
         }

@@ -257,9 +257,17 @@ def test_developers_are_listed_most_recent_first_with_when_they_were_first_and_l
             "last_seen_at": "2026-03-10T15:00:00.000Z",
         },
     ]
+    # Sessions say who ran them.
+    seen(DEV2, T0 + timedelta(hours=6), session_id=SESSION, agent="main")
+    seen(None, T0 + timedelta(hours=6), session_id="a29082c5-d101-40e6-a27b-04e93b7c5f7a", agent="main")
+    sessions = client.get("/api/usage/sessions", headers=alice).json()["items"]
+    assert {session["session_id"]: session["developer_id"] for session in sessions} == {
+        SESSION: DEV2,
+        "a29082c5-d101-40e6-a27b-04e93b7c5f7a": None,
+    }
     first = client.get("/api/developers", params={"limit": 1}, headers=alice).json()
     rest = client.get("/api/developers", params={"cursor": first["nextCursor"]}, headers=alice).json()
-    assert [d["developer_id"] for d in first["items"] + rest["items"]] == [DEV1, DEV2]
+    assert [d["developer_id"] for d in first["items"] + rest["items"]] == [DEV2, DEV1]
 
 
 def test_a_named_developer_shows_its_name_in_the_list_and_the_summary_and_the_audit(

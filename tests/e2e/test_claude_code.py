@@ -103,7 +103,8 @@ def test_claude_code_works_through_the_proxy_and_every_call_is_recorded(tmp_path
         # for its device id (on an API key Claude Code sends no account): only a fingerprint is kept.
         user_ids = [json.loads(json.loads(request.body)["metadata"]["user_id"]) for request in sent]
         device = user_ids[0]["device_id"]
-        assert {user_id["device_id"] for user_id in user_ids} == {device} and not user_ids[0].get("account_uuid")
+        assert {user_id["device_id"] for user_id in user_ids} == {device}
+        assert not user_ids[0].get("account_uuid")
         assert stored == {request.body.decode().replace(device, DEVICE_MARKER.decode()) for request in sent}
         [developer_id] = {record["developer_id"] for record in records}
         assert developer_id and developer_id != device

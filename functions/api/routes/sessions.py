@@ -56,6 +56,7 @@ def session_view(item: dict[str, Any]) -> dict[str, Any]:
         "subagent_requests": int(item.get("subagent_requests") or 0),
         "subagent_cost_cents": _cents(_decimal(item.get("subagent_cost_cents"))),
         "subagent_runs": len(item.get("agent_ids") or ()),
+        "developer_id": item.get("developer_id"),
     }
 
 
