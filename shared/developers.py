@@ -2,7 +2,8 @@
 
 Claude Code sends `metadata.user_id` in every request body, a JSON string
 `{"device_id": "<64 hex>", "account_uuid": "<uuid or empty>", "session_id": "<uuid>"}`
-(`account_uuid` is empty when it runs on an API key rather than a Claude account). The developer is
+(`account_uuid` is empty when it runs on an API key rather than a Claude account; versions before
+2.1 sent the same ids as `user_<device id>_account_<account uuid>_session_<uuid>`). The developer is
 the account when there is one, else the device. What is kept is `developer_id`: an HMAC of that
 value under the server secret, as for Anthropic credentials (shared/credentials.py), so a tenant can
 tell its developers apart and name them, while the account and device ids themselves are never
@@ -27,6 +28,8 @@ _METADATA_KEY = b'"metadata"'
 # `"metadata": {"user_id": "<a JSON string>"}` at a `"metadata"` key (never inside a string, where the
 # quotes would be escaped).
 _METADATA_OBJECT = re.compile(rb'"metadata"\s*:\s*\{\s*"user_id"\s*:\s*(?P<user_id>"(?:[^"\\]|\\.)*")\s*\}')
+# Claude Code before 2.1 sent `user_<device id>_account_<account uuid or empty>_session_<uuid>`.
+_LEGACY_USER_ID = re.compile(r"^user_(?P<device>[A-Za-z0-9]+)_account_(?P<account>[A-Za-z0-9-]*)_session_")
 ACCOUNT_MARKER = b"[REDACTED:claude_code_account]"
 DEVICE_MARKER = b"[REDACTED:claude_code_device]"
 
@@ -72,8 +75,11 @@ def _claude_code_ids(request_body: bytes) -> tuple[str | None, str | None]:
     if not may_name_a_developer(request_body):
         return None, None
     user_id = _user_id(request_body)
-    if not isinstance(user_id, str) or not user_id.startswith("{"):
+    if not isinstance(user_id, str):
         return None, None
+    legacy = _LEGACY_USER_ID.match(user_id)
+    if legacy:
+        return _identity(legacy.group("account")), _identity(legacy.group("device"))
     try:
         ids = json.loads(user_id)
     except ValueError:

@@ -89,6 +89,15 @@ def test_the_stored_body_keeps_everything_but_the_account_and_device() -> None:
     }
 
 
+def test_older_claude_code_versions_are_put_down_to_their_developer_too() -> None:
+    for account, developer in ((ACCOUNT, ("account", ACCOUNT)), ("", ("device", DEVICE_A))):
+        user_id = f"user_{DEVICE_A}_account_{account}_session_{SESSION}"
+        attributed = attribute(json.dumps({"metadata": {"user_id": user_id}}).encode(), SERVER_SECRET)
+        assert attributed.developer_id == fingerprint_developer(*developer, SERVER_SECRET)
+        assert DEVICE_A.encode() not in attributed.stored_body and SESSION.encode() in attributed.stored_body
+        assert ACCOUNT.encode() not in attributed.stored_body
+
+
 def test_the_top_level_metadata_names_the_developer_wherever_it_is_and_whatever_else_it_holds() -> None:
     alice = fingerprint_developer("account", ACCOUNT, SERVER_SECRET)
     forged = json.dumps({"device_id": DEVICE_B, "account_uuid": "", "session_id": SESSION})
@@ -111,8 +120,8 @@ def test_the_top_level_metadata_names_the_developer_wherever_it_is_and_whatever_
     "body",
     [
         b'{"model":"m","messages":[]}',
-        b'{"metadata":{"user_id":"user_' + b"ab" * 32 + b"_account__session_" + SESSION.encode() + b'"}}',
         b'{"metadata":{"user_id":"{not json"}}',
+        b'{"metadata":{"user_id":"customer-42"}}',  # an SDK app's own user id: not Claude Code's
         json.dumps({"metadata": {"user_id": json.dumps({"device_id": "", "account_uuid": ""})}}).encode(),
         json.dumps(
             {"metadata": {"user_id": json.dumps({"device_id": "<script>alert(1)</script>"})}}
