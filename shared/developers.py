@@ -64,7 +64,7 @@ def _user_id(request_body: bytes) -> Any:
         if len(found) == 1:
             return json.loads(found[0])
         payload = json.loads(request_body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON (the upstream refuses it), or nested too deep
         return None
     metadata = payload.get("metadata") if isinstance(payload, dict) else None
     return metadata.get("user_id") if isinstance(metadata, dict) else None

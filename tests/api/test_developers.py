@@ -127,6 +127,7 @@ def test_the_top_level_metadata_names_the_developer_wherever_it_is_and_whatever_
             {"metadata": {"user_id": json.dumps({"device_id": "<script>alert(1)</script>"})}}
         ).encode(),
         b'{"user_id": broken',
+        b'{"user_id": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # deeper than Python recurses
     ],
 )
 def test_a_body_without_a_claude_code_identity_has_no_developer(body: bytes) -> None:
