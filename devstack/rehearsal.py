@@ -1,10 +1,11 @@
 """The local AWS as a rehearsal of the deployment: built from the synthesized CloudFormation template.
 
 `rehearse()` reads the template and creates, in the local moto server, what it deploys: the table,
-the queues, the bodies bucket, the server secret, the KMS keys and their aliases, and for each Lambda
-function an IAM user holding exactly its role's statements (translated for moto, see `moto_policy`)
-and that function's environment variables resolved to local values. Then it turns IAM enforcement
-on, so a code path calling an action its role lacks fails with AccessDenied here, as it would in AWS.
+the queues, the bodies bucket, the server secret, the KMS keys and their aliases, the SNS topics,
+and for each Lambda function an IAM user holding exactly its role's statements (translated for moto,
+see `moto_policy`) and that function's environment variables resolved to local values. Then it
+turns IAM enforcement on, so a code path calling an action its role lacks fails with AccessDenied
+here, as it would in AWS.
 
 The template is the one source: nothing here lists a grant, a variable or a key schema by hand.
 """
@@ -282,6 +283,7 @@ class _LocalStack:
         self.secrets = session.client("secretsmanager", endpoint_url=endpoint_url)
         self.iam = session.client("iam", endpoint_url=endpoint_url)
         self.kms = session.client("kms", endpoint_url=endpoint_url)
+        self.sns = session.client("sns", endpoint_url=endpoint_url)
 
     def tables(self, template: Mapping[str, Any]) -> dict[str, _Local]:
         resources = _of_type(template, "AWS::DynamoDB::Table")
@@ -407,6 +409,17 @@ class _LocalStack:
             else:
                 self.kms.create_alias(AliasName=name, TargetKeyId=target)
             made[logical_id] = _Local(name, {})
+        return made
+
+    def topics(self, template: Mapping[str, Any]) -> dict[str, _Local]:
+        """The template's SNS topics, named after their logical ids when CloudFormation would name
+        them (creating a topic that exists returns it). Encryption and subscriptions are AWS's
+        business; what is rehearsed is who may publish."""
+        made = {}
+        for logical_id, resource in _of_type(template, "AWS::SNS::Topic").items():
+            name = resource["Properties"].get("TopicName") or logical_id
+            arn = self.sns.create_topic(Name=name)["TopicArn"]
+            made[logical_id] = _Local(arn, {"TopicArn": arn, "TopicName": name})
         return made
 
 
@@ -553,6 +566,7 @@ def _rehearse(
     local |= stack.buckets(template)
     local |= stack.server_secrets(template, secret_value)
     local |= stack.kms_keys(template)
+    local |= stack.topics(template)
 
     from shared.settings import Settings
 

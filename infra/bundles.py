@@ -65,6 +65,16 @@ class BundleSpec:
     lazy_modules: tuple[str, ...] = ()
 
 
+# A plain Lambda handler that prices tokens and calls out over HTTPS: the ingest and the reconcile function.
+_PRICING_HANDLER = (
+    "aws-lambda-powertools",
+    "boto3",
+    "pydantic",
+    "pydantic-settings",
+    "genai-prices",
+    "httpx",
+)
+
 # The one place that says which runtime dependencies each function carries.
 BUNDLES: dict[str, BundleSpec] = {
     # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler);
@@ -106,23 +116,15 @@ BUNDLES: dict[str, BundleSpec] = {
         lazy_modules=("jwt", "cryptography.hazmat.primitives.serialization", "httpx", "shared.pricing"),
     ),
     # Daily bill check (EventBridge Scheduler): reads Anthropic's Admin API with httpx, prices billed
-    # tokens with genai-prices.
+    # tokens with genai-prices; its alerts go to tenants' webhooks with httpx too.
     "reconcile": BundleSpec(
-        requirements=(
-            "aws-lambda-powertools",
-            "boto3",
-            "pydantic",
-            "pydantic-settings",
-            "genai-prices",
-            "httpx",
-        ),
+        requirements=_PRICING_HANDLER,
         # httpx at the first Admin API call, the price data at the first comparison.
         lazy_modules=("httpx", "shared.reconciliation"),
     ),
-    # SQS batch handler; prices each call with genai-prices.
-    "usage_ingest": BundleSpec(
-        requirements=("aws-lambda-powertools", "boto3", "pydantic", "pydantic-settings", "genai-prices"),
-    ),
+    # SQS batch handler; prices each call with genai-prices; calls a tenant's alert webhook with httpx
+    # when a budget threshold is reached (loaded then only).
+    "usage_ingest": BundleSpec(requirements=_PRICING_HANDLER, lazy_modules=("httpx",)),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")

@@ -8,6 +8,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.constructs.alerts import AlertsTopic
 from infra.constructs.api import ManagementApi
 from infra.constructs.bill_check import BillCheck
 from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
@@ -108,6 +109,14 @@ class CodecostsStack(Stack):
             export=functions.export,
             bundle_dir=config.bundle_dir,
         )
+        alerts = AlertsTopic(
+            self,
+            "Alerts",
+            table=storage.table,
+            budget_checker=functions.ingest,
+            bill_checkers=[functions.api, bill_check.function],
+            same_settings=[functions.export],  # the API's app, serving only the CSV export
+        )
         api = ManagementApi(
             self,
             "Api",
@@ -142,6 +151,12 @@ class CodecostsStack(Stack):
         )
         CfnOutput(
             self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Subscribe to get alarms"
+        )
+        CfnOutput(
+            self,
+            "AlertsTopicArn",
+            value=alerts.topic.topic_arn,
+            description="Tenants' alerts for email: subscribe with a filter policy on `tenant`",
         )
         CfnOutput(
             self,

@@ -141,3 +141,7 @@ def secrets_manager() -> Any:
 
 def kms() -> Any:
     return _client("kms", _identity())
+
+
+def sns() -> Any:
+    return _client("sns", _identity())

@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # The KMS key (id, ARN or alias) that encrypts those admin keys; the stack passes its ARN.
     admin_key_kms_key: str = resources.ADMIN_KEY_KMS_ALIAS
 
+    # Alerts (budgets, bill check): the SNS topic the stack makes for email (its ARN; unset: no email).
+    alerts_topic_arn: str | None = None
+    # Tenants' webhooks are public HTTPS only. True lets a webhook on this machine's loopback (http or
+    # https) through, for tests and a laptop's `make dev`: never set it in AWS.
+    alert_webhook_allow_loopback: bool = False
+    # Each attempt's bound (connect, write, read): a slow webhook holds the sender this long at most.
+    alert_webhook_timeout: float = Field(default=5.0, gt=0)
+    alert_webhook_attempts: int = Field(default=3, ge=1)
+
     # Clerk session verification, under Clerk's own variable names. Neither key source set: Clerk
     # sessions are refused and only Codecosts API keys authenticate. A key source set: the issuer and
     # the authorized parties are required too.

@@ -62,7 +62,7 @@ def stack_template() -> dict[str, Any]:
 
 
 # What the rehearsal creates; the rest of moto (IAM: the functions' users) lives across tests.
-_DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "kms")
+_DATA_SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "kms", "sns")
 
 
 def reset_rehearsed_services() -> None:

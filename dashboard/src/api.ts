@@ -8,15 +8,19 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
-export interface UsageRecord {
-  id: string;
-  model: string | null;
+/** Tokens by kind, as a call (or a sum of calls) counts them. */
+export interface TokenCounts {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_5m_input_tokens: number;
   cache_creation_1h_input_tokens: number;
+}
+
+export interface UsageRecord extends TokenCounts {
+  id: string;
+  model: string | null;
   cost_cents: string | null;
   cost_without_cache_cents: string | null;
   cost_unknown: boolean;
@@ -33,6 +37,10 @@ export interface UsageRecord {
   complete?: boolean;
   // The stream ended before Anthropic's final count: output tokens (and cost) estimated from what was relayed.
   output_tokens_estimated?: boolean;
+  // The Claude Code session, and which of its agents made the call (null: not Claude Code, or not told).
+  session_id?: string | null;
+  agent?: "main" | "subagent" | null;
+  agent_id?: string | null;
 }
 
 export interface UsageDetail extends UsageRecord {
@@ -83,6 +91,92 @@ export interface UsageSummary {
   costUnknownRequests: number;
   byDayModel: DayModelSummary[];
   byEndpoint: EndpointSummary[];
+  byDeveloper?: DeveloperSummary[];
+}
+
+/** Spend by Claude Code developer (from its `metadata.user_id`), on servers that record it; calls
+ * without a developer are under the Anthropic credential that paid (`developer_id` null). */
+export interface DeveloperSummary {
+  developer_id: string | null;
+  name: string | null;
+  api_key_id: string | null;
+  api_key_hint: string | null;
+  cost: number;
+  requests: number;
+  tokens: number;
+}
+
+/** Claude Code sessions (docs/api.md "Sessions"); money in cents as 6-decimal strings. */
+export interface SessionSummary extends TokenCounts {
+  session_id: string;
+  first_at: string;
+  last_at: string;
+  requests: number;
+  tokens: number;
+  cost_cents: string;
+  cost_unknown_requests: number;
+  cost_without_cache_cents: string;
+  cache_savings_cents: string;
+  cache_hit_ratio: number;
+  models: string[];
+  proxy_endpoint_ids: string[];
+  subagent_requests: number;
+  subagent_cost_cents: string;
+  subagent_runs: number;
+  // The Claude Code developer who ran it, on servers that record developers.
+  developer_id?: string | null;
+}
+
+export interface SessionDetail extends SessionSummary {
+  unread_1h_cache_writes: number;
+  unread_1h_cache_write_tokens: number;
+  unread_1h_cache_write_extra_cents: string;
+  pending_1h_cache_write_tokens: number;
+}
+
+export interface AdminKeyStatus {
+  configured: boolean;
+  hint: string | null;
+  updated_at: string | null;
+}
+
+export interface TokenKinds {
+  uncached_input_tokens: number;
+  cache_creation_5m_input_tokens: number;
+  cache_creation_1h_input_tokens: number;
+  cache_read_input_tokens: number;
+  output_tokens: number;
+  web_search_requests: number;
+}
+
+export interface ReconciledCost {
+  recordedCostCents: number;
+  billedCostCents: number;
+  driftCostCents: number;
+  recorded: TokenKinds;
+  billed: TokenKinds;
+}
+
+export interface ReconciledKey {
+  anthropic_api_key_id: string | null;
+  partial_key_hint: string | null;
+  api_key_id: string | null;
+  recordedCostCents: number;
+  billedCostCents: number;
+  unrecorded: boolean;
+}
+
+/** The bill check (shared/API.md): money in cents as numbers, `drift = billed - recorded`. */
+export interface Reconciliation {
+  from: string;
+  to: string;
+  asOf: string | null;
+  stale: boolean;
+  error: string | null;
+  totals: { recordedCostCents: number; billedCostCents: number; driftCostCents: number; unrecordedCostCents: number };
+  byDay: (ReconciledCost & { date: string })[];
+  byModel: (ReconciledCost & { model: string })[];
+  byKey: ReconciledKey[];
 }
 
 export interface ProxyEndpoint {
@@ -231,7 +325,8 @@ async function request<T>(
 
 export const api = {
   get: <T>(path: string, query?: Query) => request<T>("GET", path, query),
-  post: <T>(path: string, body: unknown) => request<T>("POST", path, undefined, body),
+  post: <T>(path: string, body: unknown, query?: Query) => request<T>("POST", path, query, body),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, undefined, body),
   delete: <T>(path: string) => request<T>("DELETE", path),
   /** Who the browser is signed in as without a pasted key (a `__session` cookie), or null. */
   sessionProfile: async (): Promise<Profile | null> => {
@@ -247,12 +342,12 @@ export const api = {
 // Lists read whole (endpoints, keys) stop here: 2,000 items.
 const MAX_PAGES = 20;
 
-/** Every item of a short paged list (proxy endpoints, API keys). */
-export async function allPages<T>(path: string): Promise<Page<T>> {
+/** Every item of a short paged list (proxy endpoints, API keys, one session's calls). */
+export async function allPages<T>(path: string, query: Query = {}): Promise<Page<T>> {
   const items: T[] = [];
   let cursor: string | null = null;
   for (let pageCount = 0; pageCount < MAX_PAGES; pageCount++) {
-    const page: Page<T> = await api.get<Page<T>>(path, { limit: 100, cursor });
+    const page: Page<T> = await api.get<Page<T>>(path, { ...query, limit: 100, cursor });
     items.push(...page.items);
     if (!page.hasMore || !page.nextCursor) return { items, nextCursor: null, hasMore: false };
     cursor = page.nextCursor;

@@ -50,3 +50,22 @@ export function millis(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";
   return value < 1000 ? `${value} ms` : `${(value / 1000).toFixed(value < 10_000 ? 2 : 1)} s`;
 }
+
+/** A difference in cents with its sign: `+$0.12`, `-$0.12`, `$0.00`. */
+export function signedDollars(cents: number): string {
+  return cents > 0 ? `+${dollars(cents)}` : dollars(cents);
+}
+
+/** A span of time as people say it: `42 s`, `3 min 05 s`, `2 h 07 min`. */
+export function duration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, "0")} s`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
+}
+
+/** `1 call`, `3 calls`. */
+export function plural(value: number, word: string): string {
+  return `${count(value)} ${word}${value === 1 ? "" : "s"}`;
+}

@@ -4,11 +4,13 @@ import { api, ApiError, type Profile, setApiKey, storedApiKey, whenUnauthorized 
 import { type ClerkBrowser, loadClerk } from "./clerk";
 import { ErrorBox, Link, Loading } from "./components/common";
 import { AuditPage } from "./pages/audit";
+import { BillCheckPage } from "./pages/bill-check";
 import { CallDetailPage } from "./pages/call-detail";
 import { CallsPage } from "./pages/calls";
 import { EndpointsPage } from "./pages/endpoints";
 import { KeysPage } from "./pages/keys";
 import { OverviewPage } from "./pages/overview";
+import { SessionDetailPage, SessionsPage } from "./pages/sessions";
 import { SignInPage } from "./pages/signin";
 import { rangeFromQuery } from "./range";
 import { type Location, useLocation } from "./router";
@@ -31,6 +33,8 @@ function readConfig(): DashboardConfig {
 const NAV: [string, string][] = [
   ["/", "Overview"],
   ["/calls", "Calls"],
+  ["/sessions", "Sessions"],
+  ["/bill-check", "Bill check"],
   ["/endpoints", "Endpoints"],
   ["/keys", "API keys"],
   ["/audit", "Audit log"],
@@ -42,6 +46,10 @@ function Page(props: { location: Location }) {
   if (path === "/calls") return <CallsPage query={query} />;
   const call = /^\/calls\/([^/]+)$/.exec(path);
   if (call) return <CallDetailPage id={decodeURIComponent(call[1])} />;
+  if (path === "/sessions") return <SessionsPage range={rangeFromQuery(query)} />;
+  const session = /^\/sessions\/([^/]+)$/.exec(path);
+  if (session) return <SessionDetailPage id={decodeURIComponent(session[1])} />;
+  if (path === "/bill-check") return <BillCheckPage range={rangeFromQuery(query)} />;
   if (path === "/endpoints") return <EndpointsPage />;
   if (path === "/keys") return <KeysPage />;
   if (path === "/audit") return <AuditPage />;

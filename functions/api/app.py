@@ -12,6 +12,7 @@ from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
 from functions.api.routes import (
+    alerts,
     anthropic_admin_key,
     api_keys,
     audit_logs,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
         api.include_router(module.router)
     for module in (anthropic_admin_key, reconciliation):  # the bill check
         api.include_router(module.router)
+    api.include_router(alerts.router)
     app.include_router(api)
     app.include_router(health.readiness_router)
     mount_dashboard(app, settings)

@@ -15,6 +15,7 @@ from botocore.config import Config
 from functions.api.auth.api_keys import ApiKeyAuthenticator
 from functions.api.auth.clerk import ClerkSessionVerifier, verifier_from_settings
 from functions.api.auth.principals import PrincipalResolver
+from shared.alerts import Alerts
 from shared.bill_check import BillCheck
 from shared.settings import Settings
 from shared.store.api_keys import ApiKeyStore
@@ -48,6 +49,7 @@ class ApiServices:
         self.rate_limiter = RateLimiter(settings.table_name)
         self.bill_check = BillCheck.from_settings(settings)
         self.admin_keys = self.bill_check.admin_keys
+        self.alerts = Alerts.from_settings(settings)
         self._lock = threading.Lock()
         self._credentials: tuple[ApiKeyStore, ApiKeyAuthenticator, PrincipalResolver] | None = None
         self._health_client: Any = None

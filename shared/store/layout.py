@@ -159,3 +159,13 @@ def anthropic_key_sk(anthropic_api_key_id: str) -> str:
 
 ANTHROPIC_ADMIN_KEYS_PK = "ANTHROPIC_ADMIN_KEYS"
 """gsi1 partition listing the tenants that set an admin key (gsi1sk = tenant id): the daily sync's list."""
+
+
+def alert_settings_sk() -> str:
+    """The tenant's alert settings (webhook, thresholds): one item per tenant."""
+    return "ALERTS"
+
+
+def alert_sent_sk(alert_key: str, channel: str) -> str:
+    """Marks one alert (`budget#<endpoint>#<month>#80`, `drift#<day>`, ...) as sent on one channel."""
+    return f"ALERT#SENT#{alert_key}#{channel}"

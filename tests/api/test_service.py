@@ -83,6 +83,7 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/anthropic-admin-key",
         "/api/reconciliation",
         "/api/reconciliation/refresh",
+        "/api/alerts",
         "/api/developers",
         "/api/developers/{developer_id}",
     }

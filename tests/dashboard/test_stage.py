@@ -108,10 +108,22 @@ def test_the_dashboard_works_through_the_stage_path(
         page.reload()
         page.get_by_role("heading", name="Calls").wait_for()
         screenshot(page, "stage-calls")
+        page.get_by_role("link", name="Sessions").click()
+        page.get_by_role("heading", name="Sessions", exact=True).wait_for()
+        assert page.url == f"{stage}/v1/sessions"
+        page.get_by_role("link", name="Bill check").click()
+        page.get_by_role("heading", name="Connect your Anthropic organization").wait_for()
+        assert page.url == f"{stage}/v1/bill-check"
     finally:
         context.close()
     assert errors == []
     assert requested and all(url.startswith(f"{stage}/v1/") for url in requested), requested
     paths = {httpx.URL(url).path for url in requested}
-    assert {"/v1/api/profile", "/v1/api/usage/summary", "/v1/api/usage"} <= paths, paths
+    assert {
+        "/v1/api/profile",
+        "/v1/api/usage/summary",
+        "/v1/api/usage",
+        "/v1/api/usage/sessions",
+        "/v1/api/anthropic-admin-key",
+    } <= paths, paths
     assert any(re.fullmatch(r"/v1/assets/.+\.js", path) for path in paths), paths

@@ -15,6 +15,7 @@ from shared.store.rate_limits import RateLimiter
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy, UsageQueue
 from tests.fakes.servers import ServerThread
+from tests.fakes.webhook_receiver import WebhookReceiver
 
 PROXY_TENANT_ID = "tenant_proxy_test"
 
@@ -72,3 +73,18 @@ def start_proxy(aws: Any, fake_upstream: FakeAnthropic) -> Iterator[Callable[...
 def proxy_server(start_proxy: Callable[..., RunningProxy]) -> RunningProxy:
     """The proxy on a free port: `.base_url` (`<url>/proxy/<slug>`), `.url`, `.endpoint`, `.queue`."""
     return start_proxy()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver_server() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    with ServerThread(receiver) as server:
+        receiver.url = f"{server.url}/services/T0/B0/hook-secret"
+        yield receiver
+
+
+@pytest.fixture
+def webhook(webhook_receiver_server: WebhookReceiver) -> WebhookReceiver:
+    """A real webhook receiver on loopback (tests/fakes/webhook_receiver.py), reset for every test."""
+    webhook_receiver_server.reset()
+    return webhook_receiver_server

@@ -61,6 +61,8 @@ def test_reconcile_gets_only_what_it_calls(template_json: dict[str, Any]) -> Non
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
+        # The drift and unrecorded-spend alerts after a sync, by email.
+        "sns:Publish",
         "kms:Decrypt",
     }
     [decrypt] = [s for s in statements if s["Action"] == "kms:Decrypt"]

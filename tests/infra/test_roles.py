@@ -76,3 +76,38 @@ def test_the_api_queries_only_the_tables_named_indexes(template_json: dict[str, 
         assert {arn["Fn::Join"][1][-1] for arn in index_query["Resource"]} == {
             f"/index/{index.name}" for index in TABLE.indexes
         }
+
+
+def _alerts_topic(template_json: dict[str, Any]) -> str:
+    [topic] = [
+        logical_id
+        for logical_id, resource in template_json["Resources"].items()
+        if resource["Type"] == "AWS::SNS::Topic"
+        and resource["Properties"].get("DisplayName") == "Codecosts alerts"
+    ]
+    return topic
+
+
+def test_only_the_functions_that_send_alerts_may_publish_and_only_to_the_alerts_topic(
+    template_json: dict[str, Any],
+) -> None:
+    topic = _alerts_topic(template_json)
+    publishers = set()
+    for name, function in _functions(template_json).items():
+        for statement in role_statements(template_json, function):
+            if "sns:Publish" in statement["Action"]:
+                assert statement["Action"] == "sns:Publish" and statement["Resource"] == {"Ref": topic}, name
+                publishers.add(name)
+    # Budgets after the ingest writes records; drift and unrecorded spend after a sync (daily or refresh).
+    assert publishers == {"usage_ingest", "reconcile", "api"}
+
+
+def test_the_functions_running_alerting_code_are_told_the_topic(template_json: dict[str, Any]) -> None:
+    topic = _alerts_topic(template_json)
+    told = {
+        name
+        for name, function in _functions(template_json).items()
+        if function["Properties"]["Environment"]["Variables"].get("CODECOSTS_ALERTS_TOPIC_ARN")
+        == {"Ref": topic}
+    }
+    assert told == {"usage_ingest", "reconcile", "api", "usage_export"}

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError } from "../api";
+import { ApiError, type Page } from "../api";
 import { underBase } from "../base";
 import { followLink } from "../router";
 
@@ -25,10 +25,13 @@ export function ErrorBox(props: { error: unknown; retry?: () => void }) {
   const message = error instanceof Error ? error.message : String(error);
   const title = error instanceof ApiError && error.status === 0 ? "API unreachable" : "Something went wrong";
   const problems = error instanceof ApiError ? error.fieldProblems : [];
+  // A sentence of details (Anthropic's own message when it refused an admin key) reads under the error.
+  const details = error instanceof ApiError && typeof error.details === "string" ? error.details : null;
   return (
     <div class="error" role="alert">
       <strong>{title}</strong>
       <p>{message}</p>
+      {details && <p>{details}</p>}
       {problems.length > 0 && (
         <ul>
           {problems.map((problem) => (
@@ -167,4 +170,42 @@ export function useEvery(seconds: number, tick: () => void): void {
     }, seconds * 1000);
     return () => window.clearInterval(timer);
   }, [seconds]);
+}
+
+export interface Cursors {
+  cursor: string | null;
+  pageNumber: number;
+  newer: () => void;
+  older: (next: string) => void;
+}
+
+/** Where a paged list is: the cursors of the pages read so far, for one `key` (the list's filters);
+ * another key starts again at the first page. */
+export function useCursors(key: string): Cursors {
+  const [cursors, setCursors] = useState<{ key: string; stack: (string | null)[] }>({ key, stack: [null] });
+  const stack = cursors.key === key ? cursors.stack : [null];
+  return {
+    cursor: stack[stack.length - 1],
+    pageNumber: stack.length,
+    newer: () => setCursors({ key, stack: stack.slice(0, -1) }),
+    older: (next) => setCursors({ key, stack: [...stack, next] }),
+  };
+}
+
+/** Newer/older buttons under a paged list, when it has more than one page. */
+export function Pager(props: { cursors: Cursors; page: Page<unknown> }) {
+  const { cursors, page } = props;
+  if (cursors.pageNumber === 1 && !page.hasMore) return null;
+  const next = page.hasMore ? page.nextCursor : null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" class="secondary" disabled={cursors.pageNumber === 1} onClick={cursors.newer}>
+        ← Newer
+      </button>
+      <span class="muted">Page {cursors.pageNumber}</span>
+      <button type="button" class="secondary" disabled={!next} onClick={() => next && cursors.older(next)}>
+        Older →
+      </button>
+    </nav>
+  );
 }

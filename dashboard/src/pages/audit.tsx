@@ -1,6 +1,5 @@
-import { useState } from "preact/hooks";
 import { api, type AuditLogEntry, type Page } from "../api";
-import { Empty, ErrorBox, Loading, useLoad } from "../components/common";
+import { Empty, ErrorBox, Loading, Pager, useCursors, useLoad } from "../components/common";
 import { utcTime } from "../format";
 
 const PAGE_SIZE = 50;
@@ -34,8 +33,8 @@ function Metadata(props: { text: string | null }) {
 }
 
 export function AuditPage() {
-  const [stack, setStack] = useState<(string | null)[]>([null]);
-  const cursor = stack[stack.length - 1];
+  const cursors = useCursors("audit");
+  const cursor = cursors.cursor;
   const entries = useLoad(`audit|${cursor ?? ""}`, () =>
     api.get<Page<AuditLogEntry>>("/api/audit-logs", { limit: PAGE_SIZE, cursor }),
   );
@@ -48,7 +47,7 @@ export function AuditPage() {
       <p class="lede">Who created or deleted endpoints and keys, newest first.</p>
       {entries.error !== null && <ErrorBox error={entries.error} retry={() => entries.reload()} />}
       {entries.loading && !page && <Loading what="the audit log" />}
-      {page && page.items.length === 0 && stack.length === 1 && (
+      {page && page.items.length === 0 && cursors.pageNumber === 1 && (
         <Empty title="Nothing recorded yet">
           <p>Creating or deleting a proxy endpoint or an API key adds an entry here.</p>
         </Empty>
@@ -81,22 +80,7 @@ export function AuditPage() {
           </table>
         </div>
       )}
-      {page && (stack.length > 1 || page.hasMore) && (
-        <nav class="pager" aria-label="Pages">
-          <button type="button" class="secondary" disabled={stack.length === 1} onClick={() => setStack(stack.slice(0, -1))}>
-            ← Newer
-          </button>
-          <span class="muted">Page {stack.length}</span>
-          <button
-            type="button"
-            class="secondary"
-            disabled={!page.hasMore || !page.nextCursor}
-            onClick={() => setStack([...stack, page.nextCursor])}
-          >
-            Older →
-          </button>
-        </nav>
-      )}
+      {page && <Pager cursors={cursors} page={page} />}
     </section>
   );
 }

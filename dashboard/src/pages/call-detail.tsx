@@ -12,6 +12,7 @@ import {
 import { count, millis, recordCost, utcTime } from "../format";
 import { href } from "../router";
 import { statusClass } from "./calls";
+import { sessionPath } from "./sessions";
 
 const FOLD_AT = 1500;
 const IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
@@ -355,6 +356,16 @@ export function CallDetailPage(props: { id: string }) {
                 )}
               </dd>
             </div>
+            {call.session_id && (
+              <div>
+                <dt>Claude Code session</dt>
+                <dd>
+                  <Link href={sessionPath(call.session_id)} title={call.session_id}>
+                    {call.agent === "subagent" ? "Subagent call in the session" : "See the session"}
+                  </Link>
+                </dd>
+              </div>
+            )}
             <div>
               <dt>Request id</dt>
               <dd class="mono">{call.request_id ?? "—"}</dd>

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { allPages, api, type Page, type ProxyEndpoint, type UsageRecord } from "../api";
-import { Empty, ErrorBox, Link, Loading, useEvery, useLoad } from "../components/common";
+import { Empty, ErrorBox, Link, Loading, Pager, useCursors, useEvery, useLoad } from "../components/common";
 import { count, millis, recordCost, utcTime } from "../format";
 import { addDays, isDay } from "../range";
 import { href, navigate } from "../router";
@@ -107,18 +107,14 @@ function FilterBar(props: { filters: CallFilters; endpoints: ProxyEndpoint[] }) 
 export function CallsPage(props: { query: URLSearchParams }) {
   const filters = filtersFromQuery(props.query);
   const filterKey = JSON.stringify(filters);
-  const [cursors, setCursors] = useState<{ key: string; stack: (string | null)[] }>({
-    key: filterKey,
-    stack: [null],
-  });
-  const stack = cursors.key === filterKey ? cursors.stack : [null];
-  const cursor = stack[stack.length - 1];
+  const cursors = useCursors(filterKey);
+  const cursor = cursors.cursor;
   const endpoints = useLoad("endpoints", () => allPages<ProxyEndpoint>("/api/proxy-endpoints"));
   const calls = useLoad(`${filterKey}|${cursor ?? ""}`, () =>
     api.get<Page<UsageRecord>>("/api/usage", { ...apiQuery(filters), limit: PAGE_SIZE, cursor }),
   );
   // The first page follows new calls as they are recorded; older pages stay put.
-  useEvery(5, () => stack.length === 1 && calls.reload(true));
+  useEvery(5, () => cursors.pageNumber === 1 && calls.reload(true));
   const names = new Map((endpoints.data?.items ?? []).map((endpoint) => [endpoint.id, endpoint.name]));
   const filtered = Object.values(filters).some(Boolean);
   const page = calls.data;
@@ -130,7 +126,7 @@ export function CallsPage(props: { query: URLSearchParams }) {
       <FilterBar key={filterKey} filters={filters} endpoints={endpoints.data?.items ?? []} />
       {calls.error !== null && <ErrorBox error={calls.error} retry={() => calls.reload()} />}
       {calls.loading && !page && <Loading what="calls" />}
-      {page && page.items.length === 0 && stack.length === 1 && (
+      {page && page.items.length === 0 && cursors.pageNumber === 1 && (
         filtered ? (
           <Empty title="No calls match these filters">
             <p>
@@ -197,27 +193,7 @@ export function CallsPage(props: { query: URLSearchParams }) {
           </table>
         </div>
       )}
-      {page && (stack.length > 1 || page.hasMore) && (
-        <nav class="pager" aria-label="Pages">
-          <button
-            type="button"
-            class="secondary"
-            disabled={stack.length === 1}
-            onClick={() => setCursors({ key: filterKey, stack: stack.slice(0, -1) })}
-          >
-            ← Newer
-          </button>
-          <span class="muted">Page {stack.length}</span>
-          <button
-            type="button"
-            class="secondary"
-            disabled={!page.hasMore || !page.nextCursor}
-            onClick={() => setCursors({ key: filterKey, stack: [...stack, page.nextCursor] })}
-          >
-            Older →
-          </button>
-        </nav>
-      )}
+      {page && <Pager cursors={cursors} page={page} />}
     </section>
   );
 }

@@ -131,8 +131,9 @@ function horizontalBars(labels: string[], values: number[], money: boolean): Cha
   };
 }
 
-function RangePicker(props: { range: DayRange }) {
-  const { range } = props;
+/** The day range of a page (`path`) in its address: presets, or custom days. */
+export function RangePicker(props: { range: DayRange; path: string }) {
+  const { range, path } = props;
   const [from, setFrom] = useState(range.from);
   const [until, setUntil] = useState(lastDay(range));
   const [custom, setCustom] = useState(range.kind === "custom");
@@ -143,7 +144,7 @@ function RangePicker(props: { range: DayRange }) {
   ];
   const apply = (event: Event) => {
     event.preventDefault();
-    if (isDay(from) && isDay(until) && from <= until) navigate(href("/", { from, until }));
+    if (isDay(from) && isDay(until) && from <= until) navigate(href(path, { from, until }));
   };
   return (
     <div class="range">
@@ -156,7 +157,7 @@ function RangePicker(props: { range: DayRange }) {
             aria-pressed={range.kind === kind && !custom}
             onClick={() => {
               setCustom(false);
-              navigate(href("/", { range: kind === "7d" ? null : kind }));
+              navigate(href(path, { range: kind === "7d" ? null : kind }));
             }}
           >
             {label}
@@ -239,7 +240,7 @@ export function OverviewPage(props: { range: DayRange }) {
     <section>
       <header class="page-header">
         <h1>Overview</h1>
-        <RangePicker key={key} range={range} />
+        <RangePicker key={key} range={range} path="/" />
       </header>
       {overview.loading && !overview.data && <Loading what="spend" />}
       {overview.error !== null && <ErrorBox error={overview.error} retry={() => overview.reload()} />}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/reconciliation", tags=["bill check"], responses=erro
 
 # A refresh reads three Admin API reports with the tenant's key: once a minute per tenant at most.
 REFRESH = RateLimit("reconciliation_refresh", 1)
+# How long a refresh may spend sending the alerts it reveals.
+ALERTS_SECONDS = 10
 # A year of days is plenty for a bill check, and bounds what one request reads.
 MAX_DAYS = 366
 
@@ -132,7 +135,8 @@ def refresh_reconciliation(
     end: Annotated[Day, Query(alias="to")] = None,
 ) -> Any:
     """Syncs Anthropic's reports for the days asked (default as for GET) now, then answers as GET does.
-    A failed sync keeps the last good data and answers it with `stale: true` and the error."""
+    A failed sync keeps the last good data and answers it with `stale: true` and the error. A good one
+    sends the drift and unrecorded-spend alerts it reveals (shared/alerts.py)."""
     first, last = _days(start, end)
     if not services.admin_keys.status(principal.tenant_id)["configured"]:
         raise NO_ADMIN_KEY
@@ -144,7 +148,11 @@ def refresh_reconciliation(
             headers={"Retry-After": str(decision.retry_after)},
         )
     try:
-        services.bill_check.sync(principal.tenant_id, first, last)
-        return services.bill_check.report(principal.tenant_id, first, last)
+        synced = services.bill_check.sync(principal.tenant_id, first, last)
+        report = services.bill_check.report(principal.tenant_id, first, last)
     except NoAdminKey:
         raise NO_ADMIN_KEY from None
+    if synced:  # fresh data: a drifting day or an unrecorded key is news to tell (once)
+        # Within API Gateway's 29 s: what a slow webhook leaves unsent goes with the next sync.
+        services.alerts.check_bill(principal.tenant_id, report, time.monotonic() + ALERTS_SECONDS)
+    return report
