@@ -114,6 +114,13 @@ def usage_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
         table(rows, ("", ""), out, "lr")
         return OK
     entries = summary[_SUMMARY_LISTS[args.by]]
+    if args.by == "developer":
+        rows = [
+            [*_payer(entry), count(entry["requests"]), count(entry["tokens"]), money(entry["cost"])]
+            for entry in entries
+        ]
+        table(rows, ("DEVELOPER", "ID", "CALLS", "TOKENS", "COST"), out, "llrrr")
+        return OK
     key = {"model": "model", "day": "date", "endpoint": "proxy_endpoint_id"}[args.by]
     if args.by == "endpoint":
         names = {item["id"]: item["name"] for item in api.items("/api/proxy-endpoints", None)}
@@ -137,7 +144,17 @@ def usage_command(args: argparse.Namespace, api: Api, out: TextIO) -> int:
     return OK
 
 
-_SUMMARY_LISTS = {"model": "byModel", "day": "byDay", "endpoint": "byEndpoint"}
+_SUMMARY_LISTS = {"model": "byModel", "day": "byDay", "endpoint": "byEndpoint", "developer": "byDeveloper"}
+
+
+def _payer(entry: dict[str, Any]) -> tuple[str, str]:
+    """Who spent it: the developer (by name once named), else the Anthropic key that paid."""
+    if entry["developer_id"]:
+        return entry["name"] or "(unnamed)", entry["developer_id"]
+    if entry["api_key_id"]:
+        return f"key {entry['api_key_hint']}", entry["api_key_id"]
+    return "(no key)", ""
+
 
 _CALL_HEADERS = (
     "TIME (UTC)",
@@ -181,6 +198,7 @@ def _call_filters(args: argparse.Namespace) -> dict[str, Any]:
         "proxy_endpoint_id": args.endpoint,
         "session_id": args.session,
         "api_key_id": args.api_key_id,
+        "developer_id": args.developer,
     }
 
 
@@ -334,6 +352,7 @@ def _filters(parser: argparse.ArgumentParser, with_since: bool = True) -> None:
     parser.add_argument(
         "--api-key-id", metavar="FINGERPRINT", help="only calls paid by this Anthropic credential"
     )
+    parser.add_argument("--developer", metavar="DEVELOPER_ID", help="only this Claude Code developer's calls")
 
 
 def register(commands: Any) -> None:
@@ -347,11 +366,17 @@ def register(commands: Any) -> None:
         )
         return parser
 
-    usage = add("usage", "cost and tokens over a period, in total or by model, day, endpoint or session")
+    usage = add(
+        "usage", "cost and tokens over a period, in total or by model, day, endpoint, session or developer"
+    )
     usage.add_argument(
         "--since", type=since, default=since("7d"), help="7d (default), 12h, 2w, or an ISO date"
     )
-    usage.add_argument("--by", choices=("model", "day", "endpoint", "session"), help="break the total down")
+    usage.add_argument(
+        "--by",
+        choices=("model", "day", "endpoint", "session", "developer"),
+        help="break the total down (developer: Claude Code's, other calls by the Anthropic key that paid)",
+    )
     usage.add_argument("--endpoint", metavar="ID", help="only this proxy endpoint")
     usage.add_argument(
         "--limit", type=int, default=50, help="sessions to list with --by session (default 50)"

@@ -86,6 +86,7 @@ class UsageIngest:
             session_id=session.session_id,
             agent=session.agent,
             agent_id=session.agent_id,
+            developer_id=event.developer_id,
             tokens=usage.counts(),
             server_tool_use=dict(usage.server_tool_use),
             service_tier=usage.service_tier,

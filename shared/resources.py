@@ -61,6 +61,9 @@ TABLE = TableDefinition(
         # Claude Code sessions: a session's usage (gsi3pk = TENANT#<t>#SESSION#<session id>) and the
         # tenant's sessions by last call (gsi3pk = TENANT#<t>#SESSIONS, gsi3sk = <last call at>#<id>)
         Index("gsi3", "gsi3pk", "gsi3sk"),
+        # Claude Code developers: a developer's usage (gsi4pk = TENANT#<t>#DEV#<developer id>) and the
+        # tenant's developers by last call (gsi4pk = TENANT#<t>#DEVELOPERS, gsi4sk = <last call at>#<id>)
+        Index("gsi4", "gsi4pk", "gsi4sk"),
     ),
 )
 

@@ -61,6 +61,22 @@ def usage_summary(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def developer_spend(rows: Iterable[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """The summary's `byDeveloper` over per-(day, endpoint, payer) rows: each developer's spend, and
+    calls without one by the Anthropic credential that paid (docs/developers.md), the most first."""
+    labels: dict[str, dict[str, Any]] = {}
+    by_payer: dict[str, Totals] = defaultdict(Totals)
+    for row in rows:
+        payer = str(row["payer"])
+        labels[payer] = {name: row.get(name) for name in ("developer_id", "api_key_id", "api_key_hint")}
+        by_payer[payer] += aggregate_totals(row)
+    entries = [
+        {**labels[payer], "name": names.get(labels[payer]["developer_id"] or ""), **_entry(sums)}
+        for payer, sums in by_payer.items()
+    ]
+    return sorted(entries, key=lambda e: (-e["cost"], e["developer_id"] or "", e["api_key_id"] or ""))
+
+
 def session_view(item: dict[str, Any]) -> dict[str, Any]:
     """A session aggregate item as the API shows it."""
     totals = aggregate_totals(item)
@@ -81,6 +97,7 @@ def session_view(item: dict[str, Any]) -> dict[str, Any]:
         "subagent_requests": int(item.get("subagent_requests") or 0),
         "subagent_cost_cents": str(Cents.parse(item.get("subagent_cost_cents")) or Cents()),
         "subagent_runs": len(item.get("agent_ids") or ()),
+        "developer_id": item.get("developer_id"),
     }
 
 

@@ -46,6 +46,8 @@ class UsageEvent(BaseModel):
     # Claude Code's `x-claude-code-session-id` and `x-claude-code-agent-id` headers, as received.
     session_header: str | None = None
     agent_header: str | None = None
+    # The Claude Code developer's fingerprint (shared/developers.py), never the account or device id.
+    developer_id: str | None = None
     usage: Usage  # the reader's own dataclass: pydantic validates and serializes it
     request_body: BodyRef
     response_body: BodyRef

@@ -218,6 +218,13 @@ class UsageRecord:
             "The price data the cost was computed with; null on records priced before it was kept"
         ),
     )
+    developer_id: str | None = field(
+        default=None,
+        metadata=listed(
+            "Fingerprint of the Claude Code developer (account, else device) in `metadata.user_id`; "
+            "null for other clients"
+        ),
+    )
     bodies_missing: bool = field(
         default=False,
         metadata=in_detail(

@@ -19,7 +19,7 @@ def documented_attributes() -> set[str]:
 
 
 def test_the_usage_record_attributes_documented_are_the_ones_written() -> None:
-    # With a credential and a session, so every index key is written.
+    # With a credential, a session and a developer, so every index key is written.
     record = UsageRecord(
         id="01JP0000000000000000000001",
         tenant_id="user_a",
@@ -28,5 +28,6 @@ def test_the_usage_record_attributes_documented_are_the_ones_written() -> None:
         status_code=200,
         api_key_id="0123456789abcdef",
         session_id="6dc01601-38bb-47b8-8305-6df3013eaf3c",
+        developer_id="fedcba9876543210",
     )
     assert documented_attributes() == set(usage_item(record))

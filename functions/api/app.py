@@ -16,6 +16,7 @@ from functions.api.routes import (
     anthropic_admin_key,
     api_keys,
     audit_logs,
+    developers,
     health,
     prices,
     profile,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
         profile,
         audit_logs,
         prices,
+        developers,
     ):
         api.include_router(module.router)
     for module in (anthropic_admin_key, reconciliation):  # the bill check

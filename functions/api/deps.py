@@ -20,6 +20,7 @@ from functions.api.services import ApiServices
 from shared.models import Principal, Scope, scope_covers
 from shared.store.api_keys import ApiKeyStore
 from shared.store.audit import AuditStore
+from shared.store.developers import DeveloperStore
 from shared.store.endpoints import EndpointStore
 from shared.store.usage_records import UsageStore
 from shared.store.users import UserStore
@@ -115,8 +116,13 @@ def _usage_store(services: Services) -> UsageStore:
     return services.usage
 
 
+def _developer_store(services: Services) -> DeveloperStore:
+    return services.developers
+
+
 Endpoints = Annotated[EndpointStore, Depends(_endpoint_store)]
 ApiKeys = Annotated[ApiKeyStore, Depends(_api_key_store)]
 Users = Annotated[UserStore, Depends(_user_store)]
 Audit = Annotated[AuditStore, Depends(_audit_store)]
 Usage = Annotated[UsageStore, Depends(_usage_store)]
+Developers = Annotated[DeveloperStore, Depends(_developer_store)]

@@ -16,7 +16,8 @@ from shared.sessions import ID_PATTERN
 from shared.store.usage_records import UsageQuery
 from shared.timefmt import parse_date_or_datetime
 
-_CREDENTIAL_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
+# `api_key_id` and `developer_id`: HMACs cut to 16 hex characters.
+_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 
 From = Annotated[
     str | None,
@@ -30,6 +31,9 @@ ModelFilter = Annotated[
 ]
 CredentialFilter = Annotated[
     str | None, Query(description="Fingerprint of the Anthropic credential (`api_key_id` of a record)")
+]
+DeveloperFilter = Annotated[
+    str | None, Query(description="Fingerprint of the Claude Code developer (`developer_id` of a record)")
 ]
 SessionFilter = Annotated[
     str | None, Query(max_length=128, description="Only this Claude Code session (`session_id` of a record)")
@@ -72,11 +76,13 @@ def usage_query(
     proxy_endpoint_id: EndpointFilter = None,
     api_key_id: CredentialFilter = None,
     session_id: SessionFilter = None,
+    developer_id: DeveloperFilter = None,
 ) -> UsageQuery:
     """The filters of `/api/usage` (and of its CSV export), checked: a bad one is a 400."""
     first, last = time_range(start, end)
-    if api_key_id is not None and not _CREDENTIAL_FINGERPRINT.match(api_key_id):
-        raise invalid("api_key_id", "query", "Expected 16 lowercase hex characters")
+    for name, fingerprint in (("api_key_id", api_key_id), ("developer_id", developer_id)):
+        if fingerprint is not None and not _FINGERPRINT.match(fingerprint):
+            raise invalid(name, "query", "Expected 16 lowercase hex characters")
     return UsageQuery(
         tenant_id=principal.tenant_id,
         start=first,
@@ -85,6 +91,7 @@ def usage_query(
         proxy_endpoint_id=endpoint_filter(proxy_endpoint_id),
         api_key_id=api_key_id,
         session_id=session_filter(session_id),
+        developer_id=developer_id,
     )
 
 

@@ -187,6 +187,25 @@ class EndpointSummary(BaseModel):
     tokens: int
 
 
+class DeveloperSummary(BaseModel):
+    developer_id: str | None = Field(description="null: calls without a Claude Code developer")
+    name: str | None = Field(description="The name the tenant gave the developer; null when unnamed")
+    api_key_id: str | None = Field(
+        description="For calls without a developer: the Anthropic credential that paid (null otherwise)"
+    )
+    api_key_hint: str | None = Field(description="That credential's kind and last four characters")
+    cost: float = Field(description="Cents")
+    requests: int
+    tokens: int
+
+
+class Developer(BaseModel):
+    developer_id: str = Field(description="Fingerprint of the Claude Code account, else device")
+    name: str | None = Field(description="Set with PUT /api/developers/{developer_id}; null until then")
+    first_seen_at: str = Field(description="When its first call was received")
+    last_seen_at: str = Field(description="When its latest call was received")
+
+
 class _UsageSummary(BaseModel):
     totalCostCents: float
     totalRequests: int
@@ -206,6 +225,9 @@ class _UsageSummary(BaseModel):
     costUnknownRequests: int = Field(description="Calls whose cost is unknown (model not in the price list)")
     byDayModel: list[DayModelSummary]
     byEndpoint: list[EndpointSummary]
+    byDeveloper: list[DeveloperSummary] = Field(
+        description="Spend by Claude Code developer; calls without one by the Anthropic credential that paid"
+    )
 
 
 # With a total of each token kind: `totalInputTokens`, ...
@@ -232,6 +254,9 @@ class _SessionSummary(BaseModel):
     subagent_requests: int = Field(description="Calls made by subagents (the rest: the main agent)")
     subagent_cost_cents: str
     subagent_runs: int = Field(description="Distinct subagent runs (`x-claude-code-agent-id` values)")
+    developer_id: str | None = Field(
+        description="The Claude Code developer who ran it (GET /api/developers names them); null if unknown"
+    )
 
 
 # With each token kind's count.

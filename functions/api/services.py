@@ -20,6 +20,7 @@ from shared.bill_check import BillCheck
 from shared.settings import Settings
 from shared.store.api_keys import ApiKeyStore
 from shared.store.audit import AuditStore
+from shared.store.developers import DeveloperStore
 from shared.store.endpoints import EndpointStore
 from shared.store.rate_limits import RateLimiter
 from shared.store.usage_records import UsageStore
@@ -44,6 +45,7 @@ class ApiServices:
         self.users = UserStore(settings.table_name)
         self.audit = AuditStore(settings.table_name)
         self.usage = UsageStore(settings.table_name, settings.bodies_bucket)
+        self.developers = DeveloperStore(settings.table_name)
         self.rate_limiter = RateLimiter(settings.table_name)
         self.bill_check = BillCheck.from_settings(settings)
         self.admin_keys = self.bill_check.admin_keys

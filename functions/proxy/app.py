@@ -41,6 +41,7 @@ from functions.proxy.upstream import (
 from shared import aws
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
+from shared.developers import attribute, may_name_a_developer
 from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES, READINESS_CHECK_PATH
 from shared.ids import new_id
 from shared.models import SlugTarget
@@ -374,7 +375,7 @@ class ProxyApp:
                 record.api_key_hint = credential_hint(credential)
             record.session_header, record.agent_header = claude_code_headers(headers)
             # The side work (started after the first byte) ends with the message, before the response.
-            await asyncio.gather(self.publisher.publish(record), side.settle())
+            await asyncio.gather(self._attribute_and_publish(record), side.settle())
         else:
             await side.settle()
         if failure is not None:
@@ -383,6 +384,13 @@ class ProxyApp:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         # Otherwise the response stays unfinished: uvicorn closes the connection, so a client whose
         # upstream broke off sees a broken reply, as it would talking to Anthropic directly.
+
+    async def _attribute_and_publish(self, record: CallRecord) -> None:
+        if may_name_a_developer(record.request_body):
+            # A JSON parse of the whole body: in a worker thread, like the publish.
+            attribution = await asyncio.to_thread(attribute, record.request_body, self.secret)
+            record.developer_id, record.request_body = attribution.developer_id, attribution.stored_body
+        await self.publisher.publish(record)
 
 
 def create_app(

@@ -58,6 +58,7 @@ class CallRecord:
     api_key_hint: str | None = None
     session_header: str | None = None  # Claude Code's x-claude-code-session-id
     agent_header: str | None = None  # and x-claude-code-agent-id (subagent calls)
+    developer_id: str | None = None  # shared/developers.py
     # None: the reply is a JSON body, read once it is complete (off the event loop).
     usage: Usage | None = None
     response_chunks: list[bytes] = field(default_factory=list)
@@ -88,6 +89,7 @@ def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_bod
         api_key_hint=record.api_key_hint,
         session_header=record.session_header,
         agent_header=record.agent_header,
+        developer_id=record.developer_id,
         usage=usage,
         request_body=request_body,
         response_body=response_body,

@@ -61,6 +61,44 @@ def session_order_sk(last_at: str, session_id: str) -> str:
     return f"{last_at}#{session_id}"
 
 
+def usage_by_developer_pk(tenant_id: str, developer_id: str) -> str:
+    return f"TENANT#{tenant_id}#DEV#{developer_id}"
+
+
+def developer_sk(developer_id: str) -> str:
+    """A Claude Code developer of the tenant (name, first and last call), under the tenant's pk."""
+    return f"DEVELOPER#{developer_id}"
+
+
+def developers_pk(tenant_id: str) -> str:
+    """gsi4 partition of the tenant's developers, sorted by `developer_order_sk`."""
+    return f"TENANT#{tenant_id}#DEVELOPERS"
+
+
+def developer_order_sk(last_seen_at: str, developer_id: str) -> str:
+    return f"{last_seen_at}#{developer_id}"
+
+
+def developer_day_aggregate_sk(day: str, endpoint_id: str, payer: str) -> str:
+    """Spend per UTC day, endpoint and payer (`developer_payer` or `credential_payer`): read by day
+    range for the summary's spend by developer."""
+    return f"AGG#V#{day}#{endpoint_id}#{payer}"
+
+
+def developer_day_aggregates_range(first_day: str | None, last_day: str | None) -> tuple[str, str]:
+    """The sort key range (both ends inclusive) of those rows over a range of days."""
+    return f"AGG#V#{first_day or ''}", f"AGG#V#{last_day or '9999-12-31'}#~"
+
+
+def developer_payer(developer_id: str) -> str:
+    return f"DEV:{developer_id}"
+
+
+def credential_payer(api_key_id: str | None) -> str:
+    """A call without a developer is put down to the Anthropic credential that paid (`-`: none)."""
+    return f"KEY:{api_key_id or '-'}"
+
+
 def endpoint_month_sk(endpoint_id: str, month: str) -> str:
     """Spend of one proxy endpoint in one UTC month (`2026-03`): what a budget is checked against."""
     return f"AGG#MONTH#{endpoint_id}#{month}"

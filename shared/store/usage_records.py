@@ -65,6 +65,9 @@ def usage_item(record: UsageRecord) -> dict[str, Any]:
     if record.session_id:
         item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record.session_id)
         item["gsi3sk"] = layout.usage_sk(usage_id)
+    if record.developer_id:
+        item["gsi4pk"] = layout.usage_by_developer_pk(tenant_id, record.developer_id)
+        item["gsi4sk"] = layout.usage_sk(usage_id)
     return {**item, **record_view(record, None)}
 
 
@@ -123,6 +126,7 @@ class UsageQuery:
     proxy_endpoint_id: str | None = None
     api_key_id: str | None = None
     session_id: str | None = None
+    developer_id: str | None = None
 
 
 @dataclass
@@ -259,7 +263,8 @@ class UsageStore(Store):
 
     def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
         """The Query for a filtered list, newest first, on the most selective key: session, then
-        endpoint, then credential, then the tenant; the other filters become a FilterExpression."""
+        developer, then endpoint, then credential, then the tenant; the other filters become a
+        FilterExpression."""
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
         high = (
             layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
@@ -271,6 +276,17 @@ class UsageStore(Store):
             condition = Key("gsi3pk").eq(layout.usage_by_session_pk(query.tenant_id, query.session_id)) & Key(
                 "gsi3sk"
             ).between(low, high)
+            if query.proxy_endpoint_id:
+                filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
+            if query.api_key_id:
+                filters.append(Attr("api_key_id").eq(query.api_key_id))
+            if query.developer_id:
+                filters.append(Attr("developer_id").eq(query.developer_id))
+        elif query.developer_id:
+            request["IndexName"] = "gsi4"
+            condition = Key("gsi4pk").eq(
+                layout.usage_by_developer_pk(query.tenant_id, query.developer_id)
+            ) & Key("gsi4sk").between(low, high)
             if query.proxy_endpoint_id:
                 filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
             if query.api_key_id:

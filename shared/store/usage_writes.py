@@ -99,6 +99,24 @@ def _day_labels(record: Record) -> dict[str, Any]:
     }
 
 
+def _payer(record: Record) -> str:
+    """Who a call's spend is put down to: its Claude Code developer, else the Anthropic credential."""
+    developer_id = record.get("developer_id")
+    return (
+        layout.developer_payer(developer_id)
+        if developer_id
+        else layout.credential_payer(record.get("api_key_id"))
+    )
+
+
+def _payer_labels(record: Record) -> dict[str, Any]:
+    labels = {"day": record["requested_at"][:10], "proxy_endpoint_id": record["proxy_endpoint_id"]}
+    labels["payer"] = _payer(record)
+    names = ("developer_id",) if record.get("developer_id") else ("api_key_id", "api_key_hint")
+    labels.update({name: record[name] for name in names if record.get(name)})
+    return labels
+
+
 # Every aggregate a record counts in. A new kind is one more entry.
 AGGREGATES: tuple[Aggregate, ...] = (
     # Per (tenant, day, endpoint, model): what the summary reads.
@@ -128,9 +146,28 @@ AGGREGATES: tuple[Aggregate, ...] = (
             "gsi3pk": layout.sessions_pk(r["tenant_id"]),
             "session_id": r["session_id"],
             "type": "session",
+            **({"developer_id": r["developer_id"]} if r.get("developer_id") else {}),
         },
         counts=_session_counts,
         span=lambda r, last_at: {"gsi3sk": layout.session_order_sk(last_at, r["session_id"])},
+    ),
+    # Per (tenant, day, endpoint, payer): spend by developer (docs/developers.md).
+    Aggregate(
+        sort_key=lambda r: layout.developer_day_aggregate_sk(
+            r["requested_at"][:10], r["proxy_endpoint_id"], _payer(r)
+        ),
+        labels=_payer_labels,
+    ),
+    # Per (tenant, developer): what GET /api/developers lists (and names), newest call first.
+    Aggregate(
+        sort_key=lambda r: layout.developer_sk(r["developer_id"]) if r.get("developer_id") else None,
+        labels=lambda r: {
+            "gsi4pk": layout.developers_pk(r["tenant_id"]),
+            "developer_id": r["developer_id"],
+            "type": "developer",
+        },
+        counts=lambda r: {},
+        span=lambda r, last_at: {"gsi4sk": layout.developer_order_sk(last_at, r["developer_id"])},
     ),
 )
 
@@ -260,7 +297,7 @@ def _update(table_name: str, key: AggregateKey, merged: _Merged) -> Action:
         "Update": {
             "TableName": table_name,
             "Key": {"pk": key[1], "sk": key[2]},
-            "UpdateExpression": "ADD " + ", ".join(adds) + " SET " + ", ".join(sets),
+            "UpdateExpression": ("ADD " + ", ".join(adds) + " " if adds else "") + "SET " + ", ".join(sets),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }

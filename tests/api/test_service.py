@@ -84,6 +84,8 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/reconciliation",
         "/api/reconciliation/refresh",
         "/api/alerts",
+        "/api/developers",
+        "/api/developers/{developer_id}",
     }
     for path, operations in paths.items():
         for method, operation in operations.items():
@@ -101,6 +103,7 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "proxy_endpoint_id",
         "api_key_id",
         "session_id",
+        "developer_id",
         "limit",
         "cursor",
     }

@@ -186,6 +186,7 @@ def test_sessions_group_calls_and_price_their_cache(
         "subagent_requests": 1,
         "subagent_cost_cents": "0.810000",
         "subagent_runs": 1,
+        "developer_id": None,  # the proxy fingerprints the developer; these events carry none
     }
 
     records = client.get("/api/usage", params={"session_id": S1}, headers=alice).json()["items"]

@@ -6,6 +6,7 @@ large body with thinking settings; any of them dropped or altered and it breaks.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import datetime
@@ -16,6 +17,7 @@ import genai_prices
 import httpx
 import pytest
 
+from shared.developers import DEVICE_MARKER
 from tests.e2e.conftest import DevStack, Upstream, wait_for_usage
 
 CLAUDE = Path(__file__).parent / "claude_code" / "node_modules" / ".bin" / "claude"
@@ -97,8 +99,15 @@ def test_claude_code_works_through_the_proxy_and_every_call_is_recorded(tmp_path
             httpx.get(f"{stack.url}/api/usage/{record['id']}", headers=auth).json()["request_body"]
             for record in records
         }
-        # Byte for byte: the body Claude Code sent is what reached Anthropic and what was stored.
-        assert stored == {request.body.decode() for request in sent}
+        # Byte for byte: the body Claude Code sent is what reached Anthropic and what was stored, but
+        # for its device id (on an API key Claude Code sends no account): only a fingerprint is kept.
+        user_ids = [json.loads(json.loads(request.body)["metadata"]["user_id"]) for request in sent]
+        device = user_ids[0]["device_id"]
+        assert {user_id["device_id"] for user_id in user_ids} == {device}
+        assert not user_ids[0].get("account_uuid")
+        assert stored == {request.body.decode().replace(device, DEVICE_MARKER.decode()) for request in sent}
+        [developer_id] = {record["developer_id"] for record in records}
+        assert developer_id and developer_id != device
         for record in records:
             assert record["status_code"] == 200
             assert record["stream"] is True
@@ -107,5 +116,15 @@ def test_claude_code_works_through_the_proxy_and_every_call_is_recorded(tmp_path
             assert record["cache_creation_1h_input_tokens"] == 4_000
             assert record["cache_creation_5m_input_tokens"] == 0
             assert Decimal(record["cost_cents"]) == reference_cents(record)
+
+        # The developer is listed, can be named, and the summary puts every call down to them.
+        [seen] = httpx.get(f"{stack.url}/api/developers", headers=auth).json()["items"]
+        assert seen["developer_id"] == developer_id
+        named = httpx.put(f"{stack.url}/api/developers/{developer_id}", json={"name": "Ada"}, headers=auth)
+        assert named.status_code == 200, named.text
+        summary = httpx.get(f"{stack.url}/api/usage/summary", headers=auth).json()
+        assert [(e["developer_id"], e["name"], e["requests"]) for e in summary["byDeveloper"]] == [
+            (developer_id, "Ada", len(sent))
+        ]
     finally:
         assert stack.stop() == 0, stack.output

@@ -1,15 +1,18 @@
-"""Canaries: an Anthropic API key, an OAuth bearer token and a Codecosts key, used throughout a run
-(streams, plain replies, errors, abandoned streams, bodies claim-checked to S3, the dead-letter queue
-and its redrive, the management API, a key sent to the wrong place), appear nowhere afterwards: not in
-the table, the bucket, the queue, the dead-letter queue, or anything the in-process servers logged.
+"""Canaries: an Anthropic API key, an OAuth bearer token, a Codecosts key, and Claude Code's account and
+device ids, used throughout a run (streams, plain replies, errors, abandoned streams, bodies
+claim-checked to S3, the dead-letter queue and its redrive, the management API, a key sent to the wrong
+place), appear nowhere afterwards: not in the table, the bucket, the queue, the dead-letter queue, or
+anything the in-process servers logged.
 
-Only what the contract allows is kept: a key's kind and last four characters, and an HMAC fingerprint.
+Only what the contract allows is kept: a key's kind and last four characters, and HMAC fingerprints.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
+import uuid
 from collections.abc import Callable
 
 import boto3
@@ -20,6 +23,7 @@ from codecosts_cli.main import main as codecosts
 from devstack.moto_patches import transactions
 from devstack.rehearsal import Rehearsal
 from functions.api.app import create_app as create_api_app
+from shared.developers import fingerprint_developer
 from shared.settings import get_settings
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy
@@ -42,6 +46,12 @@ from tests.reliability.support import (
 
 ANTHROPIC_CANARY = "sk-ant-api03-CANARYk3yQ7vXw2Lr9Tz4Mn8Pb5Hd1Jf6Gs0Ac3Ee7Ui2Oy9-CnRy"
 OAUTH_CANARY = "sk-ant-oat01-CANARYt0k3nBv8Nq2Wx5Ze7Rt1Yu4Io6Pa9Sd3Fg0Hj2Kl5-OaTh"
+# Claude Code's account and device ids (metadata.user_id): kept only as a developer fingerprint.
+ACCOUNT_CANARY = "ca7a12ee-0acc-4d07-b1e5-00000000c0de"
+DEVICE_CANARY = "de71ce00" + "c4a7a12e" * 7
+CLAUDE_CODE_USER = json.dumps(
+    {"device_id": DEVICE_CANARY, "account_uuid": ACCOUNT_CANARY, "session_id": str(uuid.uuid4())}
+)
 
 
 def fragments(secret: str) -> list[str]:
@@ -72,9 +82,14 @@ def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
                     ("claude-haiku-4-5", False),
                     ("fake:error/401", False),
                 ):
-                    body = (
-                        f'{{"model":"{model}","max_tokens":9,"stream":{str(stream).lower()},'
-                        f'"messages":[{{"role":"user","content":"{big}"}}]}}'
+                    body = json.dumps(
+                        {
+                            "model": model,
+                            "max_tokens": 9,
+                            "stream": stream,
+                            "messages": [{"role": "user", "content": big}],
+                            "metadata": {"user_id": CLAUDE_CODE_USER},
+                        }
                     )
                     reply = client.post("/v1/messages?beta=true", content=body, headers=headers)
                     assert reply.status_code in (200, 401)
@@ -165,9 +180,10 @@ def run_canary(
     stored["stdout and stderr"] = output.out + output.err
     assert len(bucket_objects(settings.bodies_bucket)) >= expected  # the S3 path was exercised
     assert "sk-ant-api03-...CnRy" in stored["table"] and "sk-ant-oat01-...OaTh" in stored["table"]
+    assert fingerprint_developer("account", ACCOUNT_CANARY, settings.secret_bytes()) in stored["table"]
     assert len(logs.text) > 1000, "nothing was logged: the log capture is not working"
     for where, text in stored.items():
-        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key):
+        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key, ACCOUNT_CANARY, DEVICE_CANARY):
             for fragment in fragments(secret):
                 at = text.find(fragment)
                 assert at < 0, f"a credential leaked into the {where}: ...{text[max(0, at - 300) : at + 80]}"

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
+from functions.api.deps import CurrentPrincipal, Developers, PageParams, Services, Usage
 from functions.api.errors import NotFound, error_responses
 from functions.api.filters import EndpointFilter, From, To, UsageFilters, endpoint_filter, time_range
 from functions.api.pages import PagedQuery, page_of
 from functions.api.schemas import UsageDetail, UsageRecord, UsageSummary
 from shared.ids import is_id
+from shared.summaries import developer_spend
 from shared.summaries import usage_summary as summed_usage
 from shared.usage_record import record_view
 
@@ -35,8 +36,10 @@ def list_usage(
         "proxy_endpoint_id": query.proxy_endpoint_id,
         "api_key_id": query.api_key_id,
     }
-    if query.session_id:
-        binding["session_id"] = query.session_id  # only when set: earlier cursors stay valid
+    # Only when set: earlier cursors stay valid.
+    for name in ("session_id", "developer_id"):
+        if getattr(query, name):
+            binding[name] = getattr(query, name)
     paged = PagedQuery(principal.tenant_id, binding, services.secret)
     result = usage.list(query, page.limit, paged.start_key(page))
     return paged.envelope(result, record_view)
@@ -54,14 +57,23 @@ def _days(first: datetime | None, last: datetime | None) -> tuple[date | None, d
 def usage_summary(
     principal: CurrentPrincipal,
     usage: Usage,
+    developers: Developers,
     start: From = None,
     end: To = None,
     proxy_endpoint_id: EndpointFilter = None,
 ) -> dict[str, Any]:
     first_day, last_day = _days(*time_range(start, end))
-    return summed_usage(
-        usage.aggregates(principal.tenant_id, first_day, last_day, endpoint_filter(proxy_endpoint_id))
-    )
+    endpoint_id = endpoint_filter(proxy_endpoint_id)
+    spent = [
+        row
+        for row in developers.day_aggregates(principal.tenant_id, first_day, last_day)
+        if not endpoint_id or row.get("proxy_endpoint_id") == endpoint_id
+    ]
+    names = developers.names(principal.tenant_id) if spent else {}
+    return {
+        **summed_usage(usage.aggregates(principal.tenant_id, first_day, last_day, endpoint_id)),
+        "byDeveloper": developer_spend(spent, names),
+    }
 
 
 @router.get("/{usage_id}", response_model=UsageDetail, responses=error_responses(404))
