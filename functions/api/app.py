@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
         version="1",
         description="Cost meter for the Anthropic API: proxy endpoints, usage, cost summary, API keys.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs: Swagger UI from the dashboard's build (functions/api/dashboard.py)
         redoc_url=None,
     )
     app.state.services = ApiServices(settings)

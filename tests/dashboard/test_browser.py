@@ -137,6 +137,20 @@ def test_an_api_key_is_shown_once(page: Any, stack: Stack) -> None:
     assert key not in page.content()
 
 
+def test_the_api_reference_loads_nothing_from_another_origin(page: Any, stack: Stack) -> None:
+    """Swagger UI is served from the stack itself under a strict CSP (the fixture refuses any other
+    origin and fails on any console error, a policy violation among them)."""
+    reply = page.goto("/api/docs")
+    policy = reply.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "default-src 'self';" in policy and "unsafe" not in policy
+    operations = page.locator(".opblock")
+    operations.first.wait_for()
+    document = httpx.get(f"{stack.url}/api/openapi.json").json()
+    assert operations.count() == sum(len(methods) for methods in document["paths"].values())
+    page.get_by_text("Codecosts API", exact=False).first.wait_for()
+    screenshot(page, "16-api-reference")
+
+
 def test_a_new_user_is_told_how_to_start(page: Any, stack: Stack) -> None:
     # A Clerk session in the `__session` cookie (deployed sign-in), for a user with nothing yet.
     page.context.add_cookies(
