@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
-from functions.api.errors import NotFound, error_responses
+from functions.api.errors import NotFound
 from functions.api.pages import Page, PagedQuery
 from functions.api.routes.usage import EndpointFilter, From, To, _endpoint_filter, _range
 from functions.api.schemas import SessionDetail, SessionSummary
@@ -20,7 +20,7 @@ from shared.sessions import ID_PATTERN
 from shared.store.usage_records import TOKEN_FIELDS, SessionQuery, UsageQuery
 from shared.timefmt import utc_now
 
-router = APIRouter(prefix="/usage/sessions", tags=["sessions"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage/sessions", tags=["sessions"])
 
 _INPUT_TOKENS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
@@ -86,7 +86,7 @@ def list_sessions(
     return paged.envelope(result, session_view)
 
 
-@router.get("/{session_id}", response_model=SessionDetail, responses=error_responses(404))
+@router.get("/{session_id}", response_model=SessionDetail)
 def get_session(session_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[str, Any]:
     """One session, with its 1-hour cache writes never read back (reads the session's records)."""
     item = usage.session(principal.tenant_id, session_id) if ID_PATTERN.match(session_id) else None

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
-from functions.api.errors import NotFound, error_responses, invalid
+from functions.api.errors import NotFound, invalid
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import (
     DayModelSummary,
@@ -27,7 +27,7 @@ from shared.sessions import ID_PATTERN
 from shared.store.usage_records import TOKEN_FIELDS, UsageQuery, public_record
 from shared.timefmt import format_timestamp, parse_date_or_datetime, parse_timestamp
 
-router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage", tags=["usage"])
 
 _CREDENTIAL_FINGERPRINT = re.compile(r"^[0-9a-f]{16}$")
 _SUMMED_TOKENS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
@@ -236,7 +236,7 @@ def _json_cents(value: Decimal) -> float:
     return float(round(value, 6))
 
 
-@router.get("/{usage_id}", response_model=UsageDetail, responses=error_responses(404))
+@router.get("/{usage_id}", response_model=UsageDetail)
 def get_usage(usage_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[str, Any]:
     item = usage.get(principal.tenant_id, usage_id) if is_id(usage_id) else None
     if item is None:

@@ -22,11 +22,10 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from functions.api.deps import Usage
-from functions.api.errors import error_responses
 from functions.api.routes.usage import UsageFilters, usage_view
 from shared.store.usage_records import PUBLIC_FIELDS, UsageQuery, UsageStore
 
-router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage", tags=["usage"])
 
 COLUMNS = PUBLIC_FIELDS
 PAGE_SIZE = 1000  # DynamoDB returns at most 1 MB a page anyway
