@@ -79,7 +79,10 @@ def _document_errors(responses: dict[str, Any], statuses: set[int]) -> None:
     """Adds the derived statuses to what the route declared, and gives every error the contract's shape."""
     responses.pop("422", None)
     for code in statuses:
-        responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
+        derived = ERROR_DESCRIPTIONS[code]
+        response = responses.setdefault(str(code), {"description": derived})
+        if derived not in response["description"]:  # the route's own reason, and the general one
+            response["description"] += f"; or: {derived}"
     for status, response in responses.items():
         if status.isdigit() and int(status) >= 400 and "content" not in response:
             body = _RATE_LIMITED if status == "429" else _ERROR

@@ -39,6 +39,8 @@ def test_every_operation_documents_the_rate_limit_with_retry_after(client: TestC
     for method, path, operation in operations:
         limited = operation["responses"].get("429")
         assert limited, (method, path)
+        # A route's own limit (the bill check's refresh) adds its reason to the per-IP one.
+        assert "Too many requests from this client" in limited["description"], (method, path)
         assert limited["headers"]["Retry-After"]["required"] is True
         assert limited["headers"]["Retry-After"]["schema"]["type"] == "integer"
         body = _resolve(document, limited["content"]["application/json"]["schema"])
