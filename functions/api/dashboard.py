@@ -125,12 +125,13 @@ def mount_dashboard(app: FastAPI, settings: Settings, static_dir: Path = STATIC_
     )
     page_headers = _page_headers(content_security_policy(clerk_host))
     # Swagger UI, bundled from swagger-ui-dist: its own origin only (no Clerk on this page).
-    docs_page = (static_dir / "docs.html").read_text() if built else ""
+    docs_file = static_dir / "docs.html"
+    docs_page = docs_file.read_text() if docs_file.is_file() else None  # None: a build from before it
     docs_headers = _page_headers(content_security_policy(None))
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs(request: Request) -> Response:
-        if not built:
+        if docs_page is None:
             return _not_built()
         return HTMLResponse(_with_base(docs_page, request), headers=docs_headers)
 

@@ -108,6 +108,7 @@ def test_the_clerk_publishable_key_reaches_the_page_and_its_policy(settings: Set
 def test_a_missing_build_says_how_to_make_it(tmp_path: Path, settings: Settings) -> None:
     app = FastAPI()
     mount_dashboard(app, settings, static_dir=tmp_path)
-    response = TestClient(app).get("/")
-    assert response.status_code == 503
-    assert "make dashboard" in response.json()["details"]
+    for path in ("/", "/api/docs"):
+        response = TestClient(app).get(path)
+        assert response.status_code == 503
+        assert "make dashboard" in response.json()["details"]
