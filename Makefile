@@ -15,7 +15,7 @@ DASHBOARD := dashboard
 DASHBOARD_NODE := $(DASHBOARD)/node_modules/.installed
 DASHBOARD_BUILD := functions/api/static/.built
 DASHBOARD_SOURCES := $(shell find $(DASHBOARD)/src $(DASHBOARD)/public -type f) \
-	$(addprefix $(DASHBOARD)/,index.html package.json vite.config.ts tsconfig.json)
+	$(addprefix $(DASHBOARD)/,index.html docs.html package.json vite.config.ts tsconfig.json)
 # Debian's Chromium, driven by Playwright in the dashboard's browser tests (never a browser download).
 CHROMIUM := /usr/bin/chromium
 

@@ -187,10 +187,14 @@ export interface ProxyEndpoint {
   created_at: string;
 }
 
+// What a key may do: `read` reads usage, `write` also changes endpoints and the profile, `admin` also keys.
+export type KeyScope = "read" | "write" | "admin";
+
 export interface ApiKey {
   id: string;
   name: string;
   key_prefix: string;
+  scope: KeyScope;
   last_used_at: string | null;
   created_at: string;
 }

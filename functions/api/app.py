@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, FastAPI
-from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from functions.api import openapi
 from functions.api.dashboard import mount_dashboard
 from functions.api.errors import error_response, install_error_handlers
 from functions.api.rate_limiting import ClientRateLimit
@@ -101,7 +99,7 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
         version="1",
         description="Cost meter for the Anthropic API: proxy endpoints, usage, cost summary, API keys.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs: Swagger UI from the dashboard's build (functions/api/dashboard.py)
         redoc_url=None,
     )
     app.state.services = ApiServices(settings)
@@ -135,23 +133,8 @@ def create_app(settings: Settings | None = None, function: str = "api") -> FastA
     app.add_middleware(PublishMetrics)
     # Outermost: everything a request does, its counter update included, runs as this function.
     app.add_middleware(RunningAs, function=function)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI documents validation failures as 422; this API answers them with 400 (declared per route)."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    for operations in schema.get("paths", {}).values():
-        for operation in operations.values():
-            operation.get("responses", {}).pop("422", None)
-    components = schema.get("components", {}).get("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
-    app.openapi_schema = schema
-    return schema
 
 
 app = create_app()

@@ -2,6 +2,8 @@
 
 `index.html` answers `/` and every client route (`/calls/<id>`, `/endpoints`, ...), never cached, with
 the Clerk publishable key written into it; the hashed files under `assets/` are cached for a year.
+`docs.html` (Swagger UI, bundled from swagger-ui-dist) answers `/api/docs`, under the same strict
+Content-Security-Policy as the dashboard without Clerk: nothing it loads comes from another origin.
 Nothing under `/api/` or `/proxy/` is the dashboard's: an unknown API path stays a JSON 404.
 
 The page's URLs are relative to its `<base href>`, which says where the app is mounted: `/` locally,
@@ -33,6 +35,8 @@ CONFIG_PLACEHOLDER = (
 # Where the build leaves the page's base for the server to fill in (dashboard/index.html).
 BASE_PLACEHOLDER = '<base href="/" />'
 IMMUTABLE = "public, max-age=31536000, immutable"
+# The build's pages, served only at their routes, with their headers: the dashboard and the API docs.
+PAGES = ("index.html", "docs.html")
 _HOST = re.compile(r"^[a-z0-9.-]+$", re.IGNORECASE)
 
 
@@ -114,25 +118,27 @@ def mount_dashboard(app: FastAPI, settings: Settings, static_dir: Path = STATIC_
         {
             path.relative_to(static_dir).as_posix(): path
             for path in static_dir.rglob("*")
-            if path.is_file() and path.name != "index.html" and not path.name.startswith(".")
+            if path.is_file() and path.name not in PAGES and not path.name.startswith(".")
         }
         if built
         else {}
     )
-    page_headers = {
-        "Cache-Control": "no-cache",
-        "Content-Security-Policy": content_security_policy(clerk_host),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-    }
+    page_headers = _page_headers(content_security_policy(clerk_host))
+    # Swagger UI, bundled from swagger-ui-dist: its own origin only (no Clerk on this page).
+    docs_file = static_dir / "docs.html"
+    docs_page = docs_file.read_text() if docs_file.is_file() else None  # None: a build from before it
+    docs_headers = _page_headers(content_security_policy(None))
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        if docs_page is None:
+            return _not_built()
+        return HTMLResponse(_with_base(docs_page, request), headers=docs_headers)
 
     @app.api_route("/{path:dashboard_path}", methods=["GET", "HEAD"], include_in_schema=False)
     def dashboard(path: str, request: Request) -> Response:
         if not built:
-            return error_response(
-                503, "The dashboard is not built", "Run `make dashboard` (`make dev` and `make test` do it)."
-            )
+            return _not_built()
         file = files.get(path)
         if file is not None:
             cache = IMMUTABLE if path.startswith("assets/") else "public, max-age=3600"
@@ -140,5 +146,25 @@ def mount_dashboard(app: FastAPI, settings: Settings, static_dir: Path = STATIC_
         if "." in path.rsplit("/", 1)[-1]:
             # A missing file, never the page in its place: a browser would read HTML as a script.
             raise HTTPException(404)
-        base = f'<base href="{escape(request.scope.get("root_path", ""))}/" />'
-        return HTMLResponse(page.replace(BASE_PLACEHOLDER, base, 1), headers=page_headers)
+        return HTMLResponse(_with_base(page, request), headers=page_headers)
+
+
+def _page_headers(policy: str) -> dict[str, str]:
+    return {
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+def _with_base(page: str, request: Request) -> str:
+    base = f'<base href="{escape(request.scope.get("root_path", ""))}/" />'
+    return page.replace(BASE_PLACEHOLDER, base, 1)
+
+
+def _not_built() -> Response:
+    return error_response(
+        503, "The dashboard is not built", "Run `make dashboard` (`make dev` and `make test` do it)."
+    )

@@ -58,13 +58,21 @@ def _authenticated(
 _MAX_AUDITED_PATH = 200
 
 
+# Each scope check this module made, with the scope it asks for: the OpenAPI document reads it.
+_SCOPE_CHECKS: dict[Callable[..., object], Scope | None] = {}
+
+
+def _scope_for(needed: Scope | None, method: str) -> Scope:
+    return needed or ("read" if method in ("GET", "HEAD") else "write")
+
+
 def _authorized(needed: Scope | None) -> Callable[..., Principal]:
     """The dependency that admits a caller whose scope covers `needed` (None: the method's scope)."""
 
     def authorize(
         request: Request, principal: Annotated[Principal, Depends(_authenticated)], services: Services
     ) -> Principal:
-        scope: Scope = needed or ("read" if request.method in ("GET", "HEAD") else "write")
+        scope = _scope_for(needed, request.method)
         if scope_covers(principal.scope, scope):
             return principal
         services.audit.record(
@@ -77,7 +85,20 @@ def _authorized(needed: Scope | None) -> Callable[..., Principal]:
         )
         raise Forbidden(scope)
 
+    _SCOPE_CHECKS[authorize] = needed
     return authorize
+
+
+def authenticates(call: Callable[..., object] | None) -> bool:
+    """Whether a dependency asks for credentials (and so answers 401 without them)."""
+    return call is _authenticated
+
+
+def scope_needed(call: Callable[..., object] | None, method: str) -> Scope | None:
+    """The scope a dependency requires of a request with this method; None when it checks no scope."""
+    if call is None or call not in _SCOPE_CHECKS:
+        return None
+    return _scope_for(_SCOPE_CHECKS[call], method)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_authorized(None))]

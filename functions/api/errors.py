@@ -7,12 +7,12 @@ are 404/405 in the same shape; an unexpected failure is a 500 without a stack tr
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.observability import logger
@@ -24,6 +24,14 @@ _HTTP_ERROR_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 class ErrorBody(BaseModel):
     error: str
     details: Any = None
+
+
+class RateLimitedBody(BaseModel):
+    """A 429 (shared/store/rate_limits.py writes it), with the `Retry-After` header."""
+
+    error: str
+    code: Literal["RATE_LIMITED"]
+    retryAfter: int = Field(ge=0, description="Whole seconds to wait, as in `Retry-After`")
 
 
 class ApiError(Exception):
@@ -128,14 +136,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _on_unexpected_error)
 
 
+ERROR_DESCRIPTIONS = {
+    400: "Invalid request: `details` lists each bad field",
+    401: "Not authenticated",
+    403: "Forbidden: the credential's scope is too small (`details` names the scope needed)",
+    404: "Not found (also another tenant's resource)",
+    413: "Body too large",
+    429: "Too many requests from this client: retry after `retryAfter` seconds",
+    500: "Internal server error",
+}
+
+
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the errors a route can answer, so the document matches what is served."""
-    descriptions = {
-        400: "Invalid request: `details` lists each bad field",
-        401: "Not authenticated",
-        403: "Forbidden: the credential's scope is too small (`details` names the scope needed)",
-        404: "Not found (also another tenant's resource)",
-        413: "Body too large",
-        500: "Internal server error",
-    }
-    return {code: {"model": ErrorBody, "description": descriptions[code]} for code in status_codes}
+    return {code: {"model": ErrorBody, "description": ERROR_DESCRIPTIONS[code]} for code in status_codes}

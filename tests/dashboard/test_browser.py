@@ -137,6 +137,48 @@ def test_an_api_key_is_shown_once(page: Any, stack: Stack) -> None:
     assert key not in page.content()
 
 
+def test_a_key_is_read_only_unless_another_scope_is_chosen(page: Any, stack: Stack) -> None:
+    sign_in(page, stack.api_key)
+    page.get_by_role("link", name="API keys").click()
+    scope = page.get_by_label("Scope")
+    assert scope.input_value() == "read"
+    page.get_by_label("New key name").fill("deploy bot")
+    scope.select_option("write")
+    page.get_by_role("button", name="Create key").click()
+    created = page.get_by_test_id("created-key")
+    created.filter(has_text="(write)").wait_for()
+    key = created.locator("code").inner_text()
+    assert scope.input_value() == "read"  # the next key is read-only again unless chosen
+
+    listed = {item["name"]: item["scope"] for item in stack.get("/api/api-keys")["items"]}
+    assert listed["deploy bot"] == "write"
+    cells = page.get_by_test_id("api-keys").locator("tr", has_text="deploy bot").locator("td")
+    assert cells.nth(2).inner_text() == "write"
+    for row in page.get_by_test_id("api-keys").locator("tbody tr").all():
+        cells = row.locator("td")
+        assert cells.nth(2).inner_text() == listed[cells.nth(0).inner_text()]
+    # The scope is the key's: it writes (the profile, left as it was), and cannot manage keys.
+    auth = {"Authorization": f"Bearer {key}"}
+    name = stack.get("/api/profile")["name"] or "Dashboard test"
+    assert httpx.put(f"{stack.url}/api/profile", json={"name": name}, headers=auth).status_code == 200
+    assert httpx.get(f"{stack.url}/api/api-keys", headers=auth).status_code == 403
+    screenshot(page, "10-api-key-scopes")
+
+
+def test_the_api_reference_loads_nothing_from_another_origin(page: Any, stack: Stack) -> None:
+    """Swagger UI is served from the stack itself under a strict CSP (the fixture refuses any other
+    origin and fails on any console error, a policy violation among them)."""
+    reply = page.goto("/api/docs")
+    policy = reply.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "default-src 'self';" in policy and "unsafe" not in policy
+    operations = page.locator(".opblock")
+    operations.first.wait_for()
+    document = httpx.get(f"{stack.url}/api/openapi.json").json()
+    assert operations.count() == sum(len(methods) for methods in document["paths"].values())
+    page.get_by_text("Codecosts API", exact=False).first.wait_for()
+    screenshot(page, "16-api-reference")
+
+
 def test_a_new_user_is_told_how_to_start(page: Any, stack: Stack) -> None:
     # A Clerk session in the `__session` cookie (deployed sign-in), for a user with nothing yet.
     page.context.add_cookies(

@@ -77,6 +77,23 @@ def test_api_and_proxy_paths_stay_json(client: TestClient) -> None:
     assert client.get("/api/health").json()["status"] == "ok"
 
 
+def test_the_api_reference_is_served_from_this_origin_only(settings: Settings) -> None:
+    """Even where the dashboard signs in with Clerk, the API reference allows nothing but its origin."""
+    app = create_app(settings.model_copy(update={"clerk_publishable_key": CLERK_KEY}))
+    with TestClient(app) as client:
+        response = client.get("/api/docs")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        policy = response.headers["content-security-policy"]
+        assert "clerk" not in policy and "unsafe" not in policy and "script-src 'self';" in policy
+        sources = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+        assert sources and all(source.startswith(("./", "/")) for source in sources), sources
+        for source in sources:
+            if source.startswith("./assets/"):
+                assert client.get(source.removeprefix(".")).status_code == 200, source
+        assert client.get("/docs.html").status_code == 404  # only at its route, with its policy
+
+
 def test_the_clerk_publishable_key_reaches_the_page_and_its_policy(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"clerk_publishable_key": CLERK_KEY}))
     with TestClient(app) as client:
@@ -91,6 +108,7 @@ def test_the_clerk_publishable_key_reaches_the_page_and_its_policy(settings: Set
 def test_a_missing_build_says_how_to_make_it(tmp_path: Path, settings: Settings) -> None:
     app = FastAPI()
     mount_dashboard(app, settings, static_dir=tmp_path)
-    response = TestClient(app).get("/")
-    assert response.status_code == 503
-    assert "make dashboard" in response.json()["details"]
+    for path in ("/", "/api/docs"):
+        response = TestClient(app).get(path)
+        assert response.status_code == 503
+        assert "make dashboard" in response.json()["details"]

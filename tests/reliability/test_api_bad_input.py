@@ -1,21 +1,24 @@
 """Bad input at the management API: a 400 (or 413) in the contract's shape, with `details`; never a
-500; and every response as the served OpenAPI document says (schemathesis, from PyPI)."""
+500; and every response as the served OpenAPI document says (schemathesis, from PyPI), the 429s of
+the per-IP limit included."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from functions.api.app import MAX_BODY_BYTES, create_app
 from shared.settings import get_settings
-from shared.store.rate_limits import Decision, RateLimit
+from shared.store.rate_limits import CLIENT_IP, Decision, RateLimit
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.servers import ServerThread
 from tests.reliability.support import api_key_for
@@ -23,22 +26,29 @@ from tests.reliability.support import api_key_for
 TENANT = "user_fuzz"
 
 
+@pytest.fixture
+def api_app(aws: object, fake_upstream: FakeAnthropic) -> FastAPI:
+    """The API as deployed: the per-IP limit at its default (600 a minute; every request here comes
+    from 127.0.0.1). The Admin API the bill check asks is the fake Anthropic's, never the real one."""
+    return create_app(get_settings().model_copy(update={"anthropic_admin_url": fake_upstream.url}))
+
+
+@pytest.fixture
+def served_api(api_app: FastAPI) -> Iterator[tuple[str, str]]:
+    """The API under uvicorn on a free port, and a valid key."""
+    with ServerThread(api_app) as server:
+        yield server.url, api_key_for(TENANT)
+
+
 def _always_allowed(rule: RateLimit, subject: str) -> Decision:
     return Decision(True)
 
 
 @pytest.fixture
-def served_api(
-    aws: object, monkeypatch: pytest.MonkeyPatch, fake_upstream: FakeAnthropic
-) -> Iterator[tuple[str, str]]:
-    """The API under uvicorn on a free port, and a valid key. The per-IP limit (600 a minute, every
-    request of a fuzz run comes from 127.0.0.1) is lifted: it is tested in tests/api. The Admin API
-    the bill check asks is the fake Anthropic's, never the real one."""
-    app = create_app(get_settings().model_copy(update={"anthropic_admin_url": fake_upstream.url}))
-    monkeypatch.setattr(app.state.services.rate_limiter, "hit", _always_allowed)
-    key = api_key_for(TENANT)
-    with ServerThread(app) as server:
-        yield server.url, key
+def unlimited_api(api_app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """The API without the per-IP limit, for a fuzz run long enough to be refused most of the time."""
+    monkeypatch.setattr(api_app.state.services.rate_limiter, "hit", _always_allowed)
+    return api_app
 
 
 def assert_bad_request(reply: httpx.Response, status: int = 400) -> list[Any] | Any:
@@ -176,13 +186,34 @@ def schemathesis_run(url: str, key: str, max_examples: int, max_seconds: int | N
     assert " passed" in summary and "failures" not in summary.lower(), summary
 
 
-def test_schemathesis_finds_no_500_and_no_response_off_the_schema(served_api: tuple[str, str]) -> None:
+def test_schemathesis_at_the_rate_limit_finds_no_500_and_no_response_off_the_schema(
+    api_app: FastAPI, served_api: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run passes the per-IP limit, so 429 answers are checked against the document as well as
+    the others. It sends about 950 requests; the limiter's clock is held for the run, so they all
+    count in one window and the 601st is refused however fast this machine sends them."""
+    limiter = api_app.state.services.rate_limiter
+    now = time.time()
+    monkeypatch.setattr(limiter, "clock", lambda: now)
+    counted = limiter.hit
+    decisions: list[Decision] = []
+
+    def hit(rule: RateLimit, subject: str) -> Decision:
+        decision = counted(rule, subject)
+        if rule == CLIENT_IP:  # not the bill check's refresh, the other limit here
+            decisions.append(decision)
+        return decision
+
+    monkeypatch.setattr(limiter, "hit", hit)
     url, key = served_api
     schemathesis_run(url, key, max_examples=10)
+    assert CLIENT_IP.limit == 600
+    assert sum(decision.allowed for decision in decisions) == CLIENT_IP.limit, len(decisions)
+    assert len(decisions) > CLIENT_IP.limit
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(600)  # its own budget is 300 s of fuzzing, then the subprocess's 60 s more
-def test_schemathesis_long_run(served_api: tuple[str, str]) -> None:
+def test_schemathesis_long_run(unlimited_api: FastAPI, served_api: tuple[str, str]) -> None:
     url, key = served_api
     schemathesis_run(url, key, max_examples=500, max_seconds=300)

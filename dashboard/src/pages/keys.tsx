@@ -1,15 +1,24 @@
 import { useState } from "preact/hooks";
-import { allPages, api, ApiError, type ApiKey, type CreatedApiKey } from "../api";
+import { allPages, api, ApiError, type ApiKey, type CreatedApiKey, type KeyScope } from "../api";
 import { CopyButton, DeleteButton, Empty, ErrorBox, Loading, useLoad } from "../components/common";
 import { utcTime } from "../format";
 import { CreateForm } from "./endpoints";
+
+const SCOPES: { scope: KeyScope; can: string }[] = [
+  { scope: "read", can: "read usage" },
+  { scope: "write", can: "also change endpoints and the profile" },
+  { scope: "admin", can: "also manage API keys" },
+];
 
 export function KeysPage() {
   const keys = useLoad("api-keys", () => allPages<ApiKey>("/api/api-keys"));
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
   const [deleteError, setDeleteError] = useState<unknown>(null);
+  // Least privilege by default: a key for a reporting script only reads.
+  const [scope, setScope] = useState<KeyScope>("read");
   const create = async (name: string) => {
-    setCreated(await api.post<CreatedApiKey>("/api/api-keys", { name }));
+    setCreated(await api.post<CreatedApiKey>("/api/api-keys", { name, scope }));
+    setScope("read");
     keys.reload(true);
   };
   const remove = async (key: ApiKey) => {
@@ -33,10 +42,24 @@ export function KeysPage() {
         ). They are not Anthropic keys.
       </p>
       <div class="panel">
-        <CreateForm label="New key name" placeholder="reporting script" button="Create key" onCreate={create} />
+        <div class="create">
+          <label>
+            Scope
+            <select value={scope} onChange={(event) => setScope(event.currentTarget.value as KeyScope)}>
+              {SCOPES.map((choice) => (
+                <option key={choice.scope} value={choice.scope}>
+                  {choice.scope}: {choice.can}
+                </option>
+              ))}
+            </select>
+          </label>
+          <CreateForm label="New key name" placeholder="reporting script" button="Create key" onCreate={create} />
+        </div>
         {created && (
           <div class="created" data-testid="created-key">
-            <strong>Key “{created.name}” created. Copy it now: it is shown this once only.</strong>
+            <strong>
+              Key “{created.name}” ({created.scope}) created. Copy it now: it is shown this once only.
+            </strong>
             <div class="command">
               <code>{created.key}</code>
               <CopyButton text={created.key} />
@@ -62,6 +85,7 @@ export function KeysPage() {
               <tr>
                 <th>Name</th>
                 <th>Key</th>
+                <th>Scope</th>
                 <th>Last used (UTC)</th>
                 <th>Created (UTC)</th>
                 <th />
@@ -72,6 +96,7 @@ export function KeysPage() {
                 <tr key={key.id}>
                   <td>{key.name}</td>
                   <td class="mono">{key.key_prefix}</td>
+                  <td>{key.scope}</td>
                   <td class="nowrap">{key.last_used_at ? utcTime(key.last_used_at) : "never"}</td>
                   <td class="nowrap">{utcTime(key.created_at)}</td>
                   <td class="num">

@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from functions.api.deps import Audit, CurrentPrincipal, Services
-from functions.api.errors import error_responses, invalid
+from functions.api.errors import invalid
 from shared.store.alerts import AlertSettings
 from shared.webhooks import MAX_URL_LENGTH, WebhookRefused
 
-router = APIRouter(prefix="/alerts", tags=["alerts"], responses=error_responses(401, 500))
+router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
 def _ascending(thresholds: list[int]) -> list[int]:
@@ -62,7 +62,7 @@ def get_alerts(principal: CurrentPrincipal, services: Services) -> dict[str, Any
     return services.alerts.store.settings(principal.tenant_id).public()
 
 
-@router.put("", response_model=AlertSettingsView, responses=error_responses(400, 403, 413))
+@router.put("", response_model=AlertSettingsView)
 def put_alerts(
     body: AlertSettingsBody, principal: CurrentPrincipal, services: Services, audit: Audit
 ) -> dict[str, Any]:

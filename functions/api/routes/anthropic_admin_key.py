@@ -12,11 +12,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from functions.api.deps import Audit, CurrentPrincipal, Services
-from functions.api.errors import ApiError, ErrorBody, error_responses
+from functions.api.errors import ApiError, ErrorBody
 from functions.api.schemas import Ok
 from shared.anthropic_admin import AdminApiError
 
-router = APIRouter(prefix="/anthropic-admin-key", tags=["bill check"], responses=error_responses(401, 500))
+router = APIRouter(prefix="/anthropic-admin-key", tags=["bill check"])
 
 
 class AdminKeyBody(BaseModel):
@@ -45,7 +45,6 @@ def get_admin_key(principal: CurrentPrincipal, services: Services) -> AdminKeySt
     "",
     response_model=AdminKeyStatus,
     responses={
-        **error_responses(400, 403, 413),
         502: {"model": ErrorBody, "description": "Anthropic's Admin API could not be reached or failed"},
     },
 )
@@ -70,7 +69,7 @@ def set_admin_key(
     return AdminKeyStatus(**status)
 
 
-@router.delete("", response_model=Ok, responses=error_responses(403))
+@router.delete("", response_model=Ok)
 def delete_admin_key(principal: CurrentPrincipal, services: Services, audit: Audit) -> Ok:
     if services.admin_keys.delete(principal.tenant_id):
         audit.record(principal, "anthropic_admin_key.deleted", "anthropic_admin_key", principal.tenant_id)

@@ -11,12 +11,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import AdminPrincipal, ApiKeys, Audit, PageParams, Services
-from functions.api.errors import NotFound, error_responses
+from functions.api.errors import NotFound
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import ApiKey, CreatedApiKey, NewApiKey, Ok
 from shared.ids import is_id
 
-router = APIRouter(prefix="/api-keys", tags=["api keys"], responses=error_responses(400, 401, 403, 500))
+router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
 @router.get("", response_model=Page[ApiKey])
@@ -28,7 +28,7 @@ def list_api_keys(
     return paged.envelope(result, ApiKey.model_validate)
 
 
-@router.post("", status_code=201, response_model=CreatedApiKey, responses=error_responses(413))
+@router.post("", status_code=201, response_model=CreatedApiKey)
 def create_api_key(
     body: NewApiKey, principal: AdminPrincipal, api_keys: ApiKeys, audit: Audit
 ) -> CreatedApiKey:
@@ -51,7 +51,7 @@ def create_api_key(
     )
 
 
-@router.delete("/{key_id}", response_model=Ok, responses=error_responses(404))
+@router.delete("/{key_id}", response_model=Ok)
 def delete_api_key(
     key_id: str, principal: AdminPrincipal, api_keys: ApiKeys, audit: Audit, services: Services
 ) -> Ok:

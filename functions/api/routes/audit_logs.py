@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import Audit, CurrentPrincipal, PageParams, Services
-from functions.api.errors import error_responses
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import AuditLogEntry
 
-router = APIRouter(prefix="/audit-logs", tags=["audit logs"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/audit-logs", tags=["audit logs"])
 
 
 @router.get("", response_model=Page[AuditLogEntry])

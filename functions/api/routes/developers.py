@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import Audit, CurrentPrincipal, Developers, PageParams, Services
-from functions.api.errors import NotFound, error_responses
+from functions.api.errors import NotFound
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import Developer, NameBody
 
-router = APIRouter(prefix="/developers", tags=["developers"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/developers", tags=["developers"])
 
 _DEVELOPER_ID = re.compile(r"^[0-9a-f]{16}$")
 
@@ -31,7 +31,7 @@ def list_developers(
     return paged.envelope(result, Developer.model_validate)
 
 
-@router.put("/{developer_id}", response_model=Developer, responses=error_responses(403, 404, 413))
+@router.put("/{developer_id}", response_model=Developer)
 def name_developer(
     developer_id: str, body: NameBody, principal: CurrentPrincipal, developers: Developers, audit: Audit
 ) -> Developer:

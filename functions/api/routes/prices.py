@@ -11,7 +11,7 @@ from functions.api.errors import NotFound, error_responses
 from functions.api.schemas import PriceSheet
 from shared.timefmt import utc_now
 
-router = APIRouter(prefix="/prices", tags=["prices"], responses=error_responses(400, 401, 404, 500))
+router = APIRouter(prefix="/prices", tags=["prices"], responses=error_responses(404))
 
 
 # Any signed-in caller may read prices (`read` scope): they are the same for every tenant.

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.api.deps import Audit, CurrentPrincipal, Users
-from functions.api.errors import error_responses
 from functions.api.schemas import NameBody, Profile
 
-router = APIRouter(prefix="/profile", tags=["profile"], responses=error_responses(401, 500))
+router = APIRouter(prefix="/profile", tags=["profile"])
 
 
 @router.get("", response_model=Profile)
@@ -17,7 +16,7 @@ def get_profile(principal: CurrentPrincipal, users: Users) -> Profile:
     return Profile.model_validate(users.ensure(principal.user_id, None, None))
 
 
-@router.put("", response_model=Profile, responses=error_responses(400, 403, 413))
+@router.put("", response_model=Profile)
 def update_profile(body: NameBody, principal: CurrentPrincipal, users: Users, audit: Audit) -> Profile:
     users.ensure(principal.user_id, None, None)
     profile = users.update_name(principal.user_id, body.name)

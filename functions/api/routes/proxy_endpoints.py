@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from fastapi import APIRouter
 
 from functions.api.deps import Audit, CurrentPrincipal, Endpoints, PageParams, Services, Usage
-from functions.api.errors import NotFound, error_responses, invalid
+from functions.api.errors import NotFound, invalid
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import NameBody, Ok, ProxyEndpoint, ProxyEndpointUpdate
 from shared.ids import is_id
@@ -18,9 +18,7 @@ from shared.store.usage_records import UsageStore
 from shared.timefmt import month_of, utc_now
 from shared.usage_record import Cents
 
-router = APIRouter(
-    prefix="/proxy-endpoints", tags=["proxy endpoints"], responses=error_responses(400, 401, 500)
-)
+router = APIRouter(prefix="/proxy-endpoints", tags=["proxy endpoints"])
 
 # Six random characters make a collision unlikely, not impossible: the store refuses a taken slug.
 _SLUG_ATTEMPTS = 3
@@ -68,7 +66,7 @@ def list_proxy_endpoints(
     )
 
 
-@router.post("", status_code=201, response_model=ProxyEndpoint, responses=error_responses(403, 413))
+@router.post("", status_code=201, response_model=ProxyEndpoint)
 def create_proxy_endpoint(
     body: NameBody, principal: CurrentPrincipal, endpoints: Endpoints, audit: Audit, services: Services
 ) -> ProxyEndpoint:
@@ -83,7 +81,7 @@ def create_proxy_endpoint(
     return _with_url(endpoint, services.settings.base_url)
 
 
-@router.patch("/{endpoint_id}", response_model=ProxyEndpoint, responses=error_responses(403, 404, 413))
+@router.patch("/{endpoint_id}", response_model=ProxyEndpoint)
 def update_proxy_endpoint(
     endpoint_id: str,
     body: ProxyEndpointUpdate,
@@ -136,7 +134,7 @@ def update_proxy_endpoint(
     return _with_url(updated, services.settings.base_url, spent)
 
 
-@router.delete("/{endpoint_id}", response_model=Ok, responses=error_responses(403, 404))
+@router.delete("/{endpoint_id}", response_model=Ok)
 def delete_proxy_endpoint(
     endpoint_id: str, principal: CurrentPrincipal, endpoints: Endpoints, audit: Audit
 ) -> Ok:

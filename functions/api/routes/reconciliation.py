@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from functions.api.deps import CurrentPrincipal, Services
-from functions.api.errors import ApiError, error_responses, invalid
+from functions.api.errors import ApiError, invalid
 from shared.bill_check import NoAdminKey, default_range
 from shared.store.rate_limits import RateLimit, rate_limited_body
 from shared.timefmt import utc_now
 
-router = APIRouter(prefix="/reconciliation", tags=["bill check"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/reconciliation", tags=["bill check"])
 
 # A refresh reads three Admin API reports with the tenant's key: once a minute per tenant at most.
 REFRESH = RateLimit("reconciliation_refresh", 1)
@@ -123,7 +123,6 @@ def get_reconciliation(
     "/refresh",
     response_model=Reconciliation,
     responses={
-        **error_responses(403),
         409: {"description": "No Anthropic admin key is set"},
         429: {"description": "Refreshed in the last minute"},
     },

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
-from functions.api.errors import NotFound, error_responses
+from functions.api.errors import NotFound
 from functions.api.filters import EndpointFilter, From, To, endpoint_filter, time_range
 from functions.api.pages import PagedQuery, page_of
 from functions.api.schemas import SessionDetail, SessionSummary
@@ -19,7 +19,7 @@ from shared.store.usage_records import SessionQuery, UsageQuery
 from shared.summaries import session_detail, session_view
 from shared.timefmt import utc_now
 
-router = APIRouter(prefix="/usage/sessions", tags=["sessions"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage/sessions", tags=["sessions"])
 
 
 @router.get("", response_model=page_of(SessionSummary))
@@ -49,7 +49,7 @@ def list_sessions(
     return paged.envelope(result, session_view)
 
 
-@router.get("/{session_id}", response_model=SessionDetail, responses=error_responses(404))
+@router.get("/{session_id}", response_model=SessionDetail)
 def get_session(session_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[str, Any]:
     """One session, with its 1-hour cache writes never read back (reads the session's records)."""
     item = usage.session(principal.tenant_id, session_id) if ID_PATTERN.match(session_id) else None

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.api.deps import CurrentPrincipal, Developers, PageParams, Services, Usage
-from functions.api.errors import NotFound, error_responses
+from functions.api.errors import NotFound
 from functions.api.filters import EndpointFilter, From, To, UsageFilters, endpoint_filter, time_range
 from functions.api.pages import PagedQuery, page_of
 from functions.api.schemas import UsageDetail, UsageRecord, UsageSummary
@@ -17,7 +17,7 @@ from shared.summaries import developer_spend
 from shared.summaries import usage_summary as summed_usage
 from shared.usage_record import record_view
 
-router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage", tags=["usage"])
 
 
 @router.get("", response_model=page_of(UsageRecord))
@@ -76,7 +76,7 @@ def usage_summary(
     }
 
 
-@router.get("/{usage_id}", response_model=UsageDetail, responses=error_responses(404))
+@router.get("/{usage_id}", response_model=UsageDetail)
 def get_usage(usage_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[str, Any]:
     record = usage.get(principal.tenant_id, usage_id) if is_id(usage_id) else None
     if record is None:

@@ -22,12 +22,11 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from functions.api.deps import Usage
-from functions.api.errors import error_responses
 from functions.api.filters import UsageFilters
 from shared.store.usage_records import UsageQuery, UsageStore
 from shared.usage_record import record_view, shown_fields
 
-router = APIRouter(prefix="/usage", tags=["usage"], responses=error_responses(400, 401, 500))
+router = APIRouter(prefix="/usage", tags=["usage"])
 
 COLUMNS = tuple(field.name for field in shown_fields("list"))  # the list's record fields, in order
 PAGE_SIZE = 1000  # DynamoDB returns at most 1 MB a page anyway
