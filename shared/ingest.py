@@ -11,18 +11,21 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from shared import aws
+from shared.bodies.retention import expires_at
+from shared.bodies.store import BodyStore
 from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
+from shared.resources import BODIES_BUCKET
 from shared.sessions import session_of
-from shared.store.usage_records import TOKEN_FIELDS, Bodies, UsageStore
+from shared.store.usage_records import TOKEN_FIELDS, UsageStore
 from shared.timefmt import format_timestamp
 from shared.usage import INVALID_MODEL, Usage, recorded_model, requested_model
-from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_event import UsageEvent
 
 
 class UsageIngest:
     def __init__(self, store: UsageStore) -> None:
         self.store = store
+        self._bodies: BodyStore | None = None
 
     def ingest(self, event: UsageEvent, request_text: str | None = None) -> bool:
         """Stores the call once; False when this message was already ingested (a redelivery).
@@ -31,10 +34,35 @@ class UsageIngest:
         claim-checked body need not be read back from S3.
         """
         record = self.build_record(event, request_text)
-        # A body small enough to travel inline is kept in the table; a claim-checked one stays in S3.
-        inline = event.request_body.text is not None or event.response_body.text is not None
-        bodies = Bodies(event.request_body.text, event.response_body.text) if inline else None
-        return self.store.write(record, bodies)
+        record.update(self.keep_bodies(event, record))
+        return self.store.write(record)
+
+    def keep_bodies(self, event: UsageEvent, record: dict[str, Any]) -> dict[str, Any]:
+        """Puts the bodies the message carries in S3 (a session's calls compressed against its base)
+        and says where: the record's body fields. Raises when S3 fails: the message is retried."""
+        key, base_key = event.bodies_key, None
+        carried = event.request_body.zstd is not None or event.response_body.zstd is not None
+        if key is None and carried and event.body_retention_days > 0:
+            session_id = record.get("session_id")
+            kept = self.bodies.keep(
+                event.tenant_id,
+                event.id,
+                event.body_retention_days,
+                event.request_body.content(),
+                event.response_body.content(),
+                in_session=bool(session_id),
+                previous_base=self.store.session_base(
+                    event.tenant_id, session_id, record.get("agent_id"), event.id
+                )
+                if session_id
+                else None,
+            )
+            key, base_key = kept.key, kept.base_key
+        return {
+            "bodies_key": key,
+            "bodies_base_key": base_key,
+            "bodies_expire_at": expires_at(event.requested_at, event.body_retention_days) if key else None,
+        }
 
     def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
         usage = replace(event.usage)  # a copy: the model may be filled in below
@@ -42,13 +70,13 @@ class UsageIngest:
 
         def request_body() -> str | None:
             if not body:
-                body.append(request_text if request_text is not None else self._body_text(event.request_body))
+                body.append(request_text if request_text is not None else self._body_text(event))
             return body[0]
 
         # Error replies name no model: the request said which one it asked for.
         model = recorded_model(usage.model or requested_model(request_body()))
         # A session header without the agent header says all there is unless the body is at hand anyway.
-        at_hand = bool(body) or request_text is not None or event.request_body.text is not None
+        at_hand = bool(body) or request_text is not None or event.request_body.zstd is not None
         needs_body = event.session_header is None or (event.agent_header is None and at_hand)
         session = session_of(event.session_header, event.agent_header, request_body() if needs_body else None)
         usage.model = model
@@ -87,13 +115,10 @@ class UsageIngest:
             "cost_without_cache_cents": None if uncached is None else f"{uncached:.6f}",
             "price_snapshot": PRICE_SNAPSHOT,
             "price_version": PRICE_VERSION,
-            "bodies_inline": event.request_body.text is not None or event.response_body.text is not None,
-            "request_body_key": event.request_body.key,
-            "response_body_key": event.response_body.key,
             "request_body_size": event.request_body.size,
             "response_body_size": event.response_body.size,
-            # Neither inline nor in S3: the proxy could not store it (S3 was unavailable).
-            "bodies_missing": _missing(event.request_body) or _missing(event.response_body),
+            # Neither in the message nor in S3: the proxy could not store them (S3 was unavailable).
+            "bodies_missing": event.bodies_missing,
         }
         for name in TOKEN_FIELDS:
             record[name] = getattr(usage, name)
@@ -111,12 +136,14 @@ class UsageIngest:
         cost = price_usage(usage, event.requested_at)
         return cost, cost is None
 
-    def _body_text(self, body: BodyRef) -> str | None:
-        if body.text is not None or body.key is None:
-            return body.text
-        response = aws.s3().get_object(Bucket=self.store.bucket, Key=body.key)
-        return str(response["Body"].read().decode("utf-8"))
+    def _body_text(self, event: UsageEvent) -> str | None:
+        body = event.request_body.content()
+        if body is None and event.bodies_key is not None:
+            body = (self.bodies.read(event.bodies_key) or (None, None))[0]
+        return None if body is None else body.decode("utf-8")
 
-
-def _missing(body: BodyRef) -> bool:
-    return body.text is None and body.key is None
+    @property
+    def bodies(self) -> BodyStore:
+        if self._bodies is None:
+            self._bodies = BodyStore(self.store.bucket, BODIES_BUCKET.bodies_prefix)
+        return self._bodies

@@ -1,7 +1,7 @@
 """Usage records, their bodies, and the daily aggregates the summary reads.
 
 One call is written as one transaction: the record (only if it does not exist yet, so a redelivered
-message changes nothing), its inline bodies, and ADDs to the aggregates: per (tenant, day, model),
+message changes nothing) and ADDs to the aggregates: per (tenant, day, model),
 per (tenant, endpoint, day, model), per (tenant, endpoint, UTC month) (what budgets are checked
 against) and, for a Claude Code call, per (tenant, session).
 
@@ -15,7 +15,8 @@ is mended by the retry; neither ever moves a bound the wrong way.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,8 +24,9 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
-from shared import aws
+from shared.bodies.store import BodyStore
 from shared.ids import highest_id_at, lowest_id_at
+from shared.resources import BODIES_BUCKET
 from shared.store import layout
 from shared.store.base import Page, Store
 from shared.timefmt import format_timestamp
@@ -77,9 +79,14 @@ PUBLIC_FIELDS = (
 )
 
 UNKNOWN_MODEL = "unknown"
+_BASE_LOOKBACK = 8
 
 # Named outside the class, where `list` is the builtin and not the `list` method.
 AggregateRows = list[dict[str, Any]]
+
+
+def _text(body: bytes | None) -> str | None:
+    return None if body is None else body.decode("utf-8")
 
 
 def public_record(item: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +128,9 @@ class UsageStore(Store):
     def __init__(self, table_name: str, bucket: str) -> None:
         super().__init__(table_name)
         self.bucket = bucket
+        self.body_store = BodyStore(bucket, BODIES_BUCKET.bodies_prefix)
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def write(self, record: dict[str, Any]) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
         tenant_id = record["tenant_id"]
         usage_id = record["id"]
@@ -151,21 +159,6 @@ class UsageStore(Store):
                 }
             }
         ]
-        if inline_bodies is not None:
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": {
-                            "pk": tenant,
-                            "sk": layout.body_sk(usage_id),
-                            "type": "usage_body",
-                            "request_body": inline_bodies.request_body,
-                            "response_body": inline_bodies.response_body,
-                        },
-                    }
-                }
-            )
         day = record["requested_at"][:10]
         model = record.get("model") or UNKNOWN_MODEL
         for sort_key in (
@@ -315,25 +308,76 @@ class UsageStore(Store):
         return item or None
 
     def bodies(self, item: dict[str, Any]) -> Bodies:
-        """The record's bodies, from its body item or from S3 (claim-check); None where missing."""
-        request_body = response_body = None
-        if item.get("bodies_inline"):
-            body = (
-                self.table.get_item(Key={"pk": item["pk"], "sk": layout.body_sk(item["id"])}).get("Item")
-                or {}
-            )
-            request_body, response_body = body.get("request_body"), body.get("response_body")
-        if item.get("request_body_key"):
-            request_body = self._object_text(item["request_body_key"])
-        if item.get("response_body_key"):
-            response_body = self._object_text(item["response_body_key"])
-        return Bodies(request_body, response_body)
+        """The record's bodies from S3; None where not kept, deleted, or past the endpoint's retention
+        (from `bodies_expire_at` on, whether or not S3's lifecycle has removed the objects yet)."""
+        key = item.get("bodies_key")
+        expire_at = item.get("bodies_expire_at")
+        if not key or (expire_at is not None and time.time() >= int(expire_at)):
+            return Bodies(None, None)
+        request, response = self.body_store.read(str(key)) or (None, None)
+        return Bodies(_text(request), _text(response))
 
-    def _object_text(self, key: str) -> str | None:
-        try:
-            return str(aws.s3().get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8"))
-        except aws.s3().exceptions.NoSuchKey:
-            return None
+    def session_base(
+        self, tenant_id: str, session_id: str, agent_id: str | None, before_id: str
+    ) -> str | None:
+        """The body base of the same agent's latest earlier call in a session (None: start a new one)."""
+        response = self.table.query(
+            IndexName="gsi3",
+            KeyConditionExpression=Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id))
+            & Key("gsi3sk").lt(layout.usage_sk(before_id)),
+            ScanIndexForward=False,
+            # A main agent's calls and its subagents' interleave: look a few calls back for this agent's.
+            Limit=_BASE_LOOKBACK,
+            ProjectionExpression="agent_id, bodies_base_key",
+        )
+        for item in response.get("Items", []):
+            if item.get("agent_id") == agent_id:
+                base = item.get("bodies_base_key")
+                return str(base) if base else None
+        return None
+
+    def delete_bodies(self, items: Iterable[dict[str, Any]]) -> int:
+        """Deletes the bodies of these records from S3 and their pointers from the records, which stay.
+        A session base goes with the last record compressed against it. Returns how many had bodies."""
+        deleted = 0
+        keys: list[str] = []
+        bases: dict[str, tuple[str, str]] = {}  # base key -> (tenant, session) of a record using it
+        client = self.table.meta.client
+        for item in items:
+            if not item.get("bodies_key"):
+                continue
+            keys.append(str(item["bodies_key"]))
+            if item.get("bodies_base_key") and item.get("session_id"):
+                bases[str(item["bodies_base_key"])] = (str(item["tenant_id"]), str(item["session_id"]))
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+                self.table.update_item(
+                    Key={"pk": item["pk"], "sk": item["sk"]},
+                    UpdateExpression="REMOVE bodies_key, bodies_base_key, bodies_expire_at",
+                    ConditionExpression="attribute_exists(bodies_key)",
+                )
+                deleted += 1
+        self.body_store.delete(keys)
+        self.body_store.delete(
+            base
+            for base, (tenant_id, session_id) in bases.items()
+            if not self._base_used(tenant_id, session_id, base)
+        )
+        return deleted
+
+    def _base_used(self, tenant_id: str, session_id: str, base_key: str) -> bool:
+        request: dict[str, Any] = {
+            "IndexName": "gsi3",
+            "KeyConditionExpression": Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id)),
+            "FilterExpression": Attr("bodies_base_key").eq(base_key),
+            "ProjectionExpression": "pk",
+        }
+        while True:
+            response = self.table.query(**request)
+            if response.get("Items"):
+                return True
+            if "LastEvaluatedKey" not in response:
+                return False
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
         """The Query for a filtered list, newest first, on the most selective key: session, then

@@ -153,9 +153,6 @@ def usage_record(
         "cost_cents": cost_cents,
         "cost_unknown": cost_cents is None,
         "price_snapshot": "genai-prices test",
-        "bodies_inline": True,
-        "request_body_key": None,
-        "response_body_key": None,
         "input_tokens": 100,
         "output_tokens": 20,
         "cache_creation_input_tokens": 1000,
@@ -174,12 +171,27 @@ def usage_store(api_settings: Settings) -> UsageStore:
 
 @pytest.fixture
 def write_usage(usage_store: UsageStore) -> Callable[..., dict[str, Any]]:
-    """Stores a record (with small inline bodies) and returns it."""
+    """Stores a record (with small bodies, kept 30 days from now) and returns it."""
 
     def write(*args: Any, bodies: Bodies | None = None, **fields: Any) -> dict[str, Any]:
         record = usage_record(*args, **fields)
-        inline = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
-        assert usage_store.write(record, inline)
+        kept = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
+        stored = usage_store.body_store.keep(
+            record["tenant_id"],
+            record["id"],
+            30,
+            None if kept.request_body is None else kept.request_body.encode(),
+            None if kept.response_body is None else kept.response_body.encode(),
+            in_session=False,
+        )
+        record = {
+            **record,
+            "bodies_key": stored.key,
+            "bodies_base_key": None,
+            "bodies_expire_at": int(time.time()) + 30 * 86_400,
+            **fields,
+        }
+        assert usage_store.write(record)
         return record
 
     return write

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -13,13 +14,14 @@ from botocore.exceptions import ClientError
 
 from devstack.poller import QueuePoller
 from functions.usage_ingest.handler import handler as ingest_handler
+from shared.bodies import codec
 from shared.ingest import UsageIngest
 from shared.models import Principal
 from shared.settings import Settings, get_settings
 from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
 from shared.store.rate_limits import Decision, RateLimit, RateLimiter
-from shared.store.usage_records import Bodies, UsageStore
+from shared.store.usage_records import UsageStore
 from tests.fakes.servers import read_body
 
 Message = MutableMapping[str, Any]
@@ -180,6 +182,35 @@ def bucket_objects(bucket: str) -> dict[str, bytes]:
     return objects
 
 
+def readable_bucket(bucket: str) -> dict[str, str]:
+    """Every object of the bodies bucket as text: a call's bodies unpacked (with its base), a base
+    decompressed; what a leak check must read, since compressed bytes never contain a secret's text."""
+    objects = bucket_objects(bucket)
+    texts: dict[str, str] = {}
+    for key, blob in objects.items():
+        if blob.startswith(codec.MAGIC):
+            base_key = codec.base_of(blob)
+            base = codec.decompress(objects[base_key]) if base_key else None
+            parts = codec.unpack(blob, base)
+            texts[key] = "\n".join(part.decode("utf-8", "replace") for part in parts if part is not None)
+        else:
+            texts[key] = codec.decompress(blob).decode("utf-8", "replace")
+    return texts
+
+
+def readable_messages(messages: list[str]) -> list[str]:
+    """Usage messages with the bodies they carry decompressed."""
+    readable = []
+    for message in messages:
+        event = json.loads(message)
+        for name in ("request_body", "response_body"):
+            carried = (event.get(name) or {}).get("zstd")
+            if carried:
+                event[name]["zstd"] = codec.decompress(base64.b64decode(carried)).decode("utf-8", "replace")
+        readable.append(json.dumps(event))
+    return readable
+
+
 def dumps(items: Any) -> str:
     return json.dumps(items, default=str)
 
@@ -197,13 +228,13 @@ class ThrottledStore(UsageStore):
         self.after_commit = after_commit
         self.attempts = 0
 
-    def write(self, record: dict[str, Any], inline_bodies: Bodies | None) -> bool:
+    def write(self, record: dict[str, Any]) -> bool:
         self.attempts += 1
         if self.failures <= 0:
-            return super().write(record, inline_bodies)
+            return super().write(record)
         self.failures -= 1
         if self.after_commit:
-            super().write(record, inline_bodies)
+            super().write(record)
         raise ClientError(
             {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"}},
             "TransactWriteItems",

@@ -1,14 +1,19 @@
-"""Canaries: an Anthropic API key, an OAuth bearer token and a Codecosts key, used throughout a run
+"""Canaries: an Anthropic API key, an OAuth bearer token and a Codecosts key, used throughout a run,
+and secrets of every kind redaction knows pasted into the prompts (a `.env` file Claude Code read, an
+MCP server's authorization token),
 (streams, plain replies, errors, abandoned streams, bodies claim-checked to S3, the dead-letter queue
 and its redrive, the management API, a key sent to the wrong place), appear nowhere afterwards: not in
 the table, the bucket, the queue, the dead-letter queue, or anything the in-process servers logged.
 
-Only what the contract allows is kept: a key's kind and last four characters, and an HMAC fingerprint.
+Only what the contract allows is kept: a key's kind and last four characters, and an HMAC fingerprint;
+a secret in a body is stored as `[REDACTED:<kind>]`. Stored bodies are compressed, so the leak check
+reads them decompressed.
 """
 
 from __future__ import annotations
 
 import base64
+import random
 import threading
 from collections.abc import Callable
 
@@ -35,6 +40,8 @@ from tests.reliability.support import (
     poll_until_empty,
     poller,
     queue_bodies,
+    readable_bucket,
+    readable_messages,
     scan_items,
     usage_items,
     wait_for,
@@ -42,6 +49,29 @@ from tests.reliability.support import (
 
 ANTHROPIC_CANARY = "sk-ant-api03-CANARYk3yQ7vXw2Lr9Tz4Mn8Pb5Hd1Jf6Gs0Ac3Ee7Ui2Oy9-CnRy"
 OAUTH_CANARY = "sk-ant-oat01-CANARYt0k3nBv8Nq2Wx5Ze7Rt1Yu4Io6Pa9Sd3Fg0Hj2Kl5-OaTh"
+# Secrets a prompt may carry, by the kind their marker names.
+BODY_CANARIES = {
+    "anthropic": "sk-ant-api03-B0DYc4n4ryQ7vXw2Lr9Tz4Mn8Pb5Hd1Jf6Gs0Ac3Ee7-Bdy1",
+    "aws_access_key": "AKIACANARY7Q2W3E4R5T",
+    "aws_secret_key": "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",
+    "github": "ghp_CANARYabcdefghijklmnopqrstuvwxyz012345",
+    "stripe": "sk_live_CANARY51HxYzAbCdEfGhIj",
+    "openai": "sk-proj-CANARYq1w2e3r4t5y6u7i8o9p0a1s2d3f4",
+    "bearer": "eyJhbGciOiJIUzI1NiJ9.CANARYpayload.signature",
+    "mcp_authorization_token": "mcp-CANARY-token-4b7d9e",
+}
+# A `.env` file read into the prompt (JSON-escaped, as Claude Code sends it) and an MCP server.
+PASTED = (
+    f"AWS_ACCESS_KEY_ID={BODY_CANARIES['aws_access_key']}\\n"
+    f"AWS_SECRET_ACCESS_KEY={BODY_CANARIES['aws_secret_key']}\\n"
+    f"ANTHROPIC_API_KEY={BODY_CANARIES['anthropic']}\\nGITHUB_TOKEN={BODY_CANARIES['github']}\\n"
+    f"STRIPE_KEY={BODY_CANARIES['stripe']}\\nOPENAI_API_KEY={BODY_CANARIES['openai']}\\n"
+    'curl -H \\"Authorization: Bearer ' + BODY_CANARIES["bearer"] + '\\"'
+)
+MCP_SERVERS = (
+    '"mcp_servers":[{"type":"url","url":"https://mcp.example.com/sse","name":"tracker",'
+    f'"authorization_token":"{BODY_CANARIES["mcp_authorization_token"]}"}}]'
+)
 
 
 def fragments(secret: str) -> list[str]:
@@ -63,7 +93,8 @@ def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
         "anthropic-beta": "oauth-2025-04-20",
     }
     wrong_place = {"x-api-key": codecosts_key, "content-type": "application/json"}
-    big = "y" * 3_000  # over the inline limit below: bodies go to S3
+    # Random text compresses little: over the inline limit below, the bodies go to S3 from the proxy.
+    big = base64.b64encode(random.Random(14).randbytes(3_000)).decode() + " " + PASTED
     with httpx.Client(base_url=proxy.base_url, timeout=20) as client:
         for _ in range(rounds):
             for headers in (api_key, oauth, wrong_place):
@@ -74,7 +105,7 @@ def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
                 ):
                     body = (
                         f'{{"model":"{model}","max_tokens":9,"stream":{str(stream).lower()},'
-                        f'"messages":[{{"role":"user","content":"{big}"}}]}}'
+                        f'{MCP_SERVERS},"messages":[{{"role":"user","content":"{big}"}}]}}'
                     )
                     reply = client.post("/v1/messages?beta=true", content=body, headers=headers)
                     assert reply.status_code in (200, 401)
@@ -151,14 +182,11 @@ def run_canary(
 
     stored = {
         "table": dumps(scan_items()),
-        "bucket": dumps(
-            {
-                key: body.decode("utf-8", "replace")
-                for key, body in bucket_objects(settings.bodies_bucket).items()
-            }
+        "bucket": dumps(readable_bucket(settings.bodies_bucket)),
+        "queue": dumps(readable_messages(queued + queue_bodies(resources.usage_queue_url))),
+        "dead-letter queue": dumps(
+            readable_messages(dead_letters + queue_bodies(resources.dead_letter_queue_url))
         ),
-        "queue": dumps(queued + queue_bodies(resources.usage_queue_url)),
-        "dead-letter queue": dumps(dead_letters + queue_bodies(resources.dead_letter_queue_url)),
         "logs": logs.text,
     }
     output = capfd.readouterr()
@@ -166,8 +194,11 @@ def run_canary(
     assert len(bucket_objects(settings.bodies_bucket)) >= expected  # the S3 path was exercised
     assert "sk-ant-api03-...CnRy" in stored["table"] and "sk-ant-oat01-...OaTh" in stored["table"]
     assert len(logs.text) > 1000, "nothing was logged: the log capture is not working"
+    # The bodies were stored (readable, so the check below reads them), each secret as its marker.
+    for kind in BODY_CANARIES:
+        assert f"[REDACTED:{kind}]" in stored["bucket"], kind
     for where, text in stored.items():
-        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key):
+        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key, *BODY_CANARIES.values()):
             for fragment in fragments(secret):
                 at = text.find(fragment)
                 assert at < 0, f"a credential leaked into the {where}: ...{text[max(0, at - 300) : at + 80]}"

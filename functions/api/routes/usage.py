@@ -10,14 +10,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.api.deps import CurrentPrincipal, PageParams, Services, Usage
+from functions.api.deps import Audit, CurrentPrincipal, PageParams, Services, Usage
 from functions.api.errors import NotFound, error_responses, invalid
 from functions.api.pages import Page, PagedQuery
 from functions.api.schemas import (
+    BodiesDeleted,
     DayModelSummary,
     DaySummary,
     EndpointSummary,
     ModelSummary,
+    Ok,
+    UsageBodiesFilter,
     UsageDetail,
     UsageRecord,
     UsageSummary,
@@ -248,3 +251,36 @@ def get_usage(usage_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[
         "response_body": bodies.response_body,
         "bodies_missing": bool(item.get("bodies_missing")),
     }
+
+
+@router.delete("/{usage_id}/bodies", response_model=Ok, responses=error_responses(403, 404))
+def delete_usage_bodies(usage_id: str, principal: CurrentPrincipal, usage: Usage, audit: Audit) -> Ok:
+    """Deletes the call's request and response bodies from every store; the record stays."""
+    item = usage.get(principal.tenant_id, usage_id) if is_id(usage_id) else None
+    if item is None:
+        raise NotFound("Usage record")
+    deleted = usage.delete_bodies([item])
+    audit.record(principal, "usage.bodies_deleted", "usage", usage_id, {"deleted": deleted})
+    return Ok()
+
+
+@router.post("/bodies/delete", response_model=BodiesDeleted, responses=error_responses(403))
+def delete_bodies_by_filter(
+    body: UsageBodiesFilter, principal: CurrentPrincipal, usage: Usage, audit: Audit
+) -> BodiesDeleted:
+    """Deletes the bodies of every call the filters select (those of `GET /api/usage`); records stay."""
+    query = usage_query(
+        principal,
+        model=body.model,
+        start=body.from_,
+        end=body.to,
+        proxy_endpoint_id=body.proxy_endpoint_id,
+        api_key_id=body.api_key_id,
+        session_id=body.session_id,
+    )
+    deleted = usage.delete_bodies(usage.iterate(query))
+    filters = body.model_dump(by_alias=True, exclude_none=True)
+    audit.record(
+        principal, "usage.bodies_deleted", "usage", "filter", {"filters": filters, "deleted": deleted}
+    )
+    return BodiesDeleted(deleted=deleted)
