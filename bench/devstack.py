@@ -236,7 +236,7 @@ def claude_code_items(count: int, tenant_id: str, endpoint_id: str) -> Iterator[
     step = timedelta(days=29) / count
     for index in range(count):
         event = claude_code_event(index, first + step * index, tenant_id, endpoint_id)
-        store.write(ingest.build_record(event), None)
+        store.write(ingest.build_record(event))
         yield store.actions[0]["Put"]["Item"]
 
 

@@ -40,11 +40,11 @@ class UsageIngest:
     def keep_bodies(self, event: UsageEvent, record: dict[str, Any]) -> dict[str, Any]:
         """Puts the bodies the message carries in S3 (a session's calls compressed against its base)
         and says where: the record's body fields. Raises when S3 fails: the message is retried."""
-        key, base_key = event.bodies_key, None
+        kept, base = event.bodies_claim_checked, None
         carried = event.request_body.zstd is not None or event.response_body.zstd is not None
-        if key is None and carried and event.body_retention_days > 0:
+        if not kept and carried and event.body_retention_days > 0:
             session_id = record.get("session_id")
-            kept = self.bodies.keep(
+            base = self.bodies.keep(
                 event.tenant_id,
                 event.id,
                 event.body_retention_days,
@@ -57,12 +57,10 @@ class UsageIngest:
                 if session_id
                 else None,
             )
-            key, base_key = kept.key, kept.base_key
-        return {
-            "bodies_key": key,
-            "bodies_base_key": base_key,
-            "bodies_expire_at": expires_at(event.requested_at, event.body_retention_days) if key else None,
-        }
+            kept = True
+        # Kept: in S3 at the call's key until then (shared/bodies/store.py).
+        expire_at = expires_at(event.requested_at, event.body_retention_days) if kept else None
+        return {"bodies_expire_at": expire_at, "bodies_base": base}
 
     def build_record(self, event: UsageEvent, request_text: str | None = None) -> dict[str, Any]:
         usage = replace(event.usage)  # a copy: the model may be filled in below
@@ -138,8 +136,8 @@ class UsageIngest:
 
     def _body_text(self, event: UsageEvent) -> str | None:
         body = event.request_body.content()
-        if body is None and event.bodies_key is not None:
-            body = (self.bodies.read(event.bodies_key) or (None, None))[0]
+        if body is None and event.bodies_claim_checked:
+            body = (self.bodies.read(event.tenant_id, event.id) or (None, None))[0]
         return None if body is None else body.decode("utf-8")
 
     @property

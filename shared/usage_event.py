@@ -60,15 +60,15 @@ class UsageEvent(BaseModel):
     usage: Usage  # the reader's own dataclass: pydantic validates and serializes it
     request_body: BodyRef
     response_body: BodyRef
-    # Both bodies already in the bucket (codec.pack, no base): too large for the message.
-    bodies_key: str | None = None
+    # Both bodies already in the bucket at the call's key (codec.pack, no base): too large for the message.
+    bodies_claim_checked: bool = False
     body_retention_days: int = DEFAULT_RETENTION_DAYS
 
     @property
     def bodies_missing(self) -> bool:
         """Bodies that should have been kept and were not (the proxy could not put them in S3)."""
         carried = self.request_body.zstd is not None or self.response_body.zstd is not None
-        return self.body_retention_days > 0 and self.bodies_key is None and not carried
+        return self.body_retention_days > 0 and not self.bodies_claim_checked and not carried
 
 
 class RejectedMessage(ValueError):

@@ -84,7 +84,7 @@ def _event(
     usage: Usage,
     request_body: BodyRef,
     response_body: BodyRef,
-    bodies_key: str | None = None,
+    claim_checked: bool = False,
 ) -> UsageEvent:
     return UsageEvent(
         id=record.id,
@@ -105,7 +105,7 @@ def _event(
         usage=usage,
         request_body=request_body,
         response_body=response_body,
-        bodies_key=bodies_key,
+        bodies_claim_checked=claim_checked,
         body_retention_days=record.target.body_retention_days,
     )
 
@@ -210,14 +210,15 @@ class UsagePublisher:
             if len(message.encode()) <= self.inline_limit:
                 return event, message
         try:
-            key = self.bodies.put_call(record.target.tenant_id, record.id, pack(request, response), days)
+            self.bodies.put_call(record.target.tenant_id, record.id, pack(request, response), days)
+            claim_checked = True
         except Exception as error:
             # The record (tokens, cost) matters more than its bodies: it goes on without them.
             logger.warning("Bodies not stored", extra={**_ids(record), "error": type(error).__name__})
             _count("UsageBodyStoreFailures")
-            key = None
+            claim_checked = False
         return self._message(
-            _event(record, usage, BodyRef(size=request_size), BodyRef(size=response_size), bodies_key=key)
+            _event(record, usage, BodyRef(size=request_size), BodyRef(size=response_size), claim_checked)
         )
 
     @staticmethod

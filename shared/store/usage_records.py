@@ -310,11 +310,10 @@ class UsageStore(Store):
     def bodies(self, item: dict[str, Any]) -> Bodies:
         """The record's bodies from S3; None where not kept, deleted, or past the endpoint's retention
         (from `bodies_expire_at` on, whether or not S3's lifecycle has removed the objects yet)."""
-        key = item.get("bodies_key")
         expire_at = item.get("bodies_expire_at")
-        if not key or (expire_at is not None and time.time() >= int(expire_at)):
+        if expire_at is None or time.time() >= int(expire_at):
             return Bodies(None, None)
-        request, response = self.body_store.read(str(key)) or (None, None)
+        request, response = self.body_store.read(str(item["tenant_id"]), str(item["id"])) or (None, None)
         return Bodies(_text(request), _text(response))
 
     def session_base(
@@ -328,11 +327,11 @@ class UsageStore(Store):
             ScanIndexForward=False,
             # A main agent's calls and its subagents' interleave: look a few calls back for this agent's.
             Limit=_BASE_LOOKBACK,
-            ProjectionExpression="agent_id, bodies_base_key",
+            ProjectionExpression="agent_id, bodies_base",
         )
         for item in response.get("Items", []):
             if item.get("agent_id") == agent_id:
-                base = item.get("bodies_base_key")
+                base = item.get("bodies_base")
                 return str(base) if base else None
         return None
 
@@ -341,34 +340,35 @@ class UsageStore(Store):
         A session base goes with the last record compressed against it. Returns how many had bodies."""
         deleted = 0
         keys: list[str] = []
-        bases: dict[str, tuple[str, str]] = {}  # base key -> (tenant, session) of a record using it
+        bases: set[tuple[str, str, str]] = set()  # (tenant, session, base name) of the records deleted
         client = self.table.meta.client
         for item in items:
-            if not item.get("bodies_key"):
+            if item.get("bodies_expire_at") is None:
                 continue
-            keys.append(str(item["bodies_key"]))
-            if item.get("bodies_base_key") and item.get("session_id"):
-                bases[str(item["bodies_base_key"])] = (str(item["tenant_id"]), str(item["session_id"]))
+            tenant_id = str(item["tenant_id"])
+            keys.append(self.body_store.call_key(tenant_id, str(item["id"])))
+            if item.get("bodies_base") and item.get("session_id"):
+                bases.add((tenant_id, str(item["session_id"]), str(item["bodies_base"])))
             with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
                 self.table.update_item(
                     Key={"pk": item["pk"], "sk": item["sk"]},
-                    UpdateExpression="REMOVE bodies_key, bodies_base_key, bodies_expire_at",
-                    ConditionExpression="attribute_exists(bodies_key)",
+                    UpdateExpression="REMOVE bodies_expire_at, bodies_base",
+                    ConditionExpression="attribute_exists(bodies_expire_at)",
                 )
                 deleted += 1
         self.body_store.delete(keys)
         self.body_store.delete(
-            base
-            for base, (tenant_id, session_id) in bases.items()
+            self.body_store.base_key(tenant_id, base)
+            for tenant_id, session_id, base in bases
             if not self._base_used(tenant_id, session_id, base)
         )
         return deleted
 
-    def _base_used(self, tenant_id: str, session_id: str, base_key: str) -> bool:
+    def _base_used(self, tenant_id: str, session_id: str, base: str) -> bool:
         request: dict[str, Any] = {
             "IndexName": "gsi3",
             "KeyConditionExpression": Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id)),
-            "FilterExpression": Attr("bodies_base_key").eq(base_key),
+            "FilterExpression": Attr("bodies_base").eq(base),
             "ProjectionExpression": "pk",
         }
         while True:

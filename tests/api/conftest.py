@@ -176,7 +176,7 @@ def write_usage(usage_store: UsageStore) -> Callable[..., dict[str, Any]]:
     def write(*args: Any, bodies: Bodies | None = None, **fields: Any) -> dict[str, Any]:
         record = usage_record(*args, **fields)
         kept = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
-        stored = usage_store.body_store.keep(
+        usage_store.body_store.keep(
             record["tenant_id"],
             record["id"],
             30,
@@ -184,13 +184,7 @@ def write_usage(usage_store: UsageStore) -> Callable[..., dict[str, Any]]:
             None if kept.response_body is None else kept.response_body.encode(),
             in_session=False,
         )
-        record = {
-            **record,
-            "bodies_key": stored.key,
-            "bodies_base_key": None,
-            "bodies_expire_at": int(time.time()) + 30 * 86_400,
-            **fields,
-        }
+        record = {**record, "bodies_expire_at": int(time.time()) + 30 * 86_400, "bodies_base": None, **fields}
         assert usage_store.write(record)
         return record
 
