@@ -20,16 +20,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
-from shared.bodies.store import BodyStore
 from shared.ids import highest_id_at, lowest_id_at
 from shared.resources import BODIES_BUCKET
 from shared.store import layout
 from shared.store.base import Page, Store
 from shared.timefmt import format_timestamp
+
+if TYPE_CHECKING:
+    from shared.bodies.store import BodyStore
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -128,7 +130,15 @@ class UsageStore(Store):
     def __init__(self, table_name: str, bucket: str) -> None:
         super().__init__(table_name)
         self.bucket = bucket
-        self.body_store = BodyStore(bucket, BODIES_BUCKET.bodies_prefix)
+        self._body_store: BodyStore | None = None
+
+    @property
+    def body_store(self) -> BodyStore:
+        """Made on first use: the bill check reads spend through this store, never a body."""
+        if self._body_store is None:
+
+            self._body_store = BodyStore(self.bucket, BODIES_BUCKET.bodies_prefix)
+        return self._body_store
 
     def write(self, record: dict[str, Any]) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
