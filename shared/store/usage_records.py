@@ -136,6 +136,7 @@ class UsageStore(Store):
     def body_store(self) -> BodyStore:
         """Made on first use: the bill check reads spend through this store, never a body."""
         if self._body_store is None:
+            from shared.bodies.store import BodyStore
 
             self._body_store = BodyStore(self.bucket, BODIES_BUCKET.bodies_prefix)
         return self._body_store
