@@ -128,20 +128,16 @@ def update_proxy_endpoint(
     updated = endpoints.update(principal.tenant_id, endpoint_id, **changes)
     if updated is None:
         raise NotFound("Proxy endpoint")
-    audit.record(
-        principal,
-        "proxy_endpoint.updated",
-        "proxy_endpoint",
-        endpoint_id,
-        {
-            "name": updated["name"],
-            "slug": updated["slug"],
-            "changed": sorted(sent),
-            "monthly_budget_cents": updated["monthly_budget_cents"],
-            "budget_action": updated["budget_action"],
-            "body_retention_days": updated["body_retention_days"],
-        },
-    )
+    changed: dict[str, Any] = {
+        "name": updated["name"],
+        "slug": updated["slug"],
+        "changed": sorted(sent),
+        "monthly_budget_cents": updated["monthly_budget_cents"],
+        "budget_action": updated["budget_action"],
+    }
+    if "body_retention_days" in sent:
+        changed["body_retention_days"] = updated["body_retention_days"]
+    audit.record(principal, "proxy_endpoint.updated", "proxy_endpoint", endpoint_id, changed)
     spent = _month_spend(usage, principal.tenant_id, [endpoint_id]).get(endpoint_id, Decimal(0))
     return _with_url(updated, services.settings.base_url, spent)
 
