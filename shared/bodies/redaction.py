@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Where a match may start: not inside a word, except after an escaped `\n`, `\r` or `\t`.
-_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9_]))"
+# Where a match may start: not inside a word (after `_` is fine: `DB_PASSWORD=`), or after an escaped
+# `\n`, `\r` or `\t`.
+_START = r"(?:(?<=\\[nrt])|(?<![A-Za-z0-9]))"
 # What may sit between a name and its value: quotes (escaped or not), spaces, `:` or `=`.
 _SEPARATOR = r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?"
 # A value that is already a marker (another rule's) is left alone.
@@ -50,7 +51,7 @@ _RULES = (
     _rule(
         "aws_secret_key",
         ("aws",),
-        r"aws_?secret_?(?:access_?)?key" + _SEPARATOR + r"(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
+        r"aws_?secret_?(?:access_?)?key" + _SEPARATOR + r"(?P<secret>[A-Za-z0-9/+=]{16,})",
         ignore_case=True,
     ),
     _rule(
