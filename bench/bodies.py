@@ -248,6 +248,63 @@ def claude_code_session(turns: int = TURNS, seed: int = 7) -> Iterator[tuple[str
         )
 
 
+# -- the alternative: content-defined chunking -----------------------------------------------------------
+
+
+def _gear_table() -> list[int]:
+    rng = random.Random(1)  # noqa: S311 - a fixed hash table, not a secret
+    return [rng.getrandbits(64) for _ in range(256)]
+
+
+_GEAR = _gear_table()
+_MASK = (1 << 13) - 1  # cut where the rolling hash's low 13 bits are zero: 8 KiB chunks on average
+_MIN_CHUNK, _MAX_CHUNK = 2048, 65536
+
+
+def chunks(data: bytes) -> Iterator[bytes]:
+    """Content-defined chunks (a gear rolling hash, as FastCDC uses): a change moves only the cuts
+    around it, so the bytes repeated from the previous request fall into the same chunks."""
+    gear, mask, start, digest = _GEAR, _MASK, 0, 0
+    bound = (1 << 64) - 1
+    for position, byte in enumerate(data):
+        digest = ((digest << 1) + gear[byte]) & bound
+        size = position - start + 1
+        if (size >= _MIN_CHUNK and not digest & mask) or size >= _MAX_CHUNK:
+            yield data[start : position + 1]
+            start, digest = position + 1, 0
+    if start < len(data):
+        yield data[start:]
+
+
+@dataclass
+class ChunkingResult:
+    stored_bytes: int = 0  # each call's new chunks, zstd-compressed together (one pack a call)
+    packs_per_read: list[int] = field(default_factory=list)  # objects a read of each call gathers from
+
+
+def chunked(session: list[tuple[bytes, bytes]]) -> ChunkingResult:
+    """What the session would keep with content-defined chunking: each call stores the chunks its
+    session has not stored yet, in one pack; a read gathers its chunks from every pack holding one."""
+    import hashlib
+
+    from shared.bodies import codec
+
+    result = ChunkingResult()
+    home: dict[bytes, int] = {}  # chunk digest -> the call whose pack holds it
+    for turn, (request, response) in enumerate(session):
+        new = []
+        packs = set()
+        for piece in (*chunks(request), response):
+            digest = hashlib.blake2b(piece, digest_size=16).digest()
+            if digest not in home:
+                home[digest] = turn
+                new.append(piece)
+            packs.add(home[digest])
+        result.stored_bytes += len(codec.compress(b"".join(new)))
+        result.packs_per_read.append(len(packs))
+    return result
+
+
 # -- DynamoDB's item size ----------------------------------------------------------------------------
 
 
@@ -298,6 +355,8 @@ class BodiesResult:
     ingest_ms: list[float] = field(default_factory=list)  # the whole ingest of the call, AWS calls included
     reassembled: bool = False
     body_field_bytes: int = 0  # what the record holds of its bodies: until when, and its base's name
+    chunked_bytes: int = 0  # the same session under content-defined chunking (chunked())
+    chunked_packs_per_read: list[int] = field(default_factory=list)
     first_request_bytes: int = 0
     last_request_bytes: int = 0
 
@@ -449,6 +508,7 @@ def _run(turns: int) -> BodiesResult:
     target = SlugTarget(_TENANT, _ENDPOINT)
     started = datetime.now(UTC) - timedelta(hours=1)
     hashes: dict[str, str] = {}
+    kept: list[tuple[bytes, bytes]] = []
     for turn, (session_id, request, response) in enumerate(claude_code_session(turns)):
         record = CallRecord(
             id=new_id(started + timedelta(seconds=20 * turn)),
@@ -479,6 +539,7 @@ def _run(turns: int) -> BodiesResult:
         result.naive_bytes += len(request) + len(response)
         result.per_call_compressed_bytes += len(codec.compress(request)) + len(codec.compress(response))
         hashes[record.id] = _digest(request, response)
+        kept.append((request, response))
         if turn == 0:
             result.first_request_bytes = len(request)
         result.last_request_bytes = len(request)
@@ -486,6 +547,8 @@ def _run(turns: int) -> BodiesResult:
         for entry in page.get("Contents", []):
             result.stored_bytes += entry["Size"]
             result.objects += 1
+    alternative = chunked(kept)
+    result.chunked_bytes, result.chunked_packs_per_read = alternative.stored_bytes, alternative.packs_per_read
     last = store.get(_TENANT, record.id) or {}
     result.body_field_bytes = item_size({name: last[name] for name in ("bodies_expire_at", "bodies_base")})
     # Every call read back through the API's read path, byte for byte (no secrets in these bodies).
@@ -563,6 +626,10 @@ def render(result: BodiesResult) -> list[str]:
         "",
         f"- Each call compressed alone (zstd level 3, no base) would keep {result.per_call_compressed_bytes / 1e6:.2f} MB "
         f"({result.naive_bytes / result.per_call_compressed_bytes:.1f}x): the session's base does the rest.",
+        f"- Content-defined chunking instead (gear hash, 8 KiB average chunks, each call's new chunks in one zstd pack): "
+        f"{result.chunked_bytes / 1e6:.2f} MB ({result.naive_bytes / result.chunked_bytes:.1f}x), manifests not counted; "
+        f"a read would gather from {spread(result.chunked_packs_per_read)} objects (here: 2), and a pack would hold chunks later calls "
+        "still use when its own call's bodies are deleted or expire (docs/data-model.md, Bodies).",
         f"- CPU per call: proxy (redaction and compression, after the reply has been relayed) {cpu(result.proxy_ms)}; "
         f"ingest (the whole call: record, base, S3, table, against moto) {cpu(result.ingest_ms)}.",
     ]
