@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import coldstart, devstack, dynamo, ingest_cpu, latency, memory, throughput
+from bench import bodies, coldstart, devstack, dynamo, ingest_cpu, latency, memory, throughput
 from bench.report import Results, render
 from bench.stack import ROOT, start_stack
 
@@ -101,6 +101,9 @@ def main() -> None:
     import uvloop
 
     uvloop.run(_load(results, args.quick))
+    started = _step("bodies: a 100-turn Claude Code session, stored and read back")
+    results.bodies = bodies.measure(turns=30 if args.quick else bodies.TURNS)
+    results.seconds["bodies"] = time.monotonic() - started
     started = _step("make dev: start, added time to first byte, 100,000 records stored, ingest")
     results.devstack = devstack.run(args.quick)
     results.seconds["make dev"] = time.monotonic() - started

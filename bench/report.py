@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost, devstack, ingest_cpu
+from bench import bodies, cost, devstack, ingest_cpu
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
@@ -101,6 +101,7 @@ class Results:
     summary: list[SummaryReads] = field(default_factory=list)
     message_bytes: int = 0
     devstack: devstack.DevStackResult | None = None
+    bodies: bodies.BodiesResult | None = None
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -388,6 +389,7 @@ def render(results: Results) -> str:
         *_throughput_detail(results.throughput_stubbed),
         "",
         *([*devstack.render(results.devstack), ""] if results.devstack else []),
+        *([*bodies.render(results.bodies), ""] if results.bodies else []),
         "## Memory",
         "",
         *_memory_detail(results),

@@ -62,6 +62,22 @@ class FunctionRole:
         }
 
 
+def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A template's lifecycle rule (CloudFormation's shape) in the S3 API's shape. The embedded S3
+    keeps the rules without running them; tests run them (tests/fakes/lifecycle.py)."""
+    tags = [{"Key": tag["Key"], "Value": tag["Value"]} for tag in rule.get("TagFilters", [])]
+    prefix = rule.get("Prefix", "")
+    converted: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"And": {"Prefix": prefix, "Tags": tags}} if tags else {"Prefix": prefix},
+        "Expiration": {"Days": rule["ExpirationInDays"]},
+    }
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return converted
+
+
 @dataclass(frozen=True)
 class Rehearsal:
     functions: dict[str, FunctionRole]
@@ -362,6 +378,12 @@ class _LocalStack:
             name = _single_name(resources, logical_id, "BucketName", BODIES_BUCKET.name)
             if name not in existing:
                 self.s3.create_bucket(Bucket=name)
+            rules = resources[logical_id].get("Properties", {}).get("LifecycleConfiguration", {}).get("Rules")
+            if rules:
+                converted: Any = [_lifecycle_rule(rule) for rule in rules]
+                self.s3.put_bucket_lifecycle_configuration(
+                    Bucket=name, LifecycleConfiguration={"Rules": converted}
+                )
             made[logical_id] = _Local(name, {"Arn": f"arn:aws:s3:::{name}"})
         return made
 

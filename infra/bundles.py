@@ -78,8 +78,9 @@ _PRICING_HANDLER = (
 # The one place that says which runtime dependencies each function carries.
 BUNDLES: dict[str, BundleSpec] = {
     # A bare ASGI app under uvicorn behind the Lambda Web Adapter (run.sh is its Lambda handler);
-    # its upstream client is asyncio + httptools, trusting certifi's roots; genai-prices prices a record
-    # it writes itself when the usage queue is down (loaded only then).
+    # its upstream client is asyncio + httptools, trusting certifi's roots; zstandard compresses the
+    # bodies it sends; genai-prices prices a record it writes itself when the usage queue is down
+    # (loaded only then).
     "proxy": BundleSpec(
         requirements=(
             "aws-lambda-powertools",
@@ -90,6 +91,7 @@ BUNDLES: dict[str, BundleSpec] = {
             "pydantic-settings",
             "uvicorn",
             "genai-prices",
+            "zstandard",
         ),
         root_scripts=("run.sh",),
         lazy_modules=("shared.ingest",),
@@ -97,7 +99,8 @@ BUNDLES: dict[str, BundleSpec] = {
     # FastAPI: through Mangum (the API function) and under uvicorn behind the Lambda Web Adapter (run.sh:
     # the export function, streamed). Verifies Clerk JWTs (keys fetched from the JWKS URL with httpx);
     # genai-prices prices the 1-hour cache writes a session never read back. PyJWT, httpx and
-    # genai-prices load on first use (a Clerk session token; a session with such writes), not at start.
+    # genai-prices load on first use (a Clerk session token; a session with such writes), not at start;
+    # zstandard at the first call detail (its stored bodies) or bodies deletion.
     "api": BundleSpec(
         requirements=(
             "aws-lambda-powertools",
@@ -110,10 +113,17 @@ BUNDLES: dict[str, BundleSpec] = {
             "fastapi",
             "genai-prices",
             "uvicorn",
+            "zstandard",
         ),
         # The export function runs the same app under uvicorn behind the Lambda Web Adapter.
         root_scripts=("run.sh",),
-        lazy_modules=("jwt", "cryptography.hazmat.primitives.serialization", "httpx", "shared.pricing"),
+        lazy_modules=(
+            "jwt",
+            "cryptography.hazmat.primitives.serialization",
+            "httpx",
+            "shared.pricing",
+            "shared.bodies.store",
+        ),
     ),
     # Daily bill check (EventBridge Scheduler): reads Anthropic's Admin API with httpx, prices billed
     # tokens with genai-prices; its alerts go to tenants' webhooks with httpx too.
@@ -122,9 +132,9 @@ BUNDLES: dict[str, BundleSpec] = {
         # httpx at the first Admin API call, the price data at the first comparison.
         lazy_modules=("httpx", "shared.reconciliation"),
     ),
-    # SQS batch handler; prices each call with genai-prices; calls a tenant's alert webhook with httpx
-    # when a budget threshold is reached (loaded then only).
-    "usage_ingest": BundleSpec(requirements=_PRICING_HANDLER, lazy_modules=("httpx",)),
+    # SQS batch handler; prices each call with genai-prices, keeps its bodies with zstandard; calls a
+    # tenant's alert webhook with httpx when a budget threshold is reached (loaded then only).
+    "usage_ingest": BundleSpec(requirements=(*_PRICING_HANDLER, "zstandard"), lazy_modules=("httpx",)),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")

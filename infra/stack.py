@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 class DeploymentConfig:
     """What ops set in cdk.json's context (the defaults live there) or with `cdk ... -c key=value`."""
 
-    body_retention_days: int
     upstream_url: str
     bundle_dir: Path
     concurrency: Concurrency
@@ -60,7 +59,6 @@ class DeploymentConfig:
         account_limit = int(required("accountConcurrencyLimit"))
         concurrency.check(account_limit)
         return cls(
-            body_retention_days=int(required("bodyRetentionDays")),
             upstream_url=required("upstreamUrl"),
             bundle_dir=bundle_dir if bundle_dir.is_absolute() else ROOT / bundle_dir,
             alarm_email=value("alarmEmail"),
@@ -89,7 +87,7 @@ class CodecostsStack(Stack):
         self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: object
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        storage = Storage(self, "Storage", body_retention_days=config.body_retention_days)
+        storage = Storage(self, "Storage")
         messaging = Messaging(self, "Messaging")
         functions = Functions(
             self,

@@ -6,7 +6,7 @@ Time order lets one DynamoDB query page newest first and turn a date range into 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.timefmt import epoch_ms, utc_now
 
@@ -42,3 +42,11 @@ def lowest_id_at(moment: datetime) -> str:
 
 def highest_id_at(moment: datetime) -> str:
     return time_prefix(moment) + _ALPHABET[-1] * (ID_LENGTH - TIME_CHARS)
+
+
+def moment_of(identifier: str) -> datetime:
+    """When an id was made (millisecond resolution)."""
+    value = 0
+    for char in identifier[:TIME_CHARS]:
+        value = value * 32 + _ALPHABET.index(char)
+    return datetime.fromtimestamp(value / 1000, tz=UTC)

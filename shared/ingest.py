@@ -11,19 +11,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from shared import aws
+from shared.bodies.retention import expires_at
+from shared.bodies.store import BodyStore
 from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
+from shared.resources import BODIES_BUCKET
 from shared.sessions import session_of
-from shared.store.usage_records import Bodies, UsageStore
+from shared.store.usage_records import UsageStore
 from shared.store.usage_writes import Outcome
 from shared.usage import INVALID_MODEL, Usage, recorded_model, requested_model
-from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_event import UsageEvent
 from shared.usage_record import Cents, UsageRecord
 
 
 class UsageIngest:
     def __init__(self, store: UsageStore) -> None:
         self.store = store
+        self._bodies: BodyStore | None = None
 
     def ingest(self, event: UsageEvent, request_text: str | None = None) -> bool:
         """Stores the call once; False when this message was already ingested (a redelivery).
@@ -31,17 +34,40 @@ class UsageIngest:
         `request_text`: the request body, when the caller still holds it (the proxy), so a
         claim-checked body need not be read back from S3.
         """
-        return self.store.write(self.build_record(event, request_text), _inline_bodies(event))
+        return self.store.write(self.with_bodies(event, self.build_record(event, request_text)))
+
+    def with_bodies(self, event: UsageEvent, record: UsageRecord) -> UsageRecord:
+        """Puts the bodies the message carries in S3 (a session's calls compressed against its base)
+        and returns the record saying where. Raises when S3 fails: the message is retried."""
+        kept, base = event.bodies_claim_checked, None
+        carried = event.request_body.zstd is not None or event.response_body.zstd is not None
+        if not kept and carried and event.body_retention_days > 0:
+            session_id = record.session_id
+            base = self.bodies.keep(
+                event.tenant_id,
+                event.id,
+                event.body_retention_days,
+                event.request_body.content(),
+                event.response_body.content(),
+                in_session=bool(session_id),
+                previous_base=self.store.session_base(event.tenant_id, session_id, record.agent_id, event.id)
+                if session_id
+                else None,
+            )
+            kept = True
+        # Kept: in S3 at the call's key until then (shared/bodies/store.py).
+        expire_at = expires_at(event.requested_at, event.body_retention_days) if kept else None
+        return replace(record, bodies_expire_at=expire_at, bodies_base=base)
 
     def ingest_many(self, events: Sequence[UsageEvent]) -> list[Outcome]:
         """Stores the calls, each once, in as few writes as the table allows: an outcome per event
         (True stored, False already stored, or the exception that kept it out: it alone is retried)."""
         outcomes: list[Outcome | None] = []  # None: the write's outcome, in order
-        batch: list[tuple[UsageRecord, Bodies | None]] = []
+        batch: list[UsageRecord] = []
         for event in events:
             try:
-                batch.append((self.build_record(event), _inline_bodies(event)))
-            except Exception as error:  # its body could not be read from S3, say: it alone fails
+                batch.append(self.with_bodies(event, self.build_record(event)))
+            except Exception as error:  # its bodies could not be kept in S3, say: it alone fails
                 outcomes.append(error)
             else:
                 outcomes.append(None)
@@ -54,13 +80,13 @@ class UsageIngest:
 
         def request_body() -> str | None:
             if not body:
-                body.append(request_text if request_text is not None else self._body_text(event.request_body))
+                body.append(request_text if request_text is not None else self._body_text(event))
             return body[0]
 
         # Error replies name no model: the request said which one it asked for.
         model = recorded_model(usage.model or requested_model(request_body()))
         # A session header without the agent header says all there is unless the body is at hand anyway.
-        at_hand = bool(body) or request_text is not None or event.request_body.text is not None
+        at_hand = bool(body) or request_text is not None or event.request_body.zstd is not None
         needs_body = event.session_header is None or (event.agent_header is None and at_hand)
         session = session_of(event.session_header, event.agent_header, request_body() if needs_body else None)
         usage.model = model
@@ -101,13 +127,10 @@ class UsageIngest:
             cost_without_cache_cents=Cents.parse(uncached),
             price_snapshot=PRICE_SNAPSHOT,
             price_version=PRICE_VERSION,
-            bodies_inline=event.request_body.text is not None or event.response_body.text is not None,
-            request_body_key=event.request_body.key,
-            response_body_key=event.response_body.key,
             request_body_size=event.request_body.size,
             response_body_size=event.response_body.size,
-            # Neither inline nor in S3: the proxy could not store it (S3 was unavailable).
-            bodies_missing=_missing(event.request_body) or _missing(event.response_body),
+            # Neither in the message nor in S3: the proxy could not store them (S3 was unavailable).
+            bodies_missing=event.bodies_missing,
         )
 
     @staticmethod
@@ -122,19 +145,15 @@ class UsageIngest:
         cost = price_usage(usage, event.requested_at)
         return cost, cost is None
 
-    def _body_text(self, body: BodyRef) -> str | None:
-        if body.text is not None or body.key is None:
-            return body.text
-        response = aws.s3().get_object(Bucket=self.store.bucket, Key=body.key)
-        return str(response["Body"].read().decode("utf-8"))
+    def _body_text(self, event: UsageEvent) -> str | None:
+        body = event.request_body.content()
+        if body is None and event.bodies_claim_checked:
+            body = (self.bodies.read(event.tenant_id, event.id) or (None, None))[0]
+        return None if body is None else body.decode("utf-8")
 
 
-def _inline_bodies(event: UsageEvent) -> Bodies | None:
-    """A body small enough to travel inline is kept in the table; a claim-checked one stays in S3."""
-    if event.request_body.text is None and event.response_body.text is None:
-        return None
-    return Bodies(event.request_body.text, event.response_body.text)
-
-
-def _missing(body: BodyRef) -> bool:
-    return body.text is None and body.key is None
+    @property
+    def bodies(self) -> BodyStore:
+        if self._bodies is None:
+            self._bodies = BodyStore(self.store.bucket, BODIES_BUCKET.bodies_prefix)
+        return self._bodies

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from shared.bodies.retention import DEFAULT_RETENTION_DAYS
+
 # What a caller of the management API may do; each scope includes the ones before it.
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
@@ -35,3 +37,4 @@ class SlugTarget:
     # The endpoint's monthly budget, carried by the slug item so the proxy needs no other read.
     monthly_budget_cents: int | None = None
     budget_action: str | None = None  # "notify" or "block"
+    body_retention_days: int = DEFAULT_RETENTION_DAYS  # 0: the endpoint's bodies are never stored

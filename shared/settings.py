@@ -42,8 +42,11 @@ class Settings(BaseSettings):
     upstream_connect_timeout: float = 10.0
     # Claude can think for minutes before the first byte; Lambda's own limit is 15 minutes.
     upstream_read_timeout: float = 600.0
-    # Above this many bytes of bodies, the usage message carries S3 keys instead (claim-check).
-    inline_body_limit: int = 200_000
+    # Above this many bytes, the usage message carries an S3 key instead of the compressed bodies
+    # (claim-check). SQS takes messages up to 1 MiB (the queue's default maximum): a compressed
+    # 600 KB Claude Code request still travels inline, so the ingest can compress it against its
+    # session's base (a claim-checked call is stored alone).
+    inline_body_limit: int = 1_000_000
 
     dev_api_key: SecretStr | None = None
 

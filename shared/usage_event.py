@@ -1,28 +1,39 @@
 """The message the proxy sends to the usage queue, one per call that reached the upstream.
 
-Bodies travel inline when small; larger ones are put in S3 first and the message carries their keys
-(claim-check), so no size loses a body.
+Bodies travel redacted and zstd-compressed: inline when small enough, else the proxy puts them in
+S3 first, in their stored form, and the message carries the key (claim-check), so no size loses a
+body. An endpoint that keeps no bodies (`body_retention_days` 0) sends none.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.bodies.codec import compress, decompress
+from shared.bodies.retention import DEFAULT_RETENTION_DAYS
 from shared.usage import Usage
 
 SCHEMA_VERSION: Final = 1
 
 
 class BodyRef(BaseModel):
-    """A body: inline `text`, or an S3 `key` in the bodies bucket, or missing (`None` both)."""
+    """A body: redacted, zstd-compressed and base64-encoded in `zstd`, or not in the message (None)."""
 
-    text: str | None = None
-    key: str | None = None
-    size: int = 0
+    zstd: str | None = None
+    size: int = 0  # bytes received from the client or the upstream, before redaction
+
+    @classmethod
+    def of(cls, body: bytes, size: int | None = None) -> BodyRef:
+        """`body` (already redacted) compressed for the message; `size`: the original's length."""
+        return cls(zstd=base64.b64encode(compress(body)).decode(), size=len(body) if size is None else size)
+
+    def content(self) -> bytes | None:
+        return None if self.zstd is None else decompress(base64.b64decode(self.zstd))
 
 
 class UsageEvent(BaseModel):
@@ -51,6 +62,15 @@ class UsageEvent(BaseModel):
     usage: Usage  # the reader's own dataclass: pydantic validates and serializes it
     request_body: BodyRef
     response_body: BodyRef
+    # Both bodies already in the bucket at the call's key (codec.pack, no base): too large for the message.
+    bodies_claim_checked: bool = False
+    body_retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @property
+    def bodies_missing(self) -> bool:
+        """Bodies that should have been kept and were not (the proxy could not put them in S3)."""
+        carried = self.request_body.zstd is not None or self.response_body.zstd is not None
+        return self.body_retention_days > 0 and not self.bodies_claim_checked and not carried
 
 
 class RejectedMessage(ValueError):

@@ -234,9 +234,10 @@ class UsageRecord:
     # Stored, never shown.
     tenant_id: str
     path: str = "/v1/messages"
-    bodies_inline: bool = False
-    request_body_key: str | None = None
-    response_body_key: str | None = None
+    # Until when its bodies are kept (epoch seconds; None: none kept), and the session base they are
+    # compressed against (shared/bodies/store.py).
+    bodies_expire_at: int | None = None
+    bodies_base: str | None = None
     request_body_size: int = 0
     response_body_size: int = 0
 

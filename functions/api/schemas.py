@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model
 
+from shared.bodies.retention import ALLOWED_RETENTION_DAYS
 from shared.models import Scope
 from shared.usage_record import TOKEN_KINDS, Shown, shown_fields, summary_total_name
 
@@ -23,6 +24,16 @@ def _not_blank(name: str) -> str:
 # 1..100 characters as sent (what the OpenAPI document says), then surrounding whitespace is dropped;
 # a blank name is refused.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
+
+
+def _allowed_retention(days: int) -> int:
+    # The bucket has one lifecycle rule per allowed value: another could not be honoured.
+    if days not in ALLOWED_RETENTION_DAYS:
+        raise ValueError("Expected one of " + ", ".join(str(value) for value in ALLOWED_RETENTION_DAYS))
+    return days
+
+
+BodyRetentionDays = Annotated[int, Field(strict=True), AfterValidator(_allowed_retention)]
 
 
 class NameBody(BaseModel):
@@ -63,6 +74,9 @@ class ProxyEndpoint(BaseModel):
         description="Cost of this endpoint's calls in the current UTC month (cents, 6 decimals)"
     )
     budget_exceeded: bool = Field(description="A budget is set and this month's spend has reached it")
+    body_retention_days: int = Field(
+        description="Days the endpoint's request and response bodies are kept (0: never stored)"
+    )
 
 
 class ProxyEndpointUpdate(BaseModel):
@@ -78,6 +92,12 @@ class ProxyEndpointUpdate(BaseModel):
     # strict: a wrong JSON type (`false`, `"5000"`) is a 400, never quietly coerced to a number.
     monthly_budget_cents: int | None = Field(default=None, ge=0, le=10**12, strict=True)
     budget_action: Literal["notify", "block"] | None = None
+    body_retention_days: BodyRetentionDays | None = Field(
+        default=None,
+        description="Days bodies are kept, one of "
+        + ", ".join(str(days) for days in ALLOWED_RETENTION_DAYS)
+        + " (0: never stored); applies to calls from now on",
+    )
 
 
 _SCOPE_DESCRIPTION = (
@@ -156,6 +176,28 @@ UsageDetail = create_model(
     response_body=(str | None, ...),
     **_fields("detail"),
 )
+
+
+class UsageBodiesFilter(BaseModel):
+    """The `/api/usage` filters, as a JSON body: the calls whose bodies to delete (all, without any)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"proxy_endpoint_id": "01J...", "to": "2026-11-01"}]},
+    )
+
+    model: str | None = Field(default=None, max_length=200, description="Model name prefix")
+    from_: str | None = Field(default=None, alias="from", max_length=40, description="Inclusive")
+    to: str | None = Field(default=None, max_length=40, description="Exclusive")
+    proxy_endpoint_id: str | None = Field(default=None, max_length=40)
+    api_key_id: str | None = Field(default=None, max_length=40)
+    session_id: str | None = Field(default=None, max_length=128)
+    developer_id: str | None = Field(default=None, max_length=40)
+
+
+class BodiesDeleted(BaseModel):
+    deleted: int = Field(description="Calls whose bodies were deleted (their records stay)")
 
 
 class ModelSummary(BaseModel):

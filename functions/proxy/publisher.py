@@ -1,9 +1,13 @@
 """The usage message: one per logged call, sent to the usage queue.
 
-Small bodies travel inline; when the message would exceed `inline_body_limit`, both bodies go to S3
-first and the message carries their keys (claim-check). The boto3 calls run in a worker thread so
-the event loop keeps streaming other calls, and a failure never reaches the caller: the reply has
-already been relayed.
+Bodies are redacted (shared/bodies/redaction.py) and zstd-compressed here, so no copy anywhere (queue,
+bucket, table) ever holds a secret or the uncompressed text; they travel inline, or, when the
+message would exceed `inline_body_limit`, go to S3 in their stored form first and the message carries
+the key (claim-check). Nothing of them is sent when the endpoint keeps no bodies. The ingest, off the
+caller's path, compresses a session's calls against each other (shared/bodies/store.py): that work
+needs a read of the session's base, which would otherwise hold the caller's response open.
+This runs in a worker thread after the last byte was relayed, so the event loop keeps streaming
+other calls, and a failure never reaches the caller.
 
 Nothing is lost quietly when a part fails:
 - S3 down: the record is sent without its bodies (marked missing) and `UsageBodyStoreFailures` counts it;
@@ -24,10 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from functions.proxy.send_batches import SendBatches
 from shared import aws
+from shared.bodies.codec import pack
+from shared.bodies.redaction import redact
+from shared.bodies.store import BodyStore
 from shared.models import SlugTarget
 from shared.observability import MetricUnit, logger, metrics
 from shared.output_estimate import settle_unfinished_stream
-from shared.store.layout import body_object_key
 from shared.usage import Usage, read_json_usage
 from shared.usage_event import BodyRef, UsageEvent
 
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
 # Pauses between send attempts: the caller's response stays open (its last, empty chunk waits) while
 # they run, so the whole retry must stay well under a second before the table takes over.
 SEND_RETRY_DELAYS = (0.05, 0.2)
+# Room for the message's other fields when deciding whether the bodies fit inline.
+MESSAGE_OVERHEAD = 4096
 
 
 @dataclass
@@ -72,7 +80,13 @@ def _text(body: bytes) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_body: BodyRef) -> UsageEvent:
+def _event(
+    record: CallRecord,
+    usage: Usage,
+    request_body: BodyRef,
+    response_body: BodyRef,
+    claim_checked: bool = False,
+) -> UsageEvent:
     return UsageEvent(
         id=record.id,
         tenant_id=record.target.tenant_id,
@@ -93,6 +107,8 @@ def _event(record: CallRecord, usage: Usage, request_body: BodyRef, response_bod
         usage=usage,
         request_body=request_body,
         response_body=response_body,
+        bodies_claim_checked=claim_checked,
+        body_retention_days=record.target.body_retention_days,
     )
 
 
@@ -135,6 +151,7 @@ class UsagePublisher:
         self._s3 = s3
         self._ingest: UsageIngest | None = None
         self._batches: SendBatches | None = None
+        self._bodies: BodyStore | None = None
 
     async def publish(self, record: CallRecord) -> None:
         try:
@@ -179,46 +196,42 @@ class UsagePublisher:
         if record.stream and usage.seen and not usage.final_count:
             # Cut short (client gone, upstream cut, error event): bill what was relayed.
             settle_unfinished_stream(usage, response_body)
-        size = len(record.request_body) + len(response_body)
-        # Escaping only grows a body: when the raw bytes are over the limit, skip the inline attempt.
-        if size <= self.inline_limit:
-            event = _event(
-                record,
-                usage,
-                BodyRef(text=_text(record.request_body), size=len(record.request_body)),
-                BodyRef(text=_text(response_body), size=len(response_body)),
+        request_size, response_size = len(record.request_body), len(response_body)
+        days = record.target.body_retention_days
+        if days == 0:
+            return self._message(
+                _event(record, usage, BodyRef(size=request_size), BodyRef(size=response_size))
             )
+        request = redact(_text(record.request_body)).encode()
+        response = redact(_text(response_body)).encode()
+        request_ref, response_ref = BodyRef.of(request, request_size), BodyRef.of(response, response_size)
+        inline_size = len(request_ref.zstd or "") + len(response_ref.zstd or "") + MESSAGE_OVERHEAD
+        if inline_size <= self.inline_limit:
+            event = _event(record, usage, request_ref, response_ref)
             message = event.model_dump_json()
             if len(message.encode()) <= self.inline_limit:
                 return event, message
-        # All or nothing: a record's bodies live together, in the message or in S3.
-        response_type = "text/event-stream" if record.stream else "application/json"
         try:
-            request_ref = BodyRef(
-                key=self._put(record, "request", record.request_body, "application/json"),
-                size=len(record.request_body),
-            )
-            response_ref = BodyRef(
-                key=self._put(record, "response", response_body, response_type), size=len(response_body)
-            )
+            self.bodies.put_call(record.target.tenant_id, record.id, pack(request, response), days)
+            claim_checked = True
         except Exception as error:
             # The record (tokens, cost) matters more than its bodies: it goes on without them.
             logger.warning("Bodies not stored", extra={**_ids(record), "error": type(error).__name__})
             _count("UsageBodyStoreFailures")
-            request_ref = BodyRef(size=len(record.request_body))
-            response_ref = BodyRef(size=len(response_body))
-        event = _event(record, usage, request_ref, response_ref)
+            claim_checked = False
+        return self._message(
+            _event(record, usage, BodyRef(size=request_size), BodyRef(size=response_size), claim_checked)
+        )
+
+    @staticmethod
+    def _message(event: UsageEvent) -> tuple[UsageEvent, str]:
         return event, event.model_dump_json()
 
-    def _put(self, record: CallRecord, which: str, body: bytes, content_type: str) -> str:
-        key = body_object_key(self.prefix, record.target.tenant_id, record.id, which)
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=_text(body).encode(),
-            ContentType=f"{content_type}; charset=utf-8",
-        )
-        return key
+    @property
+    def bodies(self) -> BodyStore:
+        if self._bodies is None:
+            self._bodies = BodyStore(self.bucket, self.prefix, self.s3)
+        return self._bodies
 
     @property
     def sqs(self) -> Any:

@@ -220,7 +220,8 @@ class Functions(Construct):
                     iam.PolicyStatement(
                         actions=["sqs:SendMessage"], resources=[messaging.usage_queue.queue_arn]
                     ),
-                    iam.PolicyStatement(actions=["s3:PutObject"], resources=[bodies]),
+                    # A claim-checked call's bodies, tagged with the endpoint's retention.
+                    iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectTagging"], resources=[bodies]),
                     # Slug lookups, the shared rate-limit counters, a budget's month spend (one
                     # BatchGetItem of the month aggregates), and the usage record written straight
                     # to the table (the ingest's transaction) when the queue is unavailable.
@@ -278,7 +279,8 @@ class Functions(Construct):
                         resources=[table_arn],
                     ),
                     query_indexes,
-                    iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
+                    # Call details read bodies; DELETE /api/usage/.../bodies and the bulk delete remove them.
+                    iam.PolicyStatement(actions=["s3:GetObject", "s3:DeleteObject"], resources=[bodies]),
                     read_secret,
                 ],
             ),
@@ -332,7 +334,12 @@ class Functions(Construct):
                         actions=["dynamodb:PutItem", "dynamodb:UpdateItem"],
                         resources=[table_arn],
                     ),
-                    iam.PolicyStatement(actions=["s3:GetObject"], resources=[bodies]),
+                    # A session's latest call, for the base its bodies are compressed against.
+                    iam.PolicyStatement(actions=["dynamodb:Query"], resources=index_arns),
+                    # Bodies: the session's base read, the call's object (and a new base) written, tagged.
+                    iam.PolicyStatement(
+                        actions=["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"], resources=[bodies]
+                    ),
                 ],
             ),
             bundle_dir,

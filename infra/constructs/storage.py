@@ -16,6 +16,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.nag import acknowledge
+from shared.bodies.retention import (
+    ALLOWED_RETENTION_DAYS,
+    LIFECYCLE_GRACE_DAYS,
+    LONGEST_RETENTION_DAYS,
+    RETENTION_TAG,
+)
 from shared.resources import BODIES_BUCKET, TABLE
 
 
@@ -23,8 +29,32 @@ def _string_key(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
+def _body_lifecycle() -> list[s3.LifecycleRule]:
+    """One rule per retention an endpoint may choose, matching the tag every body object carries
+    (shared/bodies/retention.py), and a catch-all at the longest so no object outlives every choice."""
+    rules = [
+        s3.LifecycleRule(
+            id=f"ExpireBodiesAfter{days}Days",
+            prefix=BODIES_BUCKET.bodies_prefix,
+            tag_filters={RETENTION_TAG: str(days)},
+            expiration=Duration.days(days + LIFECYCLE_GRACE_DAYS),
+        )
+        for days in ALLOWED_RETENTION_DAYS
+        if days > 0
+    ]
+    rules.append(
+        s3.LifecycleRule(
+            id="ExpireBodies",
+            prefix=BODIES_BUCKET.bodies_prefix,
+            expiration=Duration.days(LONGEST_RETENTION_DAYS + LIFECYCLE_GRACE_DAYS),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+        )
+    )
+    return rules
+
+
 class Storage(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, body_retention_days: int) -> None:
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
 
         # Keys, indexes and TTL from shared.resources: the local stack (devstack) reads the same. The
@@ -61,14 +91,7 @@ class Storage(Construct):
             enforce_ssl=True,
             minimum_tls_version=1.2,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireBodies",
-                    prefix=BODIES_BUCKET.bodies_prefix,
-                    expiration=Duration.days(body_retention_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            lifecycle_rules=_body_lifecycle(),
             removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(

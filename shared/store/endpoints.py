@@ -7,6 +7,7 @@ import secrets
 import string
 from typing import Any
 
+from shared.bodies.retention import DEFAULT_RETENTION_DAYS
 from shared.ids import new_id
 from shared.models import SlugTarget
 from shared.store import layout
@@ -43,6 +44,8 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     endpoint["monthly_budget_cents"] = None if budget is None else int(budget)
     # A budget without an action only notifies.
     endpoint["budget_action"] = None if budget is None else (item.get("budget_action") or "notify")
+    retention = item.get("body_retention_days")
+    endpoint["body_retention_days"] = DEFAULT_RETENTION_DAYS if retention is None else int(retention)
     return endpoint
 
 
@@ -130,6 +133,7 @@ class EndpointStore(Store):
         name: str | None = None,
         monthly_budget_cents: int | None = _UNSET,
         budget_action: str | None = None,
+        body_retention_days: int | None = None,
     ) -> dict[str, Any] | None:
         """Changes what is given (`monthly_budget_cents=None` removes the budget) on the endpoint and on
         its slug item, which the proxy reads, in one transaction. None if the tenant has no such endpoint."""
@@ -146,6 +150,8 @@ class EndpointStore(Store):
             sets["monthly_budget_cents"] = monthly_budget_cents
         if budget_action is not None and monthly_budget_cents is not None:
             sets["budget_action"] = budget_action
+        if body_retention_days is not None:
+            sets["body_retention_days"] = body_retention_days
         if not sets and not removes:
             return endpoint
         clauses = []
@@ -194,4 +200,5 @@ class EndpointStore(Store):
             proxy_endpoint_id=item["proxy_endpoint_id"],
             monthly_budget_cents=None if budget is None else int(budget),
             budget_action=None if budget is None else str(item.get("budget_action") or "notify"),
+            body_retention_days=int(item.get("body_retention_days", DEFAULT_RETENTION_DAYS)),
         )

@@ -31,10 +31,6 @@ def usage_sk(usage_id: str) -> str:
     return f"USAGE#{usage_id}"
 
 
-def body_sk(usage_id: str) -> str:
-    return f"BODY#{usage_id}"
-
-
 def usage_by_endpoint_pk(tenant_id: str, endpoint_id: str) -> str:
     return f"TENANT#{tenant_id}#EP#{endpoint_id}"
 
@@ -116,10 +112,6 @@ def endpoint_aggregate_sk(endpoint_id: str, day: str, model: str) -> str:
 
 def audit_sk(entry_id: str) -> str:
     return f"AUDIT#{entry_id}"
-
-
-def body_object_key(prefix: str, tenant_id: str, usage_id: str, which: str) -> str:
-    return f"{prefix}{tenant_id}/{usage_id}/{which}"
 
 
 SINGLETON_SK = "_"

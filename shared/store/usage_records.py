@@ -1,7 +1,7 @@
 """Usage records, their bodies, and the daily aggregates the summary reads.
 
 Records are written in batches (shared/store/usage_writes.py): each record once (a redelivered
-message changes nothing), its inline bodies, and ADDs to the aggregates: per (tenant, day, model),
+message changes nothing), and ADDs to the aggregates: per (tenant, day, model),
 per (tenant, endpoint, day, model), per (tenant, endpoint, UTC month) (what budgets are checked
 against) and, for a Claude Code call, per (tenant, session), with the session's first and last call.
 """
@@ -9,16 +9,17 @@ against) and, for a Claude Code call, per (tenant, session), with the session's 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
-from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
+from shared.resources import BODIES_BUCKET
 from shared.store import layout
 from shared.store.base import Page, Store
 from shared.store.usage_writes import (
@@ -43,6 +44,11 @@ from shared.usage_record import (
     record_types,
     record_view,
 )
+
+if TYPE_CHECKING:
+    from shared.bodies.store import BodyStore
+
+_BASE_LOOKBACK = 8
 
 # Named outside the class, where `list` is the builtin and not the `list` method.
 AggregateRows = list[dict[str, Any]]
@@ -117,6 +123,10 @@ def _field_value(kind: Any, value: Any) -> Any:
     return value
 
 
+def _text(body: bytes | None) -> str | None:
+    return None if body is None else body.decode("utf-8")
+
+
 @dataclass
 class UsageQuery:
     tenant_id: str
@@ -148,23 +158,32 @@ class UsageStore(Store):
         super().__init__(table_name)
         self.bucket = bucket
         self.retries = retries or Retries()
+        self._body_store: BodyStore | None = None
 
-    def write(self, usage: UsageRecord, inline_bodies: Bodies | None) -> bool:
+    @property
+    def body_store(self) -> BodyStore:
+        """Made on first use: the bill check reads spend through this store, never a body."""
+        if self._body_store is None:
+            from shared.bodies.store import BodyStore
+
+            self._body_store = BodyStore(self.bucket, BODIES_BUCKET.bodies_prefix)
+        return self._body_store
+
+    def write(self, usage: UsageRecord) -> bool:
         """Writes a record with its aggregates, once. False if it was already written."""
-        outcome = self.write_many([(usage, inline_bodies)])[0]
+        outcome = self.write_many([usage])[0]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
 
-    def write_many(self, batch: Sequence[tuple[UsageRecord, Bodies | None]]) -> list[Outcome]:
+    def write_many(self, batch: Sequence[UsageRecord]) -> list[Outcome]:
         """Writes records with their aggregates, once each, in as few transactions as fit
         (shared/store/usage_writes.py). An outcome per record, in order: True written, False already
         there (written before, or earlier in this batch), or the exception that kept it out."""
-        items = [usage_item(record) for record, _ in batch]  # the aggregates read what is stored
+        items = [usage_item(record) for record in batch]  # the aggregates read what is stored
         entries: dict[tuple[str, str], Entry] = {}
-        for item, (_, bodies) in zip(items, batch, strict=True):
-            inline = None if bodies is None else (bodies.request_body, bodies.response_body)
-            entries.setdefault((item["tenant_id"], item["id"]), Entry(item, inline))
+        for item in items:
+            entries.setdefault((item["tenant_id"], item["id"]), Entry(item))
         committed: dict[tuple[str, str], Outcome] = {}
         for group in groups(list(entries.values())):
             committed.update(zip((entry.key for entry in group), self._commit(group), strict=True))
@@ -243,23 +262,76 @@ class UsageStore(Store):
         return usage_record(item) if item else None
 
     def bodies(self, record: UsageRecord) -> Bodies:
-        """The record's bodies, from its body item or from S3 (claim-check); None where missing."""
-        request_body = response_body = None
-        if record.bodies_inline:
-            key = {"pk": layout.tenant_pk(record.tenant_id), "sk": layout.body_sk(record.id)}
-            body = self.table.get_item(Key=key).get("Item") or {}
-            request_body, response_body = body.get("request_body"), body.get("response_body")
-        if record.request_body_key:
-            request_body = self._object_text(record.request_body_key)
-        if record.response_body_key:
-            response_body = self._object_text(record.response_body_key)
-        return Bodies(request_body, response_body)
+        """The record's bodies from S3; None where not kept, deleted, or past the endpoint's retention
+        (from `bodies_expire_at` on, whether or not S3's lifecycle has removed the objects yet)."""
+        expire_at = record.bodies_expire_at
+        if expire_at is None or time.time() >= int(expire_at):
+            return Bodies(None, None)
+        request, response = self.body_store.read(record.tenant_id, record.id) or (None, None)
+        return Bodies(_text(request), _text(response))
 
-    def _object_text(self, key: str) -> str | None:
-        try:
-            return str(aws.s3().get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8"))
-        except aws.s3().exceptions.NoSuchKey:
-            return None
+    def session_base(
+        self, tenant_id: str, session_id: str, agent_id: str | None, before_id: str
+    ) -> str | None:
+        """The body base of the same agent's latest earlier call in a session (None: start a new one)."""
+        response = self.table.query(
+            IndexName="gsi3",
+            KeyConditionExpression=Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id))
+            & Key("gsi3sk").lt(layout.usage_sk(before_id)),
+            ScanIndexForward=False,
+            # A main agent's calls and its subagents' interleave: look a few calls back for this agent's.
+            Limit=_BASE_LOOKBACK,
+            ProjectionExpression="agent_id, bodies_base",
+        )
+        for item in response.get("Items", []):
+            if item.get("agent_id") == agent_id:
+                base = item.get("bodies_base")
+                return str(base) if base else None
+        return None
+
+    def delete_bodies(self, records: Iterable[UsageRecord]) -> int:
+        """Deletes the bodies of these records from S3 and their pointers from the records, which stay.
+        A session base goes with the last record compressed against it. Returns how many had bodies."""
+        deleted = 0
+        keys: list[str] = []
+        bases: set[tuple[str, str, str]] = set()  # (tenant, session, base name) of the records deleted
+        client = self.table.meta.client
+        for record in records:
+            if record.bodies_expire_at is None:
+                continue
+            tenant_id = record.tenant_id
+            keys.append(self.body_store.call_key(tenant_id, record.id))
+            if record.bodies_base and record.session_id:
+                bases.add((tenant_id, record.session_id, record.bodies_base))
+            with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+                self.table.update_item(
+                    Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(record.id)},
+                    UpdateExpression="REMOVE bodies_expire_at, bodies_base",
+                    ConditionExpression="attribute_exists(bodies_expire_at)",
+                )
+                deleted += 1
+        self.body_store.delete(keys)
+        self.body_store.delete(
+            self.body_store.base_key(tenant_id, base)
+            for tenant_id, session_id, base in bases
+            if not self._base_used(tenant_id, session_id, base)
+        )
+        return deleted
+
+    def _base_used(self, tenant_id: str, session_id: str, base: str) -> bool:
+        request: dict[str, Any] = {
+            "IndexName": "gsi3",
+            "KeyConditionExpression": Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id)),
+            "FilterExpression": Attr("bodies_base").eq(base),
+            "ProjectionExpression": "pk",
+        }
+        while True:
+            response = self.table.query(**request)
+            if response.get("Items"):
+                return True
+            if "LastEvaluatedKey" not in response:
+                return False
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
         """The Query for a filtered list, newest first, on the most selective key: session, then

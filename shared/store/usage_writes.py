@@ -1,8 +1,8 @@
 """How a batch of usage records is written: in as few DynamoDB requests as the limits allow, once each.
 
-A batch becomes transactions of up to 100 items (DynamoDB's limit, and 4 MB): each record's
-conditional Put (only if it does not exist yet, so a redelivered record changes nothing), its inline
-bodies, and one update per distinct aggregate the group's records count in, their ADDs summed (a
+A batch becomes transactions of up to 100 items (DynamoDB's limit): each record's conditional Put
+(only if it does not exist yet, so a redelivered record changes nothing; its bodies are in S3, see
+shared/bodies/), and one update per distinct aggregate the group's records count in, their ADDs summed (a
 transaction may touch an item once, and one update of 25 records costs the table what one of one
 does). A cancel that names existing records drops those records and retries the rest; a conflict or
 throttling is retried in-process with jittered backoff, up to a bound; an error no retry can fix
@@ -36,9 +36,6 @@ Action = dict[str, Any]
 
 UNKNOWN_MODEL = "unknown"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
-# DynamoDB allows 4 MB per transaction; what a record item adds beyond its bodies is estimated generously.
-MAX_TRANSACTION_BYTES = 3_500_000
-_RECORD_BYTES = 4_000
 
 
 def _decimal(value: Any) -> Decimal:
@@ -174,48 +171,23 @@ AGGREGATES: tuple[Aggregate, ...] = (
 
 @dataclass
 class Entry:
-    """One record of a batch to write, with its inline bodies (None: its bodies are not in the table)."""
+    """One record of a batch to write."""
 
     record: Record
-    bodies: tuple[str | None, str | None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         return self.record["tenant_id"], self.record["id"]
 
-    @property
-    def size(self) -> int:
-        texts = self.bodies or ()
-        return _RECORD_BYTES + sum(len(text.encode()) for text in texts if text)
 
-
-def _record_puts(table_name: str, entry: Entry) -> list[Action]:
-    record = entry.record
-    puts = [
-        {
-            "Put": {
-                "TableName": table_name,
-                "Item": record,
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
+def _record_put(table_name: str, entry: Entry) -> Action:
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": entry.record,
+            "ConditionExpression": "attribute_not_exists(pk)",
         }
-    ]
-    if entry.bodies is not None:
-        puts.append(
-            {
-                "Put": {
-                    "TableName": table_name,
-                    "Item": {
-                        "pk": layout.tenant_pk(record["tenant_id"]),
-                        "sk": layout.body_sk(record["id"]),
-                        "type": "usage_body",
-                        "request_body": entry.bodies[0],
-                        "response_body": entry.bodies[1],
-                    },
-                }
-            }
-        )
-    return puts
+    }
 
 
 AggregateKey = tuple[int, str, str]  # (kind's position in AGGREGATES, pk, sk)
@@ -310,7 +282,7 @@ def transaction(table_name: str, entries: Sequence[Entry]) -> tuple[list[Action]
     owners: dict[int, int] = {}
     for position, entry in enumerate(entries):
         owners[len(actions)] = position
-        actions += _record_puts(table_name, entry)
+        actions.append(_record_put(table_name, entry))
     for key, merged in _merge(entry.record for entry in entries).items():
         actions.append(_update(table_name, key, merged))
     return actions, owners
@@ -320,19 +292,16 @@ def groups(entries: Sequence[Entry]) -> list[list[Entry]]:
     """`entries` cut, in order, into the fewest groups that each fit one transaction."""
     cut: list[list[Entry]] = []
     group: list[Entry] = []
-    items = size = 0
+    items = 0
     keys: set[AggregateKey] = set()
     for entry in entries:
         new_keys = set(_aggregate_keys(entry.record)) - keys
-        needed = 1 + (entry.bodies is not None) + len(new_keys)
-        if group and (items + needed > MAX_TRANSACTION_ITEMS or size + entry.size > MAX_TRANSACTION_BYTES):
+        if group and items + 1 + len(new_keys) > MAX_TRANSACTION_ITEMS:
             cut.append(group)
-            group, items, size, keys = [], 0, 0, set()
+            group, items, keys = [], 0, set()
             new_keys = set(_aggregate_keys(entry.record))
-            needed = 1 + (entry.bodies is not None) + len(new_keys)
         group.append(entry)
-        items += needed
-        size += entry.size
+        items += 1 + len(new_keys)
         keys |= new_keys
     if group:
         cut.append(group)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -156,7 +156,6 @@ def usage_record(
         "cost_cents": Cents.parse(cost_cents),
         "cost_unknown": cost_cents is None,
         "price_snapshot": "genai-prices test",
-        "bodies_inline": True,
         "tokens": Tokens(**tokens),
     }
     return UsageRecord(**{**record, **fields})
@@ -169,12 +168,22 @@ def usage_store(api_settings: Settings) -> UsageStore:
 
 @pytest.fixture
 def write_usage(usage_store: UsageStore) -> Callable[..., dict[str, Any]]:
-    """Stores a record (with small inline bodies) and returns it as the API shows it."""
+    """Stores a record (with small bodies, kept 30 days from now) and returns it as the API shows it."""
 
     def write(*args: Any, bodies: Bodies | None = None, **fields: Any) -> dict[str, Any]:
         record = usage_record(*args, **fields)
-        inline = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
-        assert usage_store.write(record, inline)
+        kept = bodies or Bodies('{"model":"m","messages":[]}', '{"type":"message"}')
+        usage_store.body_store.keep(
+            record.tenant_id,
+            record.id,
+            30,
+            None if kept.request_body is None else kept.request_body.encode(),
+            None if kept.response_body is None else kept.response_body.encode(),
+            in_session=False,
+        )
+        expire_at = fields.get("bodies_expire_at", int(time.time()) + 30 * 86_400)
+        record = replace(record, bodies_expire_at=expire_at, bodies_base=fields.get("bodies_base"))
+        assert usage_store.write(record)
         return record_view(record)
 
     return write

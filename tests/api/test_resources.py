@@ -21,8 +21,10 @@ def test_proxy_endpoint_lifecycle(client: TestClient, alice: dict[str, str]) -> 
         "budget_action",
         "month_spend_cents",
         "budget_exceeded",
+        "body_retention_days",
     }
     assert (endpoint["monthly_budget_cents"], endpoint["budget_action"]) == (None, None)
+    assert endpoint["body_retention_days"] == 30
     assert (endpoint["month_spend_cents"], endpoint["budget_exceeded"]) == ("0.000000", False)
     assert re.fullmatch(r"claude-code-laptop-[a-z0-9]{16}", endpoint["slug"])
     assert endpoint["url"] == f"https://codecosts.test/proxy/{endpoint['slug']}"

@@ -72,6 +72,8 @@ def test_openapi_document_matches_what_is_served(client: TestClient) -> None:
         "/api/usage",
         "/api/usage/summary",
         "/api/usage/{usage_id}",
+        "/api/usage/{usage_id}/bodies",
+        "/api/usage/bodies/delete",
         "/api/usage/sessions",
         "/api/usage/sessions/{session_id}",
         "/api/usage/export.csv",

@@ -75,20 +75,10 @@ def test_list_and_detail_shapes(client: TestClient, alice: dict[str, str], write
     assert body["response_body"] == "event: message_start\ndata: {}\n\n"
 
 
-def test_detail_of_a_record_with_bodies_in_s3_or_none(
-    client: TestClient, alice: dict[str, str], usage_store: Any, write_usage: WriteUsage
+def test_detail_of_a_record_with_a_large_body_or_none(
+    client: TestClient, alice: dict[str, str], write_usage: WriteUsage
 ) -> None:
-    from shared import aws
-
-    aws.s3().put_object(Bucket=usage_store.bucket, Key="bodies/user_alice/x/request", Body="x" * 500_000)
-    big = write_usage(
-        "user_alice",
-        EP1,
-        T0,
-        bodies_inline=False,
-        request_body_key="bodies/user_alice/x/request",
-        bodies=None,
-    )
+    big = write_usage("user_alice", EP1, T0, bodies=Bodies("x" * 500_000, None))
     body = client.get(f"/api/usage/{big['id']}", headers=alice).json()
     assert body["request_body"] == "x" * 500_000
     assert body["response_body"] is None

@@ -138,8 +138,8 @@ def event(
         session_header=session,
         agent_header=agent,
         usage=cached_call_usage(),
-        request_body=BodyRef(text=text, size=len(text)),
-        response_body=BodyRef(text="event: message_start\n\n", size=22),
+        request_body=BodyRef.of(text.encode()),
+        response_body=BodyRef.of(b"event: message_start\n\n"),
     )
 
 

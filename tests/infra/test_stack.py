@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION, Concurrency
+from shared.bodies.retention import ALLOWED_RETENTION_DAYS, LIFECYCLE_GRACE_DAYS, RETENTION_TAG
 from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
 from tests.infra.conftest import CLERK_PUBLISHABLE_KEY
 
@@ -350,10 +351,20 @@ def test_bodies_bucket_is_private_tls_only_and_expires_bodies(template_json: dic
         "RestrictPublicBuckets": True,
     }
     assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    (rule,) = properties["LifecycleConfiguration"]["Rules"]
-    assert rule["Prefix"] == BODIES_BUCKET.bodies_prefix
-    retention_days = json.loads((ROOT / "cdk.json").read_text())["context"]["bodyRetentionDays"]
-    assert rule["ExpirationInDays"] == retention_days
+    rules = properties["LifecycleConfiguration"]["Rules"]
+    assert all(
+        rule["Prefix"] == BODIES_BUCKET.bodies_prefix and rule["Status"] == "Enabled" for rule in rules
+    )
+    # Every retention an endpoint may choose has its rule, on the tag each body object carries.
+    by_tag = {
+        int(rule["TagFilters"][0]["Value"]): rule["ExpirationInDays"]
+        for rule in rules
+        if rule.get("TagFilters") and rule["TagFilters"][0]["Key"] == RETENTION_TAG
+    }
+    assert by_tag == {days: days + LIFECYCLE_GRACE_DAYS for days in ALLOWED_RETENTION_DAYS if days}
+    # and an object without a tag still goes after the longest.
+    (catch_all,) = (rule for rule in rules if not rule.get("TagFilters"))
+    assert catch_all["ExpirationInDays"] == max(ALLOWED_RETENTION_DAYS) + LIFECYCLE_GRACE_DAYS
     (policy,) = (
         p["Properties"]["PolicyDocument"]["Statement"]
         for p in _resources(template_json, "AWS::S3::BucketPolicy").values()

@@ -16,7 +16,7 @@ from shared.ingest import UsageIngest
 from shared.settings import get_settings
 from shared.store import layout
 from shared.store.usage_records import UsageStore, usage_item
-from shared.store.usage_writes import MAX_TRANSACTION_ITEMS, Entry, Retries, groups
+from shared.store.usage_writes import MAX_TRANSACTION_ITEMS, Retries
 from shared.usage_event import UsageEvent
 from tests.ingest.test_ingest import REQUESTED_AT, aggregate, sqs_batch, table, usage_event
 
@@ -198,11 +198,3 @@ def test_a_batch_moves_a_session_s_first_call_back_and_its_last_forward(aws):
         "2026-11-20T10:00:15.250Z",
     )
     assert session["gsi3sk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
-
-
-def test_a_transaction_stays_within_dynamodb_s_4_mb():
-    body = "x" * 190_000  # near the inline limit, request and response alike
-    records = [{**record_of(usage_event("text-1h-cache.sse")), "id": f"id{i}"} for i in range(20)]
-    cut = groups([Entry(record, (body, body)) for record in records])
-    assert [len(group) for group in cut] == [9, 9, 2]
-    assert all(sum(entry.size for entry in group) <= 4_000_000 for group in cut)

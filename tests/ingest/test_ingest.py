@@ -15,8 +15,11 @@ from botocore.exceptions import ClientError
 
 from devstack.poller import LocalLambdaContext, lambda_event
 from functions.usage_ingest.handler import handler
+from shared.bodies.codec import pack
+from shared.bodies.store import BodyStore
 from shared.ids import new_id
 from shared.ingest import UsageIngest
+from shared.resources import BODIES_BUCKET
 from shared.settings import get_settings
 from shared.store import layout
 from shared.store.usage_records import UsageStore, usage_record
@@ -50,8 +53,8 @@ def usage_event(
         "api_key_id": "0123456789abcdef",
         "api_key_hint": "sk-ant-api03-...Wxyz",
         "usage": usage,
-        "request_body": BodyRef(text=request_body, size=len(request_body)),
-        "response_body": BodyRef(text=raw.decode(), size=len(raw)),
+        "request_body": BodyRef.of(request_body.encode()),
+        "response_body": BodyRef.of(raw),
     }
     fields.update(overrides)
     return UsageEvent(**fields)
@@ -180,17 +183,19 @@ def test_an_unknown_model_keeps_its_record_flagged(aws):
 def test_an_error_reply_takes_its_model_from_a_claim_checked_request_body(aws):
     settings = get_settings()
     request_body = json.dumps({"model": "claude-opus-4-1-20250805", "messages": [], "pad": "x" * 300_000})
-    boto3.client("s3").put_object(
-        Bucket=settings.bodies_bucket, Key="bodies/user_a/r1/request", Body=request_body
-    )
     error_body = '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
     event = usage_event(
         "text-1h-cache.sse",
         status_code=529,
         stream=False,
         usage=read_json_usage(error_body.encode()),
-        request_body=BodyRef(key="bodies/user_a/r1/request", size=len(request_body)),
-        response_body=BodyRef(text=error_body, size=len(error_body)),
+        request_body=BodyRef(size=len(request_body)),
+        response_body=BodyRef(size=len(error_body)),
+        bodies_claim_checked=True,
+    )
+    # Too large for the message: the proxy put the bodies in S3 first, in their stored form.
+    BodyStore(settings.bodies_bucket, BODIES_BUCKET.bodies_prefix).put_call(
+        "user_a", event.id, pack(request_body.encode(), error_body.encode()), 30
     )
     handler(sqs_batch(event.model_dump_json()), LocalLambdaContext())
     item = stored("user_a", event.id)

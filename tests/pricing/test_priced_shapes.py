@@ -174,8 +174,8 @@ def test_a_cumulative_delta_with_the_split_takes_it() -> None:
         stream=True,
         duration_ms=1,
         usage=usage,
-        request_body=BodyRef(text="{}"),
-        response_body=BodyRef(text=stream.decode()),
+        request_body=BodyRef.of(b"{}"),
+        response_body=BodyRef.of(stream),
     )
     record = record_view(UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}"))
     # 50 x 1 + 1,000 x 1.25 + 2,000 x 2 + 20 x 5

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,11 @@ class RecordingClient:
     @property
     def last_body(self) -> bytes:
         return self.sent[-1].content
+
+
+def incompressible(size: int, seed: int = 0) -> str:
+    """Text zstd barely shrinks: a prompt that stays large once compressed (random, base64)."""
+    return base64.b64encode(random.Random(seed).randbytes(size)).decode()
 
 
 def key_id(credential: str) -> str:

@@ -118,7 +118,7 @@ def test_seconds_to_next_month() -> None:
 def spend_this_month(endpoint_id: str, tenant_id: str, at: datetime, cents: str) -> None:
     settings = get_settings()
     record = usage_record(tenant_id, endpoint_id, at, cost_cents=cents)
-    assert UsageStore(settings.table_name, settings.bodies_bucket).write(record, None)
+    assert UsageStore(settings.table_name, settings.bodies_bucket).write(record)
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ import httpx
 import httpx2
 import pytest
 
+from shared.bodies import codec
 from shared.store.endpoints import EndpointStore
 from tests.conftest import free_port
 from tests.fakes.anthropic_upstream import ERRORS, RETRY_AFTER, FakeAnthropic, split_events
 from tests.fakes.proxy_server import RunningProxy
-from tests.proxy.support import API_KEY, FIXTURES, MESSAGES, RecordingClient
+from tests.proxy.support import API_KEY, FIXTURES, MESSAGES, RecordingClient, incompressible
 
 BODY = (
     b'{"model":"claude-opus-4-6","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Hi"}]}'
@@ -59,7 +60,7 @@ def test_upstream_errors_pass_through_verbatim(
     assert record.request_id == error.request_id
     assert record.usage.error_type == kind
     assert record.usage.input_tokens == record.usage.output_tokens == 0
-    assert record.response_body.text == error.response.text
+    assert record.response_body.content() == error.response.content
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,7 @@ def test_a_client_that_leaves_mid_stream_closes_the_upstream_and_is_recorded(
     assert record.usage.input_tokens == 12
     assert record.usage.cache_read_input_tokens == 21033
     events = split_events((FIXTURES / "text-1h-cache.sse").read_bytes())
-    assert record.response_body.text in (events[0].decode(), (events[0] + events[1]).decode())
+    assert record.response_body.content() in (events[0], events[0] + events[1])
 
 
 def test_a_client_that_leaves_before_any_reply_is_recorded(
@@ -141,8 +142,8 @@ def test_a_client_that_leaves_before_any_reply_is_recorded(
     assert record.complete is False
     assert record.status_code == 499
     assert record.ttfb_ms is None
-    assert record.response_body.text == ""
-    assert record.request_body.text == hang.decode()
+    assert record.response_body.content() == b""
+    assert record.request_body.content() == hang
 
 
 def test_an_upstream_that_breaks_mid_stream_ends_the_client_stream(
@@ -161,7 +162,7 @@ def test_an_upstream_that_breaks_mid_stream_ends_the_client_stream(
     assert record.complete is False
     assert record.status_code == 200
     assert record.usage.input_tokens > 0
-    assert (record.response_body.text or "").startswith("event: message_start")
+    assert (record.response_body.content() or b"").startswith(b"event: message_start")
 
 
 def test_an_unreachable_upstream_is_a_502(start_proxy: Callable[..., RunningProxy]) -> None:
@@ -172,7 +173,7 @@ def test_an_unreachable_upstream_is_a_502(start_proxy: Callable[..., RunningProx
 
     record = proxy.queue.receive_one().event
     assert record.status_code == 502
-    assert record.response_body.text == reply.text
+    assert record.response_body.content() == reply.content
     assert record.ttfb_ms is None
 
 
@@ -191,12 +192,12 @@ def test_an_upstream_that_sends_no_headers_in_time_is_a_504(
     assert proxy.queue.receive_one().event.status_code == 504
 
 
-def test_large_bodies_go_to_s3_and_the_message_carries_their_keys(
+def test_bodies_too_large_for_the_message_go_to_s3_compressed_first(
     start_proxy: Callable[..., RunningProxy], fake_upstream: FakeAnthropic
 ) -> None:
     proxy = start_proxy(inline_body_limit=2_000)
     client = RecordingClient(proxy)
-    content = 'Ünïcode and quotes " repeated. ' * 200
+    content = 'Ünïcode and quotes " ' + incompressible(3_000)
     with client.sdk.messages.stream(
         model="fake:web-search", max_tokens=64, messages=[{"role": "user", "content": content}]
     ) as stream:
@@ -204,17 +205,17 @@ def test_large_bodies_go_to_s3_and_the_message_carries_their_keys(
 
     message = proxy.queue.receive_one()
     record = message.event
-    assert record.request_body.text is None and record.response_body.text is None
-    assert record.request_body.key == f"bodies/{proxy.tenant_id}/{record.id}/request"
-    assert record.response_body.key == f"bodies/{proxy.tenant_id}/{record.id}/response"
+    assert record.bodies_claim_checked
+    assert record.request_body.zstd is None and record.response_body.zstd is None
     s3 = boto3.client("s3")
-    bucket = proxy.settings.bodies_bucket
-    stored_request = s3.get_object(Bucket=bucket, Key=record.request_body.key)["Body"].read()
-    stored_response = s3.get_object(Bucket=bucket, Key=record.response_body.key)["Body"].read()
+    key = f"bodies/{proxy.tenant_id}/calls/{record.id}"
+    stored = s3.get_object(Bucket=proxy.settings.bodies_bucket, Key=key)["Body"].read()
+    stored_request, stored_response = codec.unpack(stored)
     assert stored_request == client.last_body == fake_upstream.last_request.body
     assert stored_response == (FIXTURES / "web-search-cumulative.sse").read_bytes()
     assert record.request_body.size == len(stored_request)
     assert record.response_body.size == len(stored_response)
+    assert len(stored) < len(stored_request) + len(stored_response)  # compressed
     assert len(message.raw) < 2_000
     assert (
         record.usage.web_search_requests

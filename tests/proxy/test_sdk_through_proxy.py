@@ -70,8 +70,8 @@ def test_streamed_reply_reaches_the_sdk_and_is_recorded(
     assert record.complete is True
     assert record.path == "/v1/messages"
     assert record.request_id is not None and record.request_id.startswith("req_fake")
-    assert record.request_body.text == client.last_body.decode()
-    assert record.response_body.text == (FIXTURES / fixture).read_text()
+    assert record.request_body.content() == client.last_body
+    assert record.response_body.content() == (FIXTURES / fixture).read_bytes()
     assert record.tenant_id == proxy_server.tenant_id
     assert record.proxy_endpoint_id == proxy_server.endpoint["id"]
     assert record.id[:10] == time_prefix(record.requested_at)
@@ -108,7 +108,7 @@ def test_error_event_mid_stream_reaches_the_sdk_and_tokens_so_far_count(
     assert_usage(record.usage, expected)
     assert record.usage.output_tokens_estimated is True
     assert record.status_code == 200
-    assert "event: error" in (record.response_body.text or "")
+    assert b"event: error" in (record.response_body.content() or b"")
 
 
 def test_non_streaming_reply_is_recorded(proxy_server: RunningProxy, fake_upstream: FakeAnthropic) -> None:
@@ -124,8 +124,8 @@ def test_non_streaming_reply_is_recorded(proxy_server: RunningProxy, fake_upstre
     assert_usage(record.usage, EXPECTED_USAGE["non-streaming-long-context.json"])
     assert record.stream is False
     assert record.usage.service_tier == "standard"
-    assert record.response_body.text == (FIXTURES / "non-streaming-long-context.json").read_text()
-    assert record.request_body.text == client.last_body.decode()
+    assert record.response_body.content() == (FIXTURES / "non-streaming-long-context.json").read_bytes()
+    assert record.request_body.content() == client.last_body
 
 
 def test_headers_follow_the_forwarding_rules(

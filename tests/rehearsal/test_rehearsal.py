@@ -56,8 +56,9 @@ def without_grant(template: dict[str, Any], function: str, action: str) -> dict[
 def test_a_function_calling_an_action_its_role_lacks_is_denied(aws: Rehearsal) -> None:
     tenant_items = Key("pk").eq("TENANT#user_a")
     with shared_aws.running_as("usage_ingest"):
-        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:Query"):
-            shared_aws.table(aws.table_name).query(KeyConditionExpression=tenant_items)
+        # (It may query the indexes, for a session's latest call: a Scan it may not.)
+        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:Scan"):
+            shared_aws.table(aws.table_name).scan()
         # A transaction is judged item by item, as AWS does: the ingest may put, never delete.
         item = {"TableName": aws.table_name, "Key": {"pk": "TENANT#user_a", "sk": "X"}}
         with pytest.raises(ClientError, match="not authorized to perform: dynamodb:DeleteItem"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from devstack.poller import QueuePoller
 from functions.usage_ingest.handler import handler as ingest_handler
+from shared.bodies import codec
 from shared.ingest import UsageIngest
 from shared.models import Principal
 from shared.settings import Settings, get_settings
@@ -179,6 +181,35 @@ def bucket_objects(bucket: str) -> dict[str, bytes]:
         for entry in page.get("Contents", []):
             objects[entry["Key"]] = s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()
     return objects
+
+
+def readable_bucket(bucket: str) -> dict[str, str]:
+    """Every object of the bodies bucket as text: a call's bodies unpacked (with its base), a base
+    decompressed; what a leak check must read, since compressed bytes never contain a secret's text."""
+    objects = bucket_objects(bucket)
+    texts: dict[str, str] = {}
+    for key, blob in objects.items():
+        if blob.startswith(codec.MAGIC):
+            base_key = codec.base_of(blob)
+            base = codec.decompress(objects[base_key]) if base_key else None
+            parts = codec.unpack(blob, base)
+            texts[key] = "\n".join(part.decode("utf-8", "replace") for part in parts if part is not None)
+        else:
+            texts[key] = codec.decompress(blob).decode("utf-8", "replace")
+    return texts
+
+
+def readable_messages(messages: list[str]) -> list[str]:
+    """Usage messages with the bodies they carry decompressed."""
+    readable = []
+    for message in messages:
+        event = json.loads(message)
+        for name in ("request_body", "response_body"):
+            carried = (event.get(name) or {}).get("zstd")
+            if carried:
+                event[name]["zstd"] = codec.decompress(base64.b64decode(carried)).decode("utf-8", "replace")
+        readable.append(json.dumps(event))
+    return readable
 
 
 def dumps(items: Any) -> str:

@@ -169,7 +169,7 @@ def test_a_body_that_is_not_json_is_still_forwarded_and_recorded_without_usage(
     assert fake_upstream.last_request.body == body
 
     message = proxy_server.queue.receive_one()
-    assert message.event.request_body.text == body.decode()
+    assert message.event.request_body.content() == body
     shown = ingest_and_show(proxy_server, message)
     assert shown["status_code"] == 400 and shown["model"] is None
     assert shown["usage_known"] is False

@@ -25,7 +25,7 @@ from shared.settings import get_settings
 from tests.conftest import free_port
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.proxy_server import RunningProxy
-from tests.proxy.support import MESSAGES, RecordingClient
+from tests.proxy.support import MESSAGES, RecordingClient, incompressible
 from tests.reliability.conftest import CapturedLogs
 from tests.reliability.support import (
     ANTHROPIC_KEY,
@@ -193,12 +193,12 @@ def test_when_s3_is_down_a_large_call_is_recorded_without_its_bodies(
     proxy = start_proxy(publisher=publisher(bucket="no-such-bucket", inline_limit=2_000))
     client = RecordingClient(proxy)
     with client.sdk.messages.stream(
-        model="fake:web-search", max_tokens=64, messages=[{"role": "user", "content": "x" * 5_000}]
+        model="fake:web-search", max_tokens=64, messages=[{"role": "user", "content": incompressible(5_000)}]
     ) as stream:
         stream.get_final_message()
 
     message = proxy.queue.receive_one()
-    assert message.event.request_body.key is None and message.event.request_body.text is None
+    assert not message.event.bodies_claim_checked and message.event.request_body.zstd is None
     assert message.event.request_body.size == len(client.last_body)
     assert "UsageBodyStoreFailures" in capsys.readouterr().out
     assert any('"message":"Bodies not stored"' in line for line in captured_logs.lines("WARNING"))

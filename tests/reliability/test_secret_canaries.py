@@ -1,16 +1,20 @@
 """Canaries: an Anthropic API key, an OAuth bearer token, a Codecosts key, and Claude Code's account and
-device ids, used throughout a run (streams, plain replies, errors, abandoned streams, bodies
-claim-checked to S3, the dead-letter queue and its redrive, the management API, a key sent to the wrong
-place), appear nowhere afterwards: not in the table, the bucket, the queue, the dead-letter queue, or
-anything the in-process servers logged.
+device ids, used throughout a run, and secrets of every kind redaction knows pasted into the prompts (a
+`.env` file Claude Code read, an MCP server's authorization token) (streams, plain replies, errors,
+abandoned streams, bodies claim-checked to S3, the dead-letter queue and its redrive, the management
+API, a key sent to the wrong place), appear nowhere afterwards: not in the table, the bucket, the
+queue, the dead-letter queue, or anything the in-process servers logged.
 
-Only what the contract allows is kept: a key's kind and last four characters, and HMAC fingerprints.
+Only what the contract allows is kept: a key's kind and last four characters, and HMAC fingerprints;
+a secret in a body is stored as `[REDACTED:<kind>]`. Stored bodies are compressed, so the leak check
+reads them decompressed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
 import uuid
 from collections.abc import Callable
@@ -39,6 +43,8 @@ from tests.reliability.support import (
     poll_until_empty,
     poller,
     queue_bodies,
+    readable_bucket,
+    readable_messages,
     scan_items,
     usage_items,
     wait_for,
@@ -51,6 +57,29 @@ ACCOUNT_CANARY = "ca7a12ee-0acc-4d07-b1e5-00000000c0de"
 DEVICE_CANARY = "de71ce00" + "c4a7a12e" * 7
 CLAUDE_CODE_USER = json.dumps(
     {"device_id": DEVICE_CANARY, "account_uuid": ACCOUNT_CANARY, "session_id": str(uuid.uuid4())}
+)
+# Secrets a prompt may carry, by the kind their marker names.
+BODY_CANARIES = {
+    "anthropic": "sk-ant-api03-B0DYc4n4ryQ7vXw2Lr9Tz4Mn8Pb5Hd1Jf6Gs0Ac3Ee7-Bdy1",
+    "aws_access_key": "AKIACANARY7Q2W3E4R5T",
+    "aws_secret_key": "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",
+    "github": "ghp_CANARYabcdefghijklmnopqrstuvwxyz012345",
+    "stripe": "sk_live_CANARY51HxYzAbCdEfGhIj",
+    "openai": "sk-proj-CANARYq1w2e3r4t5y6u7i8o9p0a1s2d3f4",
+    "bearer": "eyJhbGciOiJIUzI1NiJ9.CANARYpayload.signature",
+    "mcp_authorization_token": "mcp-CANARY-token-4b7d9e",
+}
+# A `.env` file read into the prompt (JSON-escaped, as Claude Code sends it) and an MCP server.
+PASTED = (
+    f"AWS_ACCESS_KEY_ID={BODY_CANARIES['aws_access_key']}\\n"
+    f"AWS_SECRET_ACCESS_KEY={BODY_CANARIES['aws_secret_key']}\\n"
+    f"ANTHROPIC_API_KEY={BODY_CANARIES['anthropic']}\\nGITHUB_TOKEN={BODY_CANARIES['github']}\\n"
+    f"STRIPE_KEY={BODY_CANARIES['stripe']}\\nOPENAI_API_KEY={BODY_CANARIES['openai']}\\n"
+    'curl -H \\"Authorization: Bearer ' + BODY_CANARIES["bearer"] + '\\"'
+)
+MCP_SERVERS = (
+    '"mcp_servers":[{"type":"url","url":"https://mcp.example.com/sse","name":"tracker",'
+    f'"authorization_token":"{BODY_CANARIES["mcp_authorization_token"]}"}}]'
 )
 
 
@@ -73,7 +102,8 @@ def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
         "anthropic-beta": "oauth-2025-04-20",
     }
     wrong_place = {"x-api-key": codecosts_key, "content-type": "application/json"}
-    big = "y" * 3_000  # over the inline limit below: bodies go to S3
+    # Random text compresses little: over the inline limit below, the bodies go to S3 from the proxy.
+    big = base64.b64encode(random.Random(14).randbytes(3_000)).decode() + " " + PASTED
     with httpx.Client(base_url=proxy.base_url, timeout=20) as client:
         for _ in range(rounds):
             for headers in (api_key, oauth, wrong_place):
@@ -82,14 +112,10 @@ def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
                     ("claude-haiku-4-5", False),
                     ("fake:error/401", False),
                 ):
-                    body = json.dumps(
-                        {
-                            "model": model,
-                            "max_tokens": 9,
-                            "stream": stream,
-                            "messages": [{"role": "user", "content": big}],
-                            "metadata": {"user_id": CLAUDE_CODE_USER},
-                        }
+                    body = (
+                        f'{{"model":"{model}","max_tokens":9,"stream":{str(stream).lower()},'
+                        f'{MCP_SERVERS},"messages":[{{"role":"user","content":"{big}"}}],'
+                        f'"metadata":{{"user_id":{json.dumps(CLAUDE_CODE_USER)}}}}}'
                     )
                     reply = client.post("/v1/messages?beta=true", content=body, headers=headers)
                     assert reply.status_code in (200, 401)
@@ -166,14 +192,11 @@ def run_canary(
 
     stored = {
         "table": dumps(scan_items()),
-        "bucket": dumps(
-            {
-                key: body.decode("utf-8", "replace")
-                for key, body in bucket_objects(settings.bodies_bucket).items()
-            }
+        "bucket": dumps(readable_bucket(settings.bodies_bucket)),
+        "queue": dumps(readable_messages(queued + queue_bodies(resources.usage_queue_url))),
+        "dead-letter queue": dumps(
+            readable_messages(dead_letters + queue_bodies(resources.dead_letter_queue_url))
         ),
-        "queue": dumps(queued + queue_bodies(resources.usage_queue_url)),
-        "dead-letter queue": dumps(dead_letters + queue_bodies(resources.dead_letter_queue_url)),
         "logs": logs.text,
     }
     output = capfd.readouterr()
@@ -182,8 +205,18 @@ def run_canary(
     assert "sk-ant-api03-...CnRy" in stored["table"] and "sk-ant-oat01-...OaTh" in stored["table"]
     assert fingerprint_developer("account", ACCOUNT_CANARY, settings.secret_bytes()) in stored["table"]
     assert len(logs.text) > 1000, "nothing was logged: the log capture is not working"
+    # The bodies were stored (readable, so the check below reads them), each secret as its marker.
+    for kind in BODY_CANARIES:
+        assert f"[REDACTED:{kind}]" in stored["bucket"], kind
     for where, text in stored.items():
-        for secret in (ANTHROPIC_CANARY, OAUTH_CANARY, codecosts_key, ACCOUNT_CANARY, DEVICE_CANARY):
+        for secret in (
+            ANTHROPIC_CANARY,
+            OAUTH_CANARY,
+            codecosts_key,
+            ACCOUNT_CANARY,
+            DEVICE_CANARY,
+            *BODY_CANARIES.values(),
+        ):
             for fragment in fragments(secret):
                 at = text.find(fragment)
                 assert at < 0, f"a credential leaked into the {where}: ...{text[max(0, at - 300) : at + 80]}"

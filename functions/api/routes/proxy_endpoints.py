@@ -91,11 +91,17 @@ def update_proxy_endpoint(
     audit: Audit,
     services: Services,
 ) -> ProxyEndpoint:
-    """Renames the endpoint or sets its monthly budget. The proxy applies a budget change within
-    `CODECOSTS_LOOKUP_CACHE_SECONDS` (it caches the endpoint with its slug)."""
-    sent = body.model_fields_set & {"name", "monthly_budget_cents", "budget_action"}
+    """Renames the endpoint, sets its monthly budget or its body retention. The proxy applies a change
+    within `CODECOSTS_LOOKUP_CACHE_SECONDS` (it caches the endpoint with its slug)."""
+    sent = body.model_fields_set & {"name", "monthly_budget_cents", "budget_action", "body_retention_days"}
     if not sent:
-        raise invalid("body", "body", "Nothing to change: send name, monthly_budget_cents or budget_action")
+        raise invalid(
+            "body",
+            "body",
+            "Nothing to change: send name, monthly_budget_cents, budget_action or body_retention_days",
+        )
+    if "body_retention_days" in sent and body.body_retention_days is None:
+        raise invalid("body_retention_days", "body", "Send a number of days (0: bodies are never stored)")
     if "name" in sent and body.name is None:
         raise invalid("name", "body", "A name cannot be removed")
     if "budget_action" in sent and body.budget_action is None and "monthly_budget_cents" not in sent:
@@ -111,25 +117,26 @@ def update_proxy_endpoint(
         raise invalid(
             "budget_action", "body", "The endpoint has no budget: send monthly_budget_cents with it"
         )
-    changes: dict[str, Any] = {"name": body.name, "budget_action": body.budget_action}
+    changes: dict[str, Any] = {
+        "name": body.name,
+        "budget_action": body.budget_action,
+        "body_retention_days": body.body_retention_days,
+    }
     if "monthly_budget_cents" in sent:
         changes["monthly_budget_cents"] = body.monthly_budget_cents
     updated = endpoints.update(principal.tenant_id, endpoint_id, **changes)
     if updated is None:
         raise NotFound("Proxy endpoint")
-    audit.record(
-        principal,
-        "proxy_endpoint.updated",
-        "proxy_endpoint",
-        endpoint_id,
-        {
-            "name": updated["name"],
-            "slug": updated["slug"],
-            "changed": sorted(sent),
-            "monthly_budget_cents": updated["monthly_budget_cents"],
-            "budget_action": updated["budget_action"],
-        },
-    )
+    changed: dict[str, Any] = {
+        "name": updated["name"],
+        "slug": updated["slug"],
+        "changed": sorted(sent),
+        "monthly_budget_cents": updated["monthly_budget_cents"],
+        "budget_action": updated["budget_action"],
+    }
+    if "body_retention_days" in sent:
+        changed["body_retention_days"] = updated["body_retention_days"]
+    audit.record(principal, "proxy_endpoint.updated", "proxy_endpoint", endpoint_id, changed)
     spent = _month_spend(usage, principal.tenant_id, [endpoint_id]).get(endpoint_id, Decimal(0))
     return _with_url(updated, services.settings.base_url, spent)
 

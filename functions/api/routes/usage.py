@@ -7,11 +7,26 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from functions.api.deps import CurrentPrincipal, Developers, PageParams, Services, Usage
+from functions.api.deps import Audit, CurrentPrincipal, Developers, PageParams, Services, Usage
 from functions.api.errors import NotFound
-from functions.api.filters import EndpointFilter, From, To, UsageFilters, endpoint_filter, time_range
+from functions.api.filters import (
+    EndpointFilter,
+    From,
+    To,
+    UsageFilters,
+    endpoint_filter,
+    time_range,
+    usage_query,
+)
 from functions.api.pages import PagedQuery, page_of
-from functions.api.schemas import UsageDetail, UsageRecord, UsageSummary
+from functions.api.schemas import (
+    BodiesDeleted,
+    Ok,
+    UsageBodiesFilter,
+    UsageDetail,
+    UsageRecord,
+    UsageSummary,
+)
 from shared.ids import is_id
 from shared.summaries import developer_spend
 from shared.summaries import usage_summary as summed_usage
@@ -88,3 +103,37 @@ def get_usage(usage_id: str, principal: CurrentPrincipal, usage: Usage) -> dict[
         "request_body": bodies.request_body,
         "response_body": bodies.response_body,
     }
+
+
+@router.delete("/{usage_id}/bodies", response_model=Ok)
+def delete_usage_bodies(usage_id: str, principal: CurrentPrincipal, usage: Usage, audit: Audit) -> Ok:
+    """Deletes the call's request and response bodies from every store; the record stays."""
+    record = usage.get(principal.tenant_id, usage_id) if is_id(usage_id) else None
+    if record is None:
+        raise NotFound("Usage record")
+    deleted = usage.delete_bodies([record])
+    audit.record(principal, "usage.bodies_deleted", "usage", usage_id, {"deleted": deleted})
+    return Ok()
+
+
+@router.post("/bodies/delete", response_model=BodiesDeleted)
+def delete_bodies_by_filter(
+    body: UsageBodiesFilter, principal: CurrentPrincipal, usage: Usage, audit: Audit
+) -> BodiesDeleted:
+    """Deletes the bodies of every call the filters select (those of `GET /api/usage`); records stay."""
+    query = usage_query(
+        principal,
+        model=body.model,
+        start=body.from_,
+        end=body.to,
+        proxy_endpoint_id=body.proxy_endpoint_id,
+        api_key_id=body.api_key_id,
+        session_id=body.session_id,
+        developer_id=body.developer_id,
+    )
+    deleted = usage.delete_bodies(usage.iterate(query))
+    filters = body.model_dump(by_alias=True, exclude_none=True)
+    audit.record(
+        principal, "usage.bodies_deleted", "usage", "filter", {"filters": filters, "deleted": deleted}
+    )
+    return BodiesDeleted(deleted=deleted)
