@@ -21,12 +21,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from shared import aws
 from shared.ids import highest_id_at, lowest_id_at
-from shared.store import layout
+from shared.store import layout, shards
 from shared.store.base import Page, Store
+from shared.store.shards import ShardedQuery
 from shared.timefmt import format_timestamp
 
 TOKEN_FIELDS = (
@@ -128,15 +129,15 @@ class UsageStore(Store):
         usage_id = record["id"]
         tenant = layout.tenant_pk(tenant_id)
         item = {
-            "pk": tenant,
+            "pk": layout.usage_pk(tenant_id, usage_id),
             "sk": layout.usage_sk(usage_id),
-            "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"]),
+            "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record["proxy_endpoint_id"], usage_id),
             "gsi1sk": layout.usage_sk(usage_id),
             "type": "usage",
             **record,
         }
         if record.get("api_key_id"):
-            item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"])
+            item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record["api_key_id"], usage_id)
             item["gsi2sk"] = layout.usage_sk(usage_id)
         session_id = record.get("session_id")
         if session_id:
@@ -157,7 +158,7 @@ class UsageStore(Store):
                     "Put": {
                         "TableName": self.table_name,
                         "Item": {
-                            "pk": tenant,
+                            "pk": item["pk"],
                             "sk": layout.body_sk(usage_id),
                             "type": "usage_body",
                             "request_body": inline_bodies.request_body,
@@ -175,7 +176,7 @@ class UsageStore(Store):
             actions.append({"Update": self._aggregate_update(tenant, sort_key, record, day, model)})
         actions.append({"Update": self._month_update(tenant, record)})
         if session_id:
-            actions.append({"Update": self._session_update(tenant, record, model)})
+            actions.append({"Update": self._session_update(record, model)})
         client = self.table.meta.client
         written = True
         try:
@@ -186,7 +187,7 @@ class UsageStore(Store):
                 raise
             written = False  # the record exists: this delivery was a repeat
         if session_id:
-            self._widen_session(tenant, session_id, record["requested_at"])
+            self._widen_session(tenant_id, session_id, record["requested_at"])
         return written
 
     def _month_update(self, tenant: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +207,7 @@ class UsageStore(Store):
             },
         }
 
-    def _session_update(self, tenant: str, record: dict[str, Any], model: str) -> dict[str, Any]:
+    def _session_update(self, record: dict[str, Any], model: str) -> dict[str, Any]:
         adds, values = self._counters(record)
         subagent = record.get("agent") == "subagent"
         cost = record.get("cost_cents")
@@ -219,7 +220,7 @@ class UsageStore(Store):
                 ":endpoints": {record["proxy_endpoint_id"]},
                 ":at": at,
                 ":session": record["session_id"],
-                ":list": layout.sessions_pk(record["tenant_id"]),
+                ":list": layout.sessions_pk(record["tenant_id"], record["session_id"]),
                 ":order": layout.session_order_sk(at, record["session_id"]),
                 ":type": "session",
             }
@@ -235,7 +236,10 @@ class UsageStore(Store):
             adds.append("agent_ids :agents")
         return {
             "TableName": self.table_name,
-            "Key": {"pk": tenant, "sk": layout.session_sk(record["session_id"])},
+            "Key": {
+                "pk": layout.session_pk(record["tenant_id"], record["session_id"]),
+                "sk": layout.session_sk(record["session_id"]),
+            },
             "UpdateExpression": "ADD "
             + ", ".join(adds)
             + " SET first_at = if_not_exists(first_at, :at), last_at = if_not_exists(last_at, :at),"
@@ -244,10 +248,10 @@ class UsageStore(Store):
             "ExpressionAttributeValues": values,
         }
 
-    def _widen_session(self, tenant: str, session_id: str, at: str) -> None:
+    def _widen_session(self, tenant_id: str, session_id: str, at: str) -> None:
         """Moves the session's `last_at` forward, or its `first_at` back, to `at` (see the module doc)."""
         client = self.table.meta.client
-        key = {"pk": tenant, "sk": layout.session_sk(session_id)}
+        key = {"pk": layout.session_pk(tenant_id, session_id), "sk": layout.session_sk(session_id)}
         try:
             client.update_item(
                 TableName=self.table_name,
@@ -310,7 +314,7 @@ class UsageStore(Store):
 
     def get(self, tenant_id: str, usage_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(
-            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}
+            Key={"pk": layout.usage_pk(tenant_id, usage_id), "sk": layout.usage_sk(usage_id)}
         ).get("Item")
         return item or None
 
@@ -335,100 +339,65 @@ class UsageStore(Store):
         except aws.s3().exceptions.NoSuchKey:
             return None
 
-    def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
-        """The Query for a filtered list, newest first, on the most selective key: session, then
-        endpoint, then credential, then the tenant; the other filters become a FilterExpression."""
+    def _list_query(self, query: UsageQuery) -> ShardedQuery:
+        """The Query for a filtered list on the most selective key: session, then endpoint, then
+        credential, then the tenant (each but the session sharded); the other filters filter."""
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
         high = (
             layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
         )
-        request: dict[str, Any] = {}
         filters: list[ConditionBase] = []
+        index: str | None
         if query.session_id:
-            request["IndexName"] = "gsi3"
-            condition = Key("gsi3pk").eq(layout.usage_by_session_pk(query.tenant_id, query.session_id)) & Key(
-                "gsi3sk"
-            ).between(low, high)
+            index, pks = "gsi3", [layout.usage_by_session_pk(query.tenant_id, query.session_id)]
             if query.proxy_endpoint_id:
                 filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
             if query.api_key_id:
                 filters.append(Attr("api_key_id").eq(query.api_key_id))
         elif query.proxy_endpoint_id:
-            request["IndexName"] = "gsi1"
-            condition = Key("gsi1pk").eq(
-                layout.usage_by_endpoint_pk(query.tenant_id, query.proxy_endpoint_id)
-            ) & Key("gsi1sk").between(low, high)
+            index, pks = "gsi1", layout.usage_by_endpoint_pks(query.tenant_id, query.proxy_endpoint_id)
             if query.api_key_id:
                 filters.append(Attr("api_key_id").eq(query.api_key_id))
         elif query.api_key_id:
-            request["IndexName"] = "gsi2"
-            condition = Key("gsi2pk").eq(
-                layout.usage_by_credential_pk(query.tenant_id, query.api_key_id)
-            ) & Key("gsi2sk").between(low, high)
+            index, pks = "gsi2", layout.usage_by_credential_pks(query.tenant_id, query.api_key_id)
         else:
-            condition = Key("pk").eq(layout.tenant_pk(query.tenant_id)) & Key("sk").between(low, high)
+            index, pks = None, layout.usage_pks(query.tenant_id)
         if query.model_prefix:
             filters.append(Attr("model").begins_with(query.model_prefix))
-        request["KeyConditionExpression"] = condition
-        if filters:
-            expression: ConditionBase = filters[0]
-            for extra in filters[1:]:
-                expression = expression & extra
-            request["FilterExpression"] = expression
-        return request, request.get("IndexName")
+        expression: ConditionBase | None = None
+        for condition in filters:
+            expression = condition if expression is None else expression & condition
+        return ShardedQuery(pks, low, high, index, expression)
 
     def list(self, query: UsageQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
-        request, index = self._list_request(query)
-
-        def key_of(item: dict[str, Any]) -> dict[str, Any]:
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            if index:
-                key[f"{index}pk"] = item[f"{index}pk"]
-                key[f"{index}sk"] = item[f"{index}sk"]
-            return key
-
-        page = self.query_page(request, limit, start_key, key_of)
+        """A page of matching records, newest first."""
+        page = shards.page(self, self._list_query(query), limit, start_key)
         page.items = [public_record(item) for item in page.items]
         return page
 
     def iterate(
         self, query: UsageQuery, page_size: int = 500, oldest_first: bool = False
     ) -> Iterator[dict[str, Any]]:
-        """Every matching record (as stored), one DynamoDB page at a time: memory stays at one page."""
-        request, _ = self._list_request(query)
-        request["ScanIndexForward"] = oldest_first
-        request["Limit"] = page_size
-        while True:
-            response = self.table.query(**request)
-            items, last_key = response.get("Items", []), response.get("LastEvaluatedKey")
-            del response  # one page in memory at a time: nothing of it outlives its items
-            yield from items
-            del items
-            if last_key is None:
-                return
-            request["ExclusiveStartKey"] = last_key
+        """Every matching record (as stored), one DynamoDB page per shard at a time."""
+        return shards.iterate(self, self._list_query(query), page_size, oldest_first)
 
     def sessions(self, query: SessionQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
         """The tenant's session aggregates, the most recently active first."""
         low = format_timestamp(query.start) if query.start else "0"
         high = format_timestamp(query.end - timedelta(milliseconds=1)) + "#~" if query.end else "~"
-        request: dict[str, Any] = {
-            "IndexName": "gsi3",
-            "KeyConditionExpression": Key("gsi3pk").eq(layout.sessions_pk(query.tenant_id))
-            & Key("gsi3sk").between(low, high),
-        }
-        if query.proxy_endpoint_id:
-            request["FilterExpression"] = Attr("proxy_endpoint_ids").contains(query.proxy_endpoint_id)
-        return self.query_page(
-            request,
-            limit,
-            start_key,
-            lambda item: {k: item[k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")},
+        endpoint = query.proxy_endpoint_id
+        sharded = ShardedQuery(
+            layout.sessions_pks(query.tenant_id),
+            low,
+            high,
+            "gsi3",
+            Attr("proxy_endpoint_ids").contains(endpoint) if endpoint else None,
         )
+        return shards.page(self, sharded, limit, start_key)
 
     def session(self, tenant_id: str, session_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(
-            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.session_sk(session_id)}
+            Key={"pk": layout.session_pk(tenant_id, session_id), "sk": layout.session_sk(session_id)}
         ).get("Item")
         return item or None
 

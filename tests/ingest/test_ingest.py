@@ -87,7 +87,11 @@ def table() -> Any:
 
 
 def stored(tenant: str, usage_id: str) -> dict[str, Any]:
-    item = table().get_item(Key={"pk": layout.tenant_pk(tenant), "sk": layout.usage_sk(usage_id)}).get("Item")
+    item = (
+        table()
+        .get_item(Key={"pk": layout.usage_pk(tenant, usage_id), "sk": layout.usage_sk(usage_id)})
+        .get("Item")
+    )
     assert item is not None
     return item
 
