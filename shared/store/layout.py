@@ -104,6 +104,17 @@ def session_order_sk(last_at: str, session_id: str) -> str:
     return f"{last_at}#{session_id}"
 
 
+def aggregate_pk(tenant_id: str, endpoint_id: str) -> str:
+    """The partition of an endpoint's aggregate rows (day, month): the tenant's shard for the endpoint.
+    One endpoint is held to a few calls a second by its rate limit, so spreading endpoints spreads the
+    aggregates' writes."""
+    return f"TENANT#{tenant_id}#A#{shard_of(endpoint_id)}"
+
+
+def aggregate_pks(tenant_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#A#{shard}" for shard in range(USAGE_SHARDS)]
+
+
 def endpoint_month_sk(endpoint_id: str, month: str) -> str:
     """Spend of one proxy endpoint in one UTC month (`2026-03`): what a budget is checked against."""
     return f"AGG#MONTH#{endpoint_id}#{month}"

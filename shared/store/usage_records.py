@@ -127,7 +127,6 @@ class UsageStore(Store):
         """Writes a record with its aggregates, once. False if it was already written."""
         tenant_id = record["tenant_id"]
         usage_id = record["id"]
-        tenant = layout.tenant_pk(tenant_id)
         item = {
             "pk": layout.usage_pk(tenant_id, usage_id),
             "sk": layout.usage_sk(usage_id),
@@ -169,12 +168,13 @@ class UsageStore(Store):
             )
         day = record["requested_at"][:10]
         model = record.get("model") or UNKNOWN_MODEL
+        aggregates = layout.aggregate_pk(tenant_id, record["proxy_endpoint_id"])
         for sort_key in (
             layout.day_aggregate_sk(day, record["proxy_endpoint_id"], model),
             layout.endpoint_aggregate_sk(record["proxy_endpoint_id"], day, model),
         ):
-            actions.append({"Update": self._aggregate_update(tenant, sort_key, record, day, model)})
-        actions.append({"Update": self._month_update(tenant, record)})
+            actions.append({"Update": self._aggregate_update(aggregates, sort_key, record, day, model)})
+        actions.append({"Update": self._month_update(aggregates, record)})
         if session_id:
             actions.append({"Update": self._session_update(record, model)})
         client = self.table.meta.client
@@ -405,7 +405,10 @@ class UsageStore(Store):
         """Cost (cents) of each endpoint's calls in a UTC month (`2026-03`); endpoints without calls: 0."""
         spend = {endpoint_id: Decimal(0) for endpoint_id in endpoint_ids}
         keys = [
-            {"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_month_sk(endpoint_id, month)}
+            {
+                "pk": layout.aggregate_pk(tenant_id, endpoint_id),
+                "sk": layout.endpoint_month_sk(endpoint_id, month),
+            }
             for endpoint_id in dict.fromkeys(endpoint_ids)
         ]
         client = self.table.meta.client
@@ -425,4 +428,10 @@ class UsageStore(Store):
         prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#D#"
         low = prefix + (first_day.isoformat() if first_day else "")
         high = prefix + (last_day.isoformat() if last_day else "9999-12-31") + "#~"
-        return self.tenant_range(tenant_id, low, high)
+        pks = (
+            [layout.aggregate_pk(tenant_id, proxy_endpoint_id)]
+            if proxy_endpoint_id
+            else layout.aggregate_pks(tenant_id)
+        )
+        # Merged in sort key order, as the one partition's range read them before.
+        return list(shards.iterate(self, ShardedQuery(pks, low, high), 1000, oldest_first=True))

@@ -97,7 +97,7 @@ def stored(tenant: str, usage_id: str) -> dict[str, Any]:
 
 
 def aggregate(tenant: str, day: str, model: str, endpoint: str = "EP1") -> dict[str, Any]:
-    key = {"pk": layout.tenant_pk(tenant), "sk": layout.day_aggregate_sk(day, endpoint, model)}
+    key = {"pk": layout.aggregate_pk(tenant, endpoint), "sk": layout.day_aggregate_sk(day, endpoint, model)}
     return table().get_item(Key=key).get("Item") or {}
 
 
