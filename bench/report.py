@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost, devstack
+from bench import cost, devstack, prices
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
@@ -327,7 +327,7 @@ def _cost(results: Results) -> list[str]:
     lines.append("|---|---|---|---|---|")
     for seconds in (5, 20, 60):
         cells = " | ".join(
-            f"${memory / 1024 * (seconds + cost.PUBLISH_S) * cost.LAMBDA_ARM_GB_SECOND * 1e6:,.0f}"
+            f"${memory / 1024 * (seconds + cost.PUBLISH_S) * prices.LAMBDA_ARM_GB_SECOND * 1e6:,.0f}"
             for memory in (1024, 512, 256, 128)
         )
         lines.append(f"| {seconds} s | {cells} |")
