@@ -263,7 +263,9 @@ def _table() -> None:
     from shared.settings import get_settings
 
     definition = resources.TABLE
-    attributes = [{"AttributeName": name, "AttributeType": "S"} for name in definition.key_attributes()]
+    attributes: list[Any] = [
+        {"AttributeName": name, "AttributeType": "S"} for name in definition.key_attributes()
+    ]
     boto3.client("dynamodb").create_table(
         TableName=get_settings().table_name,
         BillingMode="PAY_PER_REQUEST",

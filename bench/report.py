@@ -7,11 +7,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import cost, devstack, prices
+from bench import cost, devstack, prices, scale_report
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
 from bench.memory import Leak, Peak
+from bench.partitions import PartitionResult
 from bench.stats import median, mib, ms, percentile
 from bench.throughput import ADDED_P99_LIMIT_MS, Step, best
 
@@ -100,6 +101,8 @@ class Results:
     summary: list[SummaryReads] = field(default_factory=list)
     message_bytes: int = 0
     devstack: devstack.DevStackResult | None = None
+    partitions: PartitionResult | None = None
+    cold_cpu_ms: list[float] = field(default_factory=list)  # the proxy's start-up and first clients
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -366,6 +369,7 @@ def render(results: Results) -> str:
         "## Results",
         "",
         *_headline(results),
+        *scale_report.headline(results),
         "",
         "## Time to first byte and between events",
         "",
@@ -397,6 +401,7 @@ def render(results: Results) -> str:
         "## DynamoDB",
         "",
         *_dynamo_detail(results),
+        *scale_report.sections(results),
         "## Cost per million proxied calls (us-east-1 list prices)",
         "",
         *_cost(results),
