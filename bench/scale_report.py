@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bench import partitions, prices, scale_cost
 from bench.stats import median
+from infra.constructs.functions import PROXY_MEMORY_MB
 
 if TYPE_CHECKING:
     from bench.report import Results
@@ -135,8 +136,9 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"{counts.proxy_peak_rss_mib:.0f} MiB (1 x 20 MB reply) and {counts.proxy_rest_rss_mib:.0f} MiB at rest, "
         f"{counts.proxy_cpu_ms:.2f} ms proxy CPU a call (whole path), {counts.ingest_cpu_ms:.2f} ms ingest CPU a record.",
         "",
-        f"Proxy memory: the smallest Lambda size holding the peak RSS x {scale_cost.RSS_HEADROOM}: **{memory} MB** "
-        f"(what the stack deploys). Its CPU per call at that size: {counts.proxy_cpu_ms / scale_cost.vcpu_share(memory):.1f} ms.",
+        f"Proxy memory: the smallest Lambda size holding the peak RSS x {scale_cost.RSS_HEADROOM}: **{memory} MB**; "
+        f"the stack deploys {PROXY_MEMORY_MB} MB ({'the same' if memory == PROXY_MEMORY_MB else 'NOT the recommended size'}). "
+        f"Its CPU per call at that size: {counts.proxy_cpu_ms / scale_cost.vcpu_share(memory):.1f} ms.",
         "",
         f"Default deployment, per million calls (proxy at {memory} MB):",
         "",
