@@ -115,3 +115,9 @@ def test_iterating_over_shards_keeps_time_order_both_ways(aws: Any) -> None:
     assert record is not None and record["pk"] == layout.usage_pk("tenant_it", newest_first[0])
     session = store.session("tenant_it", "session-2")
     assert session is not None and int(session["requests"]) == 5
+
+
+def test_ids_that_differ_in_a_few_digits_spread_over_every_shard() -> None:
+    sessions = {layout.shard_of(f"{index:08d}-0000-4000-8000-000000000000") for index in range(20)}
+    endpoints = {layout.shard_of(f"ep_{index:03d}") for index in range(20)}
+    assert sessions == endpoints == set(range(layout.USAGE_SHARDS))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 
 # Per-call items (records, their bodies, session rows) are spread over this many partition keys per
 # tenant: one key takes about 1,000 write units a second, and an organisation at 200 calls a second
@@ -13,8 +13,10 @@ USAGE_SHARDS = 4
 
 
 def shard_of(identifier: str) -> int:
-    """A stable shard for an id: every process puts the same id in the same shard."""
-    return zlib.crc32(identifier.encode()) % USAGE_SHARDS
+    """A stable shard for an id: every process puts the same id in the same shard. A real hash, not a
+    CRC: ids that differ in a few digits (session ids, endpoint ids) must still spread over all shards."""
+    digest = hashlib.blake2b(identifier.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % USAGE_SHARDS
 
 
 def tenant_pk(tenant_id: str) -> str:
