@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import bodies, coldstart, devstack, dynamo, ingest_cpu, latency, memory, throughput
+from bench import bodies, coldstart, devstack, dynamo, ingest_cpu, latency, memory, partitions, throughput
 from bench.report import Results, render
 from bench.stack import ROOT, start_stack
 
@@ -91,7 +91,11 @@ def main() -> None:
     results = Results(machine=_machine(), command="make bench" + (" (--quick)" if args.quick else ""))
     started = _step("cold start: handler imports in fresh interpreters")
     results.imports = coldstart.measure(runs=3 if args.quick else 9, venv_runs=1 if args.quick else 3)
+    results.cold_cpu_ms = coldstart.proxy_cold_cpu_ms(runs=3 if args.quick else 9)
     results.seconds["imports"] = time.monotonic() - started
+    started = _step("one tenant at 200 calls/s: units per partition key")
+    results.partitions = partitions.run(args.quick)
+    results.seconds["partitions"] = time.monotonic() - started
     started = _step("bundles (make bundles)")
     results.bundles = coldstart.bundle_sizes()
     results.seconds["bundles"] = time.monotonic() - started

@@ -493,7 +493,7 @@ def _run(turns: int) -> BodiesResult:
     from shared.models import SlugTarget
     from shared.resources import BODIES_BUCKET
     from shared.settings import get_settings
-    from shared.store.usage_records import UsageStore
+    from shared.store.usage_records import UsageStore, usage_item
     from shared.usage import read_stream_usage
 
     s3 = aws.s3()
@@ -549,7 +549,9 @@ def _run(turns: int) -> BodiesResult:
             result.objects += 1
     alternative = chunked(kept)
     result.chunked_bytes, result.chunked_packs_per_read = alternative.stored_bytes, alternative.packs_per_read
-    last = store.get(_TENANT, record.id) or {}
+    stored = store.get(_TENANT, record.id)
+    assert stored is not None, "the session's last call was stored"
+    last = usage_item(stored)
     result.body_field_bytes = item_size({name: last[name] for name in ("bodies_expire_at", "bodies_base")})
     # Every call read back through the API's read path, byte for byte (no secrets in these bodies).
     result.reassembled = all(

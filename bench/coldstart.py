@@ -155,3 +155,37 @@ def bundle_root() -> Path:
     from infra.bundles import ROOT
 
     return ROOT / "build" / "bundles"
+
+
+# What the proxy's first request builds before it can answer: the clients of its slug lookup (the
+# table resource), its rate limit counters (the plain client) and its usage message (SQS).
+_FIRST_REQUEST = (
+    "from shared import aws; aws.table('codecosts'); aws.dynamodb_typed(); aws.sqs_without_retries()"
+)
+
+
+def proxy_cold_cpu_ms(runs: int = 5) -> list[float]:
+    """CPU time (ms) of a cold proxy from its bundle: the interpreter, uvicorn, the app and the clients
+    its first request makes, as `functions/proxy/run.sh` starts it (fresh interpreters)."""
+    from infra.bundles import lambda_python
+
+    python, version = lambda_python()
+    bundle = host_bundles(version)["proxy"]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(Path.home()),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    probe = (
+        f"import sys, time; sys.path.insert(0, {str(bundle)!r}); import {SERVERS['proxy']}; "
+        f"import {HANDLERS['proxy']}; {_FIRST_REQUEST}; print(time.process_time())"
+    )
+    times = []
+    for _ in range(runs):
+        done = subprocess.run(  # noqa: S603 - our own interpreter, a fixed probe
+            [python, "-I", "-S", "-B", "-c", probe], capture_output=True, text=True, env=env, check=True
+        )
+        times.append(float(done.stdout.strip().splitlines()[-1]) * 1000)
+    return times

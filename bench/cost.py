@@ -1,7 +1,6 @@
 """AWS cost per million proxied calls, from the measured numbers and list prices.
 
-Prices: us-east-1 list prices (Lambda arm64, SQS standard, DynamoDB on demand after the November
-2024 cut, S3 Standard). Memory sizes are those infra/constructs/functions.py deploys.
+Prices: bench/prices.py. Memory sizes are those infra/constructs/functions.py deploys.
 """
 
 from __future__ import annotations
@@ -9,19 +8,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-LAMBDA_ARM_GB_SECOND = 0.0000133334
-LAMBDA_REQUEST = 0.20 / 1e6
-SQS_REQUEST = 0.40 / 1e6  # per 64 KB chunk of payload
-SQS_CHUNK = 64 * 1024
-DYNAMODB_WRU = 0.625 / 1e6
-DYNAMODB_RRU = 0.125 / 1e6
-S3_PUT = 0.005 / 1000
-FARGATE_ARM_VCPU_HOUR = 0.03238
-FARGATE_ARM_GB_HOUR = 0.00356
+from bench.prices import (
+    DYNAMODB_RRU,
+    DYNAMODB_WRU,
+    FARGATE_ARM_GB_HOUR,
+    FARGATE_ARM_VCPU_HOUR,
+    LAMBDA_ARM_GB_SECOND,
+    LAMBDA_REQUEST,
+    S3_PUT,
+    SQS_CHUNK,
+    SQS_REQUEST,
+)
 
 PROXY_MEMORY_MB = 1024
 INGEST_MEMORY_MB = 512
 INGEST_BATCH = 25
+CLAUDE_CODE_STREAM_S = 20  # the issue's Claude Code call: a 20 s stream
 # A DynamoDB transaction's round trip in AWS (the local one is moto's, on this machine's CPUs).
 TRANSACTION_ROUND_TRIP_S = 0.015
 # What the proxy does after the last event: the usage message (SQS round trip), then the last chunk.

@@ -263,9 +263,13 @@ def summary(
 
     from shared.store import layout
 
-    items = table.query(
-        KeyConditionExpression=Key("pk").eq(layout.tenant_pk(TENANT_ID)) & Key("sk").begins_with("AGG#")
-    )["Items"]
+    items = [
+        item
+        for pk in layout.aggregate_pks(TENANT_ID)
+        for item in table.query(KeyConditionExpression=Key("pk").eq(pk) & Key("sk").begins_with("AGG#"))[
+            "Items"
+        ]
+    ]
     per_row = 100_000 // max(1, results[0].rows)
     for item in items:
         values = {

@@ -7,11 +7,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bench import bodies, cost, devstack, ingest_cpu
+from bench import bodies, cost, devstack, ingest_cpu, prices, scale_report
 from bench.coldstart import TARGETS_MS, ImportTime
 from bench.dynamo import CLAUDE_CODE_REQUEST_BYTES, IngestResult, SummaryReads
 from bench.latency import LatencyResult
 from bench.memory import Leak, Peak
+from bench.partitions import PartitionResult
 from bench.stats import median, mib, ms, percentile
 from bench.throughput import ADDED_P99_LIMIT_MS, Step, best
 
@@ -102,6 +103,8 @@ class Results:
     message_bytes: int = 0
     devstack: devstack.DevStackResult | None = None
     bodies: bodies.BodiesResult | None = None
+    partitions: PartitionResult | None = None
+    cold_cpu_ms: list[float] = field(default_factory=list)  # the proxy's start-up and first clients
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -330,7 +333,7 @@ def _cost(results: Results) -> list[str]:
     lines.append("|---|---|---|---|---|")
     for seconds in (5, 20, 60):
         cells = " | ".join(
-            f"${memory / 1024 * (seconds + cost.PUBLISH_S) * cost.LAMBDA_ARM_GB_SECOND * 1e6:,.0f}"
+            f"${memory / 1024 * (seconds + cost.PUBLISH_S) * prices.LAMBDA_ARM_GB_SECOND * 1e6:,.0f}"
             for memory in (1024, 512, 256, 128)
         )
         lines.append(f"| {seconds} s | {cells} |")
@@ -369,6 +372,7 @@ def render(results: Results) -> str:
         "## Results",
         "",
         *_headline(results),
+        *scale_report.headline(results),
         "",
         "## Time to first byte and between events",
         "",
@@ -405,6 +409,7 @@ def render(results: Results) -> str:
         "",
         *ingest_cpu.detail(results.ingest_cpu),
         "",
+        *scale_report.sections(results),
         "## Cost per million proxied calls (us-east-1 list prices)",
         "",
         *_cost(results),

@@ -12,6 +12,7 @@ from infra.constructs.alerts import AlertsTopic
 from infra.constructs.api import ManagementApi
 from infra.constructs.bill_check import BillCheck
 from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
+from infra.constructs.high_volume import ProxyInstances
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -32,6 +33,7 @@ class DeploymentConfig:
     clerk_issuer: str | None = None
     clerk_authorized_parties: str | None = None
     clerk_publishable_key: str | None = None
+    high_volume: bool = False  # the proxy on Lambda Managed Instances (infra/constructs/high_volume.py)
 
     @classmethod
     def from_context(cls, scope: Construct) -> DeploymentConfig:
@@ -68,6 +70,7 @@ class DeploymentConfig:
             clerk_publishable_key=value("clerkPublishableKey"),
             concurrency=concurrency,
             account_concurrency_limit=account_limit,
+            high_volume=value("highVolume") in ("true", "True"),
         )
 
     def api_environment(self) -> dict[str, str]:
@@ -99,6 +102,8 @@ class CodecostsStack(Stack):
             api_environment=config.api_environment(),
             concurrency=config.concurrency,
         )
+        if config.high_volume:
+            ProxyInstances(self, "ProxyInstances", proxy=functions.proxy)
         bill_check = BillCheck(
             self,
             "BillCheck",

@@ -151,7 +151,6 @@ class UsageIngest:
             body = (self.bodies.read(event.tenant_id, event.id) or (None, None))[0]
         return None if body is None else body.decode("utf-8")
 
-
     @property
     def bodies(self) -> BodyStore:
         if self._bodies is None:

@@ -54,12 +54,12 @@ TABLE = TableDefinition(
     sort_key="sk",
     ttl_attribute="expires_at",
     indexes=(
-        # Usage by proxy endpoint: gsi1pk = TENANT#<t>#EP#<endpoint id>
+        # Usage by proxy endpoint: gsi1pk = TENANT#<t>#EP#<endpoint id>#<shard>
         Index("gsi1", "gsi1pk", "gsi1sk"),
-        # Usage by the Anthropic credential that paid: gsi2pk = TENANT#<t>#CRED#<api_key_id>
+        # Usage by the Anthropic credential that paid: gsi2pk = TENANT#<t>#CRED#<api_key_id>#<shard>
         Index("gsi2", "gsi2pk", "gsi2sk"),
         # Claude Code sessions: a session's usage (gsi3pk = TENANT#<t>#SESSION#<session id>) and the
-        # tenant's sessions by last call (gsi3pk = TENANT#<t>#SESSIONS, gsi3sk = <last call at>#<id>)
+        # tenant's sessions by last call (gsi3pk = TENANT#<t>#SESSIONS#<shard>, gsi3sk = <last call at>#<id>)
         Index("gsi3", "gsi3pk", "gsi3sk"),
         # Claude Code developers: a developer's usage (gsi4pk = TENANT#<t>#DEV#<developer id>) and the
         # tenant's developers by last call (gsi4pk = TENANT#<t>#DEVELOPERS, gsi4sk = <last call at>#<id>)

@@ -37,6 +37,10 @@ METRICS_NAMESPACE = "Codecosts"
 EVENT_SOURCE_BATCH_SIZE = 100
 EVENT_SOURCE_WINDOW_SECONDS = 1
 INGEST_POLLERS = 5
+# The proxy's memory: the smallest size that holds its measured peak RSS (194 MiB streaming a 20 MB
+# reply) with a quarter to spare; a stream bills memory x its whole duration, so this is most of the
+# cost of a call (docs/benchmarks.md, "Cost per million Claude Code calls").
+PROXY_MEMORY_MB = 256
 
 
 # Lambda keeps this much of the account's concurrency unreserved: a reservation that would leave
@@ -206,7 +210,7 @@ class Functions(Construct):
                 description="Codecosts proxy: streams Anthropic calls and queues their usage",
                 # Claude's longest streams (extended thinking) run for many minutes: Lambda's maximum.
                 timeout=Duration.minutes(15),
-                memory_size=1024,
+                memory_size=PROXY_MEMORY_MB,
                 # Public: a flood of calls must not take the concurrency the API and the ingest need.
                 reserved_concurrency=concurrency.proxy,
                 layers=[web_adapter],

@@ -59,10 +59,13 @@ class Store:
         limit: int,
         start_key: dict[str, Any] | None,
         key_of: Callable[[dict[str, Any]], dict[str, Any]],
+        max_read: int | None = None,
     ) -> Page:
-        """Up to `limit` items, newest first, reading at most `MAX_ITEMS_READ` items (filters may skip
-        rows). Knows for sure whether more exist, except when the read bound ends the page first: then
-        the page may hold fewer items, or none, and its cursor continues from the last item read."""
+        """Up to `limit` items, newest first, reading at most `max_read` items (`MAX_ITEMS_READ` by
+        default; filters may skip rows). Knows for sure whether more exist, except when the read bound
+        ends the page first: then the page may hold fewer items, or none, and its cursor continues from
+        the last item read."""
+        bound = MAX_ITEMS_READ if max_read is None else max_read
         items: list[dict[str, Any]] = []
         exclusive = start_key
         read = 0
@@ -70,7 +73,7 @@ class Store:
             wanted = limit + 1 - len(items)
             # A filter drops rows after DynamoDB has read them: read in larger steps then.
             step = max(wanted, 100) if "FilterExpression" in query else wanted
-            request = dict(query, ScanIndexForward=False, Limit=min(step, MAX_ITEMS_READ - read))
+            request = dict(query, ScanIndexForward=False, Limit=min(step, bound - read))
             if exclusive:
                 request["ExclusiveStartKey"] = exclusive
             response = self.table.query(**request)
@@ -80,7 +83,7 @@ class Store:
             exclusive = response.get("LastEvaluatedKey")
             if len(items) > limit:
                 return Page(items[:limit], key_of(items[limit - 1]))
-            if not exclusive or read >= MAX_ITEMS_READ:
+            if not exclusive or read >= bound:
                 return Page(items, exclusive)
 
     def tenant_items(self, tenant_id: str, prefix: str, limit: int, start_key: dict[str, Any] | None) -> Page:

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
+# Per-call items (records, their bodies, session rows) are spread over this many partition keys per
+# tenant: one key takes about 1,000 write units a second, and an organisation at 200 calls a second
+# writes more than that to its records alone (docs/benchmarks.md, "One tenant at 200 calls/s").
+# Reads of a whole tenant query every shard and merge (shared/store/shards.py). Changing it moves
+# where new items go: items written under the old count are no longer read.
+USAGE_SHARDS = 4
+
+
+def shard_of(identifier: str) -> int:
+    """A stable shard for an id: every process puts the same id in the same shard. A real hash, not a
+    CRC: ids that differ in a few digits (session ids, endpoint ids) must still spread over all shards."""
+    digest = hashlib.blake2b(identifier.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % USAGE_SHARDS
+
 
 def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
@@ -31,26 +47,55 @@ def usage_sk(usage_id: str) -> str:
     return f"USAGE#{usage_id}"
 
 
-def usage_by_endpoint_pk(tenant_id: str, endpoint_id: str) -> str:
-    return f"TENANT#{tenant_id}#EP#{endpoint_id}"
+def usage_pk(tenant_id: str, usage_id: str) -> str:
+    """The record's partition: the tenant's shard for this id."""
+    return f"TENANT#{tenant_id}#U#{shard_of(usage_id)}"
 
 
-def usage_by_credential_pk(tenant_id: str, api_key_id: str) -> str:
-    return f"TENANT#{tenant_id}#CRED#{api_key_id}"
+def usage_pks(tenant_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#U#{shard}" for shard in range(USAGE_SHARDS)]
+
+
+def usage_by_endpoint_pk(tenant_id: str, endpoint_id: str, usage_id: str) -> str:
+    """gsi1: one endpoint's records, sharded like the records (one endpoint may carry all calls)."""
+    return f"TENANT#{tenant_id}#EP#{endpoint_id}#{shard_of(usage_id)}"
+
+
+def usage_by_endpoint_pks(tenant_id: str, endpoint_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#EP#{endpoint_id}#{shard}" for shard in range(USAGE_SHARDS)]
+
+
+def usage_by_credential_pk(tenant_id: str, api_key_id: str, usage_id: str) -> str:
+    """gsi2: one API key's records, sharded like the records."""
+    return f"TENANT#{tenant_id}#CRED#{api_key_id}#{shard_of(usage_id)}"
+
+
+def usage_by_credential_pks(tenant_id: str, api_key_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#CRED#{api_key_id}#{shard}" for shard in range(USAGE_SHARDS)]
 
 
 def usage_by_session_pk(tenant_id: str, session_id: str) -> str:
+    """gsi3: one session's records. Not sharded: one session makes one call at a time."""
     return f"TENANT#{tenant_id}#SESSION#{session_id}"
 
 
+def session_pk(tenant_id: str, session_id: str) -> str:
+    """The partition of a session's aggregate item: the tenant's shard for this session."""
+    return f"TENANT#{tenant_id}#S#{shard_of(session_id)}"
+
+
 def session_sk(session_id: str) -> str:
-    """The per-session aggregate item (under the tenant's pk)."""
+    """The per-session aggregate item (under `session_pk`)."""
     return f"SESSION#{session_id}"
 
 
-def sessions_pk(tenant_id: str) -> str:
-    """gsi3 partition of the tenant's session aggregates, sorted by `session_order_sk`."""
-    return f"TENANT#{tenant_id}#SESSIONS"
+def sessions_pk(tenant_id: str, session_id: str) -> str:
+    """gsi3 partition listing the session aggregates of one shard, sorted by `session_order_sk`."""
+    return f"TENANT#{tenant_id}#SESSIONS#{shard_of(session_id)}"
+
+
+def sessions_pks(tenant_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#SESSIONS#{shard}" for shard in range(USAGE_SHARDS)]
 
 
 def session_order_sk(last_at: str, session_id: str) -> str:
@@ -93,6 +138,17 @@ def developer_payer(developer_id: str) -> str:
 def credential_payer(api_key_id: str | None) -> str:
     """A call without a developer is put down to the Anthropic credential that paid (`-`: none)."""
     return f"KEY:{api_key_id or '-'}"
+
+
+def aggregate_pk(tenant_id: str, endpoint_id: str) -> str:
+    """The partition of an endpoint's aggregate rows (day, month): the tenant's shard for the endpoint.
+    One endpoint is held to a few calls a second by its rate limit, so spreading endpoints spreads the
+    aggregates' writes."""
+    return f"TENANT#{tenant_id}#A#{shard_of(endpoint_id)}"
+
+
+def aggregate_pks(tenant_id: str) -> list[str]:
+    return [f"TENANT#{tenant_id}#A#{shard}" for shard in range(USAGE_SHARDS)]
 
 
 def endpoint_month_sk(endpoint_id: str, month: str) -> str:

@@ -20,8 +20,9 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from shared.ids import highest_id_at, lowest_id_at
 from shared.resources import BODIES_BUCKET
-from shared.store import layout
+from shared.store import layout, shards
 from shared.store.base import Page, Store
+from shared.store.shards import ShardedQuery
 from shared.store.usage_writes import (
     Entry,
     Outcome,
@@ -59,14 +60,14 @@ def usage_item(record: UsageRecord) -> dict[str, Any]:
     money as its 6-decimal string, times as ISO text; docs/data-model.md)."""
     tenant_id, usage_id = record.tenant_id, record.id
     item: dict[str, Any] = {
-        "pk": layout.tenant_pk(tenant_id),
+        "pk": layout.usage_pk(tenant_id, usage_id),
         "sk": layout.usage_sk(usage_id),
-        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record.proxy_endpoint_id),
+        "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record.proxy_endpoint_id, usage_id),
         "gsi1sk": layout.usage_sk(usage_id),
         "type": "usage",
     }
     if record.api_key_id:
-        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record.api_key_id)
+        item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record.api_key_id, usage_id)
         item["gsi2sk"] = layout.usage_sk(usage_id)
     if record.session_id:
         item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record.session_id)
@@ -257,7 +258,7 @@ class UsageStore(Store):
 
     def get(self, tenant_id: str, usage_id: str) -> UsageRecord | None:
         item = self.table.get_item(
-            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(usage_id)}
+            Key={"pk": layout.usage_pk(tenant_id, usage_id), "sk": layout.usage_sk(usage_id)}
         ).get("Item")
         return usage_record(item) if item else None
 
@@ -305,7 +306,7 @@ class UsageStore(Store):
                 bases.add((tenant_id, record.session_id, record.bodies_base))
             with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
                 self.table.update_item(
-                    Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.usage_sk(record.id)},
+                    Key={"pk": layout.usage_pk(tenant_id, record.id), "sk": layout.usage_sk(record.id)},
                     UpdateExpression="REMOVE bodies_expire_at, bodies_base",
                     ConditionExpression="attribute_exists(bodies_expire_at)",
                 )
@@ -333,21 +334,18 @@ class UsageStore(Store):
                 return False
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def _list_request(self, query: UsageQuery) -> tuple[dict[str, Any], str | None]:
-        """The Query for a filtered list, newest first, on the most selective key: session, then
-        developer, then endpoint, then credential, then the tenant; the other filters become a
-        FilterExpression."""
+    def _list_query(self, query: UsageQuery) -> ShardedQuery:
+        """The Query for a filtered list on the most selective key: session, then developer, then
+        endpoint, then credential, then the tenant (endpoint, credential and tenant sharded); the
+        other filters filter."""
         low = layout.usage_sk(lowest_id_at(query.start)) if query.start else "USAGE#"
         high = (
             layout.usage_sk(highest_id_at(query.end - timedelta(milliseconds=1))) if query.end else "USAGE#~"
         )
-        request: dict[str, Any] = {}
         filters: list[ConditionBase] = []
+        index: str | None
         if query.session_id:
-            request["IndexName"] = "gsi3"
-            condition = Key("gsi3pk").eq(layout.usage_by_session_pk(query.tenant_id, query.session_id)) & Key(
-                "gsi3sk"
-            ).between(low, high)
+            index, pks = "gsi3", [layout.usage_by_session_pk(query.tenant_id, query.session_id)]
             if query.proxy_endpoint_id:
                 filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
             if query.api_key_id:
@@ -355,90 +353,56 @@ class UsageStore(Store):
             if query.developer_id:
                 filters.append(Attr("developer_id").eq(query.developer_id))
         elif query.developer_id:
-            request["IndexName"] = "gsi4"
-            condition = Key("gsi4pk").eq(
-                layout.usage_by_developer_pk(query.tenant_id, query.developer_id)
-            ) & Key("gsi4sk").between(low, high)
+            # One developer makes one call at a time or so: its list is not sharded.
+            index, pks = "gsi4", [layout.usage_by_developer_pk(query.tenant_id, query.developer_id)]
             if query.proxy_endpoint_id:
                 filters.append(Attr("proxy_endpoint_id").eq(query.proxy_endpoint_id))
             if query.api_key_id:
                 filters.append(Attr("api_key_id").eq(query.api_key_id))
         elif query.proxy_endpoint_id:
-            request["IndexName"] = "gsi1"
-            condition = Key("gsi1pk").eq(
-                layout.usage_by_endpoint_pk(query.tenant_id, query.proxy_endpoint_id)
-            ) & Key("gsi1sk").between(low, high)
+            index, pks = "gsi1", layout.usage_by_endpoint_pks(query.tenant_id, query.proxy_endpoint_id)
             if query.api_key_id:
                 filters.append(Attr("api_key_id").eq(query.api_key_id))
         elif query.api_key_id:
-            request["IndexName"] = "gsi2"
-            condition = Key("gsi2pk").eq(
-                layout.usage_by_credential_pk(query.tenant_id, query.api_key_id)
-            ) & Key("gsi2sk").between(low, high)
+            index, pks = "gsi2", layout.usage_by_credential_pks(query.tenant_id, query.api_key_id)
         else:
-            condition = Key("pk").eq(layout.tenant_pk(query.tenant_id)) & Key("sk").between(low, high)
+            index, pks = None, layout.usage_pks(query.tenant_id)
         if query.model_prefix:
             filters.append(Attr("model").begins_with(query.model_prefix))
-        request["KeyConditionExpression"] = condition
-        if filters:
-            expression: ConditionBase = filters[0]
-            for extra in filters[1:]:
-                expression = expression & extra
-            request["FilterExpression"] = expression
-        return request, request.get("IndexName")
+        expression: ConditionBase | None = None
+        for condition in filters:
+            expression = condition if expression is None else expression & condition
+        return ShardedQuery(pks, low, high, index, expression)
 
     def list(self, query: UsageQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
-        request, index = self._list_request(query)
-
-        def key_of(item: dict[str, Any]) -> dict[str, Any]:
-            key = {"pk": item["pk"], "sk": item["sk"]}
-            if index:
-                key[f"{index}pk"] = item[f"{index}pk"]
-                key[f"{index}sk"] = item[f"{index}sk"]
-            return key
-
-        page = self.query_page(request, limit, start_key, key_of)
+        """A page of matching records, newest first."""
+        page = shards.page(self, self._list_query(query), limit, start_key)
         page.items = [usage_record(item) for item in page.items]
         return page
 
     def iterate(
         self, query: UsageQuery, page_size: int = 500, oldest_first: bool = False
     ) -> Iterator[UsageRecord]:
-        """Every matching record, one DynamoDB page at a time: memory stays at one page."""
-        request, _ = self._list_request(query)
-        request["ScanIndexForward"] = oldest_first
-        request["Limit"] = page_size
-        while True:
-            response = self.table.query(**request)
-            items, last_key = response.get("Items", []), response.get("LastEvaluatedKey")
-            del response  # one page in memory at a time: nothing of it outlives its items
-            yield from map(usage_record, items)
-            del items
-            if last_key is None:
-                return
-            request["ExclusiveStartKey"] = last_key
+        """Every matching record, one DynamoDB page per shard at a time."""
+        return map(usage_record, shards.iterate(self, self._list_query(query), page_size, oldest_first))
 
     def sessions(self, query: SessionQuery, limit: int, start_key: dict[str, Any] | None) -> Page:
         """The tenant's session aggregates, the most recently active first."""
         low = format_timestamp(query.start) if query.start else "0"
         high = format_timestamp(query.end - timedelta(milliseconds=1)) + "#~" if query.end else "~"
-        request: dict[str, Any] = {
-            "IndexName": "gsi3",
-            "KeyConditionExpression": Key("gsi3pk").eq(layout.sessions_pk(query.tenant_id))
-            & Key("gsi3sk").between(low, high),
-        }
-        if query.proxy_endpoint_id:
-            request["FilterExpression"] = Attr("proxy_endpoint_ids").contains(query.proxy_endpoint_id)
-        return self.query_page(
-            request,
-            limit,
-            start_key,
-            lambda item: {k: item[k] for k in ("pk", "sk", "gsi3pk", "gsi3sk")},
+        endpoint = query.proxy_endpoint_id
+        sharded = ShardedQuery(
+            layout.sessions_pks(query.tenant_id),
+            low,
+            high,
+            "gsi3",
+            Attr("proxy_endpoint_ids").contains(endpoint) if endpoint else None,
         )
+        return shards.page(self, sharded, limit, start_key)
 
     def session(self, tenant_id: str, session_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(
-            Key={"pk": layout.tenant_pk(tenant_id), "sk": layout.session_sk(session_id)}
+            Key={"pk": layout.session_pk(tenant_id, session_id), "sk": layout.session_sk(session_id)}
         ).get("Item")
         return item or None
 
@@ -446,7 +410,10 @@ class UsageStore(Store):
         """Cost (cents) of each endpoint's calls in a UTC month (`2026-03`); endpoints without calls: 0."""
         spend = {endpoint_id: Decimal(0) for endpoint_id in endpoint_ids}
         keys = [
-            {"pk": layout.tenant_pk(tenant_id), "sk": layout.endpoint_month_sk(endpoint_id, month)}
+            {
+                "pk": layout.aggregate_pk(tenant_id, endpoint_id),
+                "sk": layout.endpoint_month_sk(endpoint_id, month),
+            }
             for endpoint_id in dict.fromkeys(endpoint_ids)
         ]
         client = self.table.meta.client
@@ -466,4 +433,10 @@ class UsageStore(Store):
         prefix = f"AGG#E#{proxy_endpoint_id}#" if proxy_endpoint_id else "AGG#D#"
         low = prefix + (first_day.isoformat() if first_day else "")
         high = prefix + (last_day.isoformat() if last_day else "9999-12-31") + "#~"
-        return self.tenant_range(tenant_id, low, high)
+        pks = (
+            [layout.aggregate_pk(tenant_id, proxy_endpoint_id)]
+            if proxy_endpoint_id
+            else layout.aggregate_pks(tenant_id)
+        )
+        # Merged in sort key order, as the one partition's range read them before.
+        return list(shards.iterate(self, ShardedQuery(pks, low, high), 1000, oldest_first=True))

@@ -167,7 +167,7 @@ def test_a_mispriced_record_shows_as_drift_in_the_token_kind_it_got_wrong(
     # priced at 1.25x input instead of 2x (Sonnet 4.5: 375 instead of 600 micro-dollars per 1k tokens).
     cheaper = Decimal(record["cost_cents"]) - Decimal(written_1h) * (Decimal("0.0006") - Decimal("0.000375"))
     UsageStore(proxy_server.settings.table_name, "").table.update_item(
-        Key={"pk": layout.tenant_pk(PROXY_TENANT_ID), "sk": layout.usage_sk(record["id"])},
+        Key={"pk": layout.usage_pk(PROXY_TENANT_ID, record["id"]), "sk": layout.usage_sk(record["id"])},
         UpdateExpression="SET cache_creation_5m_input_tokens = :all, cache_creation_1h_input_tokens = :none, "
         "cost_cents = :cost",
         ExpressionAttributeValues={":all": written_1h, ":none": 0, ":cost": f"{cheaper:.6f}"},

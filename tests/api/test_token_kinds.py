@@ -35,8 +35,8 @@ def test_a_token_kind_reaches_every_view_of_a_record(
     now = datetime.now(UTC)
     written = write_usage("user_alice", EP1, now, session_id=SESSION, agent="main", **counts)
 
-    tenant = layout.tenant_pk("user_alice")
-    item = usage_store.table.get_item(Key={"pk": tenant, "sk": layout.usage_sk(written["id"])})["Item"]
+    key = {"pk": layout.usage_pk("user_alice", written["id"]), "sk": layout.usage_sk(written["id"])}
+    item = usage_store.table.get_item(Key=key)["Item"]
     assert {name: item[name] for name in TOKEN_KINDS} == counts
     [day] = usage_store.aggregates("user_alice", now.date(), now.date(), None)
     assert {name: day[name] for name in TOKEN_KINDS} == counts

@@ -117,7 +117,7 @@ def seed_records(api_settings: Settings, tenant: str, count: int) -> None:
         at = T0 + timedelta(milliseconds=index * 7)
         usage_id = new_id(at)
         item = {
-            "pk": layout.tenant_pk(tenant),
+            "pk": layout.usage_pk(tenant, usage_id),
             "sk": layout.usage_sk(usage_id),
             "id": usage_id,
             "tenant_id": tenant,

@@ -77,11 +77,21 @@ def record_of(event: UsageEvent) -> dict[str, Any]:
 
 
 def aggregates(tenant: str) -> dict[str, dict[str, Any]]:
-    """Every item of the tenant but its records and bodies, by sort key, the tenant's name made neutral."""
-    items = table().query(KeyConditionExpression=Key("pk").eq(layout.tenant_pk(tenant)))["Items"]
+    """Every aggregate item of the tenant (each shard's, and the tenant's own), by sort key, the tenant's
+    name made neutral."""
+    partitions = [
+        layout.tenant_pk(tenant),
+        *layout.aggregate_pks(tenant),
+        *(layout.session_pk(tenant, session) for session in SESSIONS),
+    ]
+    items = [
+        item
+        for pk in dict.fromkeys(partitions)
+        for item in table().query(KeyConditionExpression=Key("pk").eq(pk))["Items"]
+    ]
     found = {}
     for item in items:
-        if item["sk"].startswith(("USAGE#", "BODY#")):
+        if item["sk"].startswith("USAGE#"):
             continue
         found[item["sk"]] = {k: v.replace(tenant, "T") if isinstance(v, str) else v for k, v in item.items()}
     return found
@@ -121,9 +131,9 @@ def test_the_same_message_twice_in_one_batch_counts_once(aws):
     batch = sqs_batch(event.model_dump_json(), other.model_dump_json(), event.model_dump_json())
     assert handler(batch, LocalLambdaContext()) == {"batchItemFailures": []}
     assert aggregate("user_a", "2026-11-20", SONNET)["requests"] == 2
-    session = table().get_item(Key={"pk": layout.tenant_pk("user_a"), "sk": layout.session_sk(SESSIONS[0])})[
-        "Item"
-    ]
+    session = table().get_item(
+        Key={"pk": layout.session_pk("user_a", SESSIONS[0]), "sk": layout.session_sk(SESSIONS[0])}
+    )["Item"]
     assert session["requests"] == 2
 
 
@@ -181,7 +191,7 @@ def test_a_batch_moves_a_session_s_first_call_back_and_its_last_forward(aws):
 
     handler(sqs_batch(call(10).model_dump_json(), call(20).model_dump_json()), LocalLambdaContext())
     handler(sqs_batch(*(call(m).model_dump_json() for m in (15, 5, 30))), LocalLambdaContext())
-    key = {"pk": layout.tenant_pk("user_a"), "sk": layout.session_sk(SESSIONS[0])}
+    key = {"pk": layout.session_pk("user_a", SESSIONS[0]), "sk": layout.session_sk(SESSIONS[0])}
     session = table().get_item(Key=key)["Item"]
     assert (session["first_at"], session["last_at"]) == (
         "2026-11-20T09:35:15.250Z",

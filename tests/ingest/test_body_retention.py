@@ -13,7 +13,6 @@ import pytest
 from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.settings import get_settings
-from shared.store import layout
 from shared.store.usage_records import UsageStore
 from shared.usage import Usage
 from shared.usage_event import BodyRef, UsageEvent
@@ -81,11 +80,5 @@ def test_a_body_past_its_retention_is_gone_from_both_stores(
     assert keys(settings.bodies_bucket) and not keys(settings.bodies_bucket) & weekly
 
     # The table never held a body: its items name no content of them.
-    items = (
-        boto3.resource("dynamodb")
-        .Table(settings.table_name)
-        .query(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": layout.tenant_pk("user_r")}
-        )["Items"]
-    )
+    items = boto3.resource("dynamodb").Table(settings.table_name).scan()["Items"]
     assert items and SECRETLESS_MARK not in json.dumps(items, default=str)

@@ -92,13 +92,17 @@ def table() -> Any:
 
 
 def stored(tenant: str, usage_id: str) -> dict[str, Any]:
-    item = table().get_item(Key={"pk": layout.tenant_pk(tenant), "sk": layout.usage_sk(usage_id)}).get("Item")
+    item = (
+        table()
+        .get_item(Key={"pk": layout.usage_pk(tenant, usage_id), "sk": layout.usage_sk(usage_id)})
+        .get("Item")
+    )
     assert item is not None
     return item
 
 
 def aggregate(tenant: str, day: str, model: str, endpoint: str = "EP1") -> dict[str, Any]:
-    key = {"pk": layout.tenant_pk(tenant), "sk": layout.day_aggregate_sk(day, endpoint, model)}
+    key = {"pk": layout.aggregate_pk(tenant, endpoint), "sk": layout.day_aggregate_sk(day, endpoint, model)}
     return table().get_item(Key=key).get("Item") or {}
 
 

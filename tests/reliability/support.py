@@ -105,16 +105,18 @@ def scan_items() -> list[dict[str, Any]]:
 def usage_items(tenant_id: str) -> list[dict[str, Any]]:
     """Every usage record of a tenant (records only, not bodies or aggregates)."""
     items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :usage)",
-        "ExpressionAttributeValues": {":pk": layout.tenant_pk(tenant_id), ":usage": "USAGE#"},
-    }
-    while True:
-        page = table().query(**request)
-        items += page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for pk in layout.usage_pks(tenant_id):
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :usage)",
+            "ExpressionAttributeValues": {":pk": pk, ":usage": "USAGE#"},
+        }
+        while True:
+            page = table().query(**request)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda item: str(item["sk"]))
 
 
 def aggregate_requests(tenant_id: str) -> int:

@@ -1,0 +1,38 @@
+"""Every AWS list price the bench's cost models use: us-east-1, on demand, USD, checked 2026-11-30.
+
+Sources (the public pricing pages; each value as the page lists it for US East (N. Virginia)):
+- Lambda: https://aws.amazon.com/lambda/pricing/ (arm64 duration, first tier; requests; Managed
+  Instances: the EC2 on-demand price plus a 15 % management fee, and the request charge; SnapStart
+  for Python: snapshot cache per GB-second, restore per GB)
+- EC2: https://aws.amazon.com/ec2/pricing/on-demand/ (c7g.large, Linux; data transfer out to the
+  internet, first 10 TB a month)
+- VPC: https://aws.amazon.com/vpc/pricing/ (NAT gateway hour and GB processed)
+- SQS: https://aws.amazon.com/sqs/pricing/ (standard queue, per request of up to 64 KB)
+- DynamoDB: https://aws.amazon.com/dynamodb/pricing/on-demand/ (after the November 2024 cut)
+- S3: https://aws.amazon.com/s3/pricing/ (Standard: PUT, GET; storage per GB-month)
+"""
+
+from __future__ import annotations
+
+LAMBDA_ARM_GB_SECOND = 0.0000133334
+LAMBDA_REQUEST = 0.20 / 1e6
+LAMBDA_VCPU_MB = 1769  # Lambda gives one vCPU at 1,769 MB, in proportion below
+SNAPSTART_CACHE_GB_SECOND = 0.0000015046
+SNAPSTART_RESTORE_GB = 0.0001397998
+LMI_MANAGEMENT_FEE = 0.15  # of the instance's on-demand price
+LMI_DEFAULT_INSTANCES = 3  # Lambda launches three for AZ resiliency (Lambda Managed Instances scaling docs)
+EC2_C7G_LARGE_HOUR = 0.0725  # 2 vCPU (Graviton3), 4 GiB
+EC2_C7G_LARGE_VCPUS = 2
+EC2_C7G_LARGE_MIB = 4096
+DATA_OUT_GB = 0.09
+NAT_GATEWAY_HOUR = 0.045
+NAT_GATEWAY_GB = 0.045
+SQS_REQUEST = 0.40 / 1e6  # per 64 KB chunk of payload
+SQS_CHUNK = 64 * 1024
+DYNAMODB_WRU = 0.625 / 1e6
+DYNAMODB_RRU = 0.125 / 1e6
+S3_PUT = 0.005 / 1000
+S3_GET = 0.0004 / 1000
+FARGATE_ARM_VCPU_HOUR = 0.03238
+FARGATE_ARM_GB_HOUR = 0.00356
+HOURS_PER_MONTH = 730

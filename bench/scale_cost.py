@@ -1,0 +1,183 @@
+"""Cost per million Claude Code calls (20 s stream, 90 KB request), default deployment and the
+high-volume mode, from measured counts and bench/prices.py; and the proxy's cold start at its memory.
+
+Every figure below is a measured count times a list price. The counts come in through `Measured`
+(filled by `make bench` from its phases); the bodies' write units and S3 requests are today's design
+(the inline body item, bench/dynamo.py) until the bodies move to S3 with their own measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench import prices
+from bench.cost import (
+    CLAUDE_CODE_STREAM_S,
+    INGEST_BATCH,
+    INGEST_MEMORY_MB,
+    PUBLISH_S,
+    TRANSACTION_ROUND_TRIP_S,
+)
+
+DEFAULT_TARGET = 90.0  # $ per million calls
+HIGH_VOLUME_TARGET = 20.0  # $ per million calls at HIGH_VOLUME_CALLS a month
+HIGH_VOLUME_CALLS = 10_000_000
+COLD_START_TARGET_MS = 700.0
+MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
+RSS_HEADROOM = 1.25  # the memory size must hold the largest measured peak RSS with this margin
+LMI_CPU_UTILISATION = 0.5  # the capacity provider's target (AverageCPUUtilization) the fleet runs at
+REPLY_BYTES = 10_000  # a Claude Code reply's SSE bytes (input of the egress line)
+
+
+@dataclass(frozen=True)
+class Measured:
+    record_wru: float  # per call: record, indexes, aggregates, session rows, rate counters (partitions)
+    body_wru: float  # per call: the body's writes (today: the inline body item of a 90 KB request)
+    s3_puts: float  # per call, on the write path
+    message_bytes: int  # the usage message of a Claude Code call
+    proxy_peak_rss_mib: float  # the largest peak measured (1 x 20 MB reply)
+    proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
+    proxy_rest_rss_mib: float
+    proxy_cpu_ms: float  # per call, whole path (its AWS SDK work included), at a full core
+    ingest_cpu_ms: float  # per record
+    cold_cpu_ms: float  # interpreter + imports + the first request's clients
+    request_bytes: int = 90_000
+
+
+@dataclass
+class Line:
+    item: str
+    dollars: float
+    note: str
+
+
+def proxy_memory_mb(measured: Measured) -> int:
+    """The smallest Lambda memory size that holds the proxy's largest measured peak with headroom."""
+    needed = measured.proxy_peak_rss_mib * RSS_HEADROOM
+    return next(size for size in MEMORY_SIZES_MB if size >= needed)
+
+
+def vcpu_share(memory_mb: int) -> float:
+    return min(1.0, memory_mb / prices.LAMBDA_VCPU_MB)
+
+
+def cold_start_ms(measured: Measured, memory_mb: int) -> float:
+    """The proxy's cold start CPU stretched by the vCPU share Lambda gives `memory_mb`."""
+    return measured.cold_cpu_ms / vcpu_share(memory_mb)
+
+
+def _shared_lines(measured: Measured) -> list[Line]:
+    """Per million calls, what both modes pay: the ingest, SQS, DynamoDB, S3 and data out."""
+    million = 1e6
+    chunks = math.ceil(measured.message_bytes / prices.SQS_CHUNK)
+    ingest_s = measured.ingest_cpu_ms / 1000 + TRANSACTION_ROUND_TRIP_S
+    wru = measured.record_wru + measured.body_wru
+    out_gb = (measured.request_bytes + REPLY_BYTES) / 1e9
+    return [
+        Line(
+            "Lambda ingest",
+            (
+                INGEST_MEMORY_MB / 1024 * ingest_s * prices.LAMBDA_ARM_GB_SECOND
+                + prices.LAMBDA_REQUEST / INGEST_BATCH
+            )
+            * million,
+            f"{INGEST_MEMORY_MB} MB x {ingest_s * 1000:.0f} ms a record, batches of {INGEST_BATCH}",
+        ),
+        Line(
+            "SQS",
+            (2 * chunks + 2 / INGEST_BATCH) * prices.SQS_REQUEST * million,
+            f"send + receive of {chunks} x 64 KB ({measured.message_bytes:,} bytes), batched delete",
+        ),
+        Line(
+            "DynamoDB writes",
+            wru * prices.DYNAMODB_WRU * million,
+            f"{measured.record_wru:.1f} WRU (record, indexes, aggregates, session, rate counters) "
+            f"+ {measured.body_wru:.0f} for the body",
+        ),
+        Line("DynamoDB reads", 0.5 * prices.DYNAMODB_RRU * million, "slug lookup, at most one a call"),
+        Line("S3", measured.s3_puts * prices.S3_PUT * million, f"{measured.s3_puts:g} PUTs a call"),
+        Line(
+            "Data out to the internet",
+            out_gb * prices.DATA_OUT_GB * million,
+            f"{measured.request_bytes // 1000} KB to Anthropic, {REPLY_BYTES // 1000} KB reply back",
+        ),
+    ]
+
+
+def default_lines(measured: Measured, memory_mb: int) -> list[Line]:
+    """Per million calls: the proxy on Lambda (one stream per environment, billed for the stream)."""
+    seconds = CLAUDE_CODE_STREAM_S + PUBLISH_S
+    return [
+        Line(
+            "Lambda proxy duration",
+            memory_mb / 1024 * seconds * prices.LAMBDA_ARM_GB_SECOND * 1e6,
+            f"{memory_mb} MB x {seconds:.2f} s: billed for the whole stream",
+        ),
+        Line("Lambda proxy requests", prices.LAMBDA_REQUEST * 1e6, "function URL: no extra charge"),
+        *_shared_lines(measured),
+    ]
+
+
+@dataclass
+class HighVolume:
+    calls_per_month: int
+    instances: int
+    lines: list[Line]  # for the month
+
+    @property
+    def monthly(self) -> float:
+        return sum(line.dollars for line in self.lines)
+
+    @property
+    def per_million(self) -> float:
+        return self.monthly / (self.calls_per_month / 1e6)
+
+
+def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
+    """A month of the proxy on Lambda Managed Instances: c7g.large instances (three at least, Lambda's
+    default for AZ resiliency) behind the same function URL, in a VPC whose NAT gateway carries the
+    Anthropic traffic (DynamoDB and S3 through free gateway endpoints; SQS through the NAT)."""
+    per_second = calls_per_month / (prices.HOURS_PER_MONTH * 3600)
+    streams = per_second * CLAUDE_CODE_STREAM_S
+    vcpus = per_second * measured.proxy_cpu_ms / 1000 / LMI_CPU_UTILISATION
+    mib = measured.proxy_rest_rss_mib + streams * measured.proxy_rss_per_stream_mib
+    instances = max(
+        prices.LMI_DEFAULT_INSTANCES,
+        math.ceil(vcpus / prices.EC2_C7G_LARGE_VCPUS),
+        math.ceil(mib / prices.EC2_C7G_LARGE_MIB),
+    )
+    hour = prices.EC2_C7G_LARGE_HOUR * (1 + prices.LMI_MANAGEMENT_FEE)
+    millions = calls_per_month / 1e6
+    nat_gb = calls_per_month * (measured.request_bytes + REPLY_BYTES + measured.message_bytes) / 1e9
+    lines = [
+        Line(
+            "Managed instances",
+            instances * hour * prices.HOURS_PER_MONTH,
+            f"{instances} x c7g.large, on-demand + {prices.LMI_MANAGEMENT_FEE:.0%} management fee "
+            f"({streams:.0f} streams, {vcpus:.2f} vCPU busy on average)",
+        ),
+        Line("Lambda requests", prices.LAMBDA_REQUEST * calls_per_month, "the same request charge"),
+        Line("NAT gateway hours", prices.NAT_GATEWAY_HOUR * prices.HOURS_PER_MONTH, "one gateway"),
+        Line(
+            "NAT gateway data", nat_gb * prices.NAT_GATEWAY_GB, f"{nat_gb:,.0f} GB: Anthropic both ways, SQS"
+        ),
+        *(Line(line.item, line.dollars * millions, line.note) for line in _shared_lines(measured)),
+    ]
+    return HighVolume(calls_per_month, instances, lines)
+
+
+def break_even_calls(measured: Measured, memory_mb: int) -> float:
+    """Calls a month above which the high-volume mode costs less than the default deployment."""
+    default = sum(line.dollars for line in default_lines(measured, memory_mb)) / 1e6
+    low = high_volume(measured, 1)
+    fixed = sum(line.dollars for line in low.lines[:1] + low.lines[2:3])
+    variable = (high_volume(measured, 10_000_000).monthly - high_volume(measured, 0).monthly) / 10_000_000
+    return fixed / (default - variable) if default > variable else math.inf
+
+
+def snapstart_monthly(memory_mb: int, restores: int) -> float:
+    """SnapStart for Python: the snapshot cached all month, and `restores` cold starts from it."""
+    gb = memory_mb / 1024
+    cache = gb * prices.HOURS_PER_MONTH * 3600 * prices.SNAPSTART_CACHE_GB_SECOND
+    return cache + restores * gb * prices.SNAPSTART_RESTORE_GB

@@ -1,0 +1,189 @@
+# ruff: noqa: E501 - markdown table rows read best unbroken
+"""Issue 15's figures as markdown: one tenant at 200 calls/s, cost per million Claude Code calls
+(default and high-volume), the proxy's cold start at its memory. Rows for the results table, and
+sections of their own."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+from bench import partitions, prices, scale_cost
+from bench.stats import median
+from infra.constructs.functions import PROXY_MEMORY_MB
+
+if TYPE_CHECKING:
+    from bench.report import Results
+
+MIB = 1024 * 1024
+
+
+def measured(results: Results) -> scale_cost.Measured | None:
+    """The counts the cost model takes, from this run's phases; None if a phase did not run."""
+    if not (
+        results.partitions
+        and results.ingest
+        and results.peaks
+        and results.leak
+        and results.cold_cpu_ms
+        and results.bodies
+    ):
+        return None
+    cpu = [step.cpu_ms_per_call for step in results.throughput if step.proxied.replies]
+    return scale_cost.Measured(
+        record_wru=results.partitions.wru_per_call,
+        body_wru=0,  # bodies are kept in S3 only (bench/bodies.py): no body item in the table
+        # Every S3 request of the write path priced as a PUT (a GET costs less): the bodies phase's count.
+        s3_puts=statistics.mean(results.bodies.s3_requests),
+        message_bytes=round(statistics.mean(results.bodies.message_bytes)),
+        proxy_peak_rss_mib=max(peak.peak for peak in results.peaks) / MIB,
+        proxy_rss_per_stream_mib=min(
+            (peak.peak - peak.before) / MIB / peak.in_flight_mib for peak in results.peaks
+        ),
+        proxy_rest_rss_mib=results.leak.rss[-1] / MIB,
+        proxy_cpu_ms=median(cpu),
+        ingest_cpu_ms=results.ingest.cpu_seconds / results.ingest.records * 1000,
+        cold_cpu_ms=median(results.cold_cpu_ms),
+    )
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value <= target else f"missed by {value - target:,.1f}"
+
+
+def headline(results: Results) -> list[str]:
+    rows = []
+    if results.partitions:
+        key, write = results.partitions.write_rates()[0]
+        read_key, read = results.partitions.read_rates()[0]
+        rows += [
+            f"| One tenant at {partitions.CALLS_PER_SECOND} calls/s: hottest partition key, write units/s (`{key}`) | {write:,.0f} | <= {partitions.WRITE_LIMIT} | {_verdict(write, partitions.WRITE_LIMIT)} |",
+            f"| One tenant, every query {partitions.QUERIES_PER_SECOND}/s: hottest partition key, read units/s (`{read_key}`) | {read:,.0f} | <= {partitions.READ_LIMIT} | {_verdict(read, partitions.READ_LIMIT)} |",
+        ]
+    counts = measured(results)
+    if counts is None:
+        return rows
+    memory = scale_cost.proxy_memory_mb(counts)
+    default = sum(line.dollars for line in scale_cost.default_lines(counts, memory))
+    high = scale_cost.high_volume(counts, scale_cost.HIGH_VOLUME_CALLS)
+    cold = scale_cost.cold_start_ms(counts, memory)
+    rows += [
+        f"| Cost per million Claude Code calls, default deployment (proxy at {memory} MB) | ${default:,.2f} | <= ${scale_cost.DEFAULT_TARGET:.0f} | {_verdict(default, scale_cost.DEFAULT_TARGET)} |",
+        f"| Cost per million Claude Code calls, high-volume mode at {scale_cost.HIGH_VOLUME_CALLS / 1e6:.0f} M calls a month | ${high.per_million:,.2f} | <= ${scale_cost.HIGH_VOLUME_TARGET:.0f} | {_verdict(high.per_million, scale_cost.HIGH_VOLUME_TARGET)} |",
+        f"| Proxy cold start at {memory} MB: {counts.cold_cpu_ms:.0f} ms CPU / {scale_cost.vcpu_share(memory):.3f} vCPU | {cold:,.0f} ms | <= {scale_cost.COLD_START_TARGET_MS:.0f} ms | {_verdict(cold, scale_cost.COLD_START_TARGET_MS)} |",
+    ]
+    return rows
+
+
+def _partitions(result: partitions.PartitionResult) -> list[str]:
+    lines = [
+        "## One tenant at 200 calls/s",
+        "",
+        f"`bench/partitions.py`: {result.calls} Claude Code calls of one organisation ({partitions.ENDPOINTS} endpoints, "
+        f"{partitions.API_KEYS} Anthropic keys, sessions of {partitions.CALLS_PER_SESSION} calls, half of them a subagent's, "
+        f"three models) through the ingest handler in batches of {result.batch}, each call's rate limit counters "
+        f"through the proxy's store; every DynamoDB request captured and priced by partition key. "
+        f"{result.wru_per_call:.1f} write units a call (bodies not included: this replay sends none). Records, bodies, "
+        f"session rows and aggregates are spread over {result.shards} shard keys per tenant.",
+        "",
+        f"Write units a second at {partitions.CALLS_PER_SECOND} calls/s, the ten hottest partition keys:",
+        "",
+        "| Partition key (table or index) | WCU/s | target |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{key}` | {rate:,.0f} | {_verdict(rate, partitions.WRITE_LIMIT)} |"
+        for key, rate in result.write_rates()[:10]
+    ]
+    lines += [
+        "",
+        "Read units of each query the API makes, after the replay (eventually consistent, a filter's skipped items counted):",
+        "",
+        "| Query | RRU | partition keys read | most on one key |",
+        "|---|---|---|---|",
+    ]
+    for name, by_key in result.read_units.items():
+        top = max(by_key.values()) if by_key else 0.0
+        lines.append(f"| {name} | {sum(by_key.values()):.1f} | {len(by_key)} | {top:.1f} |")
+    lines += [
+        "",
+        f"With every query {partitions.QUERIES_PER_SECOND} times a second (plus the proxies' slug re-reads, "
+        f"{result.slug_reads_per_second:.1f}/s per endpoint), the hottest keys read:",
+        "",
+        "| Partition key | RCU/s | target |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{key}` | {rate:,.1f} | {_verdict(rate, partitions.READ_LIMIT)} |"
+        for key, rate in result.read_rates()[:5]
+    ]
+    return [*lines, ""]
+
+
+def _table(lines: list[scale_cost.Line]) -> list[str]:
+    rows = ["| Item | $ | how |", "|---|---|---|"]
+    rows += [f"| {line.item} | ${line.dollars:,.2f} | {line.note} |" for line in lines]
+    rows.append(f"| **Total** | **${sum(line.dollars for line in lines):,.2f}** | |")
+    return rows
+
+
+def _cost(counts: scale_cost.Measured) -> list[str]:
+    memory = scale_cost.proxy_memory_mb(counts)
+    high = scale_cost.high_volume(counts, scale_cost.HIGH_VOLUME_CALLS)
+    floor = scale_cost.high_volume(counts, 0)
+    fixed = floor.monthly
+    lines = [
+        "## Cost per million Claude Code calls (issue 15)",
+        "",
+        f"A Claude Code call: a {counts.request_bytes // 1000} KB request and a 20 s stream. Prices: `bench/prices.py` "
+        "(us-east-1 list prices, each with its source and date). Counts measured by this run: "
+        f"{counts.record_wru:.1f} + {counts.body_wru:.0f} write units a call (partitions replay; bodies in S3), "
+        f"{counts.s3_puts:g} S3 PUTs, a {counts.message_bytes:,}-byte usage message, proxy peak RSS "
+        f"{counts.proxy_peak_rss_mib:.0f} MiB (1 x 20 MB reply) and {counts.proxy_rest_rss_mib:.0f} MiB at rest, "
+        f"{counts.proxy_cpu_ms:.2f} ms proxy CPU a call (whole path), {counts.ingest_cpu_ms:.2f} ms ingest CPU a record.",
+        "",
+        f"Proxy memory: the smallest Lambda size holding the peak RSS x {scale_cost.RSS_HEADROOM}: **{memory} MB**; "
+        f"the stack deploys {PROXY_MEMORY_MB} MB ({'the same' if memory == PROXY_MEMORY_MB else 'NOT the recommended size'}). "
+        f"Its CPU per call at that size: {counts.proxy_cpu_ms / scale_cost.vcpu_share(memory):.1f} ms.",
+        "",
+        f"Default deployment, per million calls (proxy at {memory} MB):",
+        "",
+        *_table(scale_cost.default_lines(counts, memory)),
+        "",
+        f"High-volume mode (`-c highVolume=true`), a month of {scale_cost.HIGH_VOLUME_CALLS:,} calls "
+        f"(${high.per_million:,.2f} per million):",
+        "",
+        *_table(high.lines),
+        "",
+        f"Its fixed cost (no calls): ${fixed:,.2f} a month; it costs less than the default deployment above "
+        f"{scale_cost.break_even_calls(counts, memory):,.0f} calls a month.",
+        "",
+        "Levers:",
+        "",
+        "| Lever | Measured | Effect |",
+        "|---|---|---|",
+    ]
+    for size in (1024, 512, 256, 128):
+        duration = size / 1024 * 20.02 * prices.LAMBDA_ARM_GB_SECOND * 1e6
+        fits = "holds" if size >= counts.proxy_peak_rss_mib * scale_cost.RSS_HEADROOM else "does not hold"
+        lines.append(
+            f"| Proxy at {size} MB | {fits} the {counts.proxy_peak_rss_mib:.0f} MiB peak; cold start "
+            f"{scale_cost.cold_start_ms(counts, size):,.0f} ms | duration ${duration:,.2f} per million |"
+        )
+    lines += [
+        f"| SnapStart (Python) at {memory} MB | snapshot cache + 10,000 restores a month: "
+        f"${scale_cost.snapstart_monthly(memory, 10_000):,.2f} | the {counts.cold_cpu_ms:.0f} ms of start-up CPU runs at publish time, "
+        "not in a caller's cold start; restore latency is not measurable here |",
+        "| Lambda Managed Instances | function URLs and RESPONSE_STREAM supported (Web Adapter's LMI example); "
+        "Python runs one process per concurrent request in the runtime, the Web Adapter forwards concurrent "
+        "requests to one uvicorn | duration no longer billed per stream second; three instances at least |",
+    ]
+    return [*lines, ""]
+
+
+def sections(results: Results) -> list[str]:
+    lines = _partitions(results.partitions) if results.partitions else []
+    counts = measured(results)
+    if counts is not None:
+        lines += _cost(counts)
+    return lines

@@ -1,0 +1,65 @@
+"""High-volume mode (`cdk deploy -c highVolume=true`): the proxy on Lambda Managed Instances.
+
+One execution environment serves many streams at once (the Web Adapter forwards concurrent requests
+to the one uvicorn), so a stream waiting on Anthropic costs no duration: the bill is the instances
+(EC2 on-demand plus Lambda's management fee), at least three of them (Lambda's default, one per
+availability zone), and the VPC they run in: one NAT gateway carries the Anthropic traffic and SQS,
+gateway endpoints (free) carry DynamoDB and S3. The function URL and its response streaming stay as
+they are. Its fixed cost and break-even volume: docs/benchmarks.md, "Cost per million Claude Code
+calls".
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+INSTANCE_TYPE = "c7g.large"  # 2 Graviton vCPUs, 4 GiB: the bench's cost model prices this one
+# Streams one environment takes at once: each holds ~1 MiB and a few ms of CPU (docs/benchmarks.md).
+STREAMS_PER_ENVIRONMENT = 64
+
+
+class ProxyInstances(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, proxy: lambda_.Function) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=3,
+            nat_gateways=1,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+                ec2.SubnetConfiguration(name="instances", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            ],
+            gateway_endpoints={
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+            },
+        )
+        acknowledge(
+            self.vpc,
+            "AwsSolutions-VPC7",
+            "Flow logs would add CloudWatch ingestion per GB of proxied traffic; the proxy's own logs say "
+            "who called what",
+        )
+        security_group = ec2.SecurityGroup(
+            self, "Instances", vpc=self.vpc, description="Codecosts proxy instances", allow_all_outbound=True
+        )
+        self.capacity = lambda_.CapacityProvider(
+            self,
+            "Capacity",
+            subnets=self.vpc.private_subnets,
+            security_groups=[security_group],
+            architectures=[lambda_.Architecture.ARM_64],
+            instance_type_filter=lambda_.InstanceTypeFilter.allow([ec2.InstanceType(INSTANCE_TYPE)]),
+        )
+        acknowledge(
+            self.capacity,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator]",
+            "Lambda's operator role for the instances it launches: AWS keeps this policy in step with what "
+            "Managed Instances need",
+        )
+        self.capacity.add_function(proxy, per_execution_environment_max_concurrency=STREAMS_PER_ENVIRONMENT)

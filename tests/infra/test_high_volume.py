@@ -1,0 +1,61 @@
+"""`-c highVolume=true` puts the proxy on Lambda Managed Instances: the same function URL and
+streaming, an arm64 capacity provider in a VPC with one NAT gateway; the default deploys none of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _kinds(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+@pytest.fixture(scope="module")
+def high_volume(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from infra.app import build_app
+    from infra.bundles import BUNDLES
+
+    placeholders = tmp_path_factory.mktemp("bundles")
+    for function in BUNDLES:
+        (placeholders / function).mkdir()
+        (placeholders / function / "placeholder.txt").write_text(function)
+    outdir = Path(tmp_path_factory.mktemp("cdk.out"))
+    app, stack = build_app(context={"bundleDir": str(placeholders), "highVolume": "true"}, outdir=str(outdir))
+    assembly = app.synth()  # cdk-nag runs here: a finding fails the synth
+    template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
+    return template
+
+
+def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: dict[str, Any]) -> None:
+    (provider,) = _kinds(high_volume, "AWS::Lambda::CapacityProvider")
+    assert provider["InstanceRequirements"]["Architectures"] == ["arm64"]
+    assert provider["InstanceRequirements"]["AllowedInstanceTypes"] == ["c7g.large"]
+    on_instances = [
+        function
+        for function in _kinds(high_volume, "AWS::Lambda::Function")
+        if "CapacityProviderConfig" in function
+    ]
+    assert [f["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] for f in on_instances] == [
+        "codecosts-proxy"
+    ]
+    config = on_instances[0]["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
+    assert config["PerExecutionEnvironmentMaxConcurrency"] == 64
+    assert on_instances[0]["Environment"]["Variables"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    (url,) = _kinds(high_volume, "AWS::Lambda::Url")
+    assert url["InvokeMode"] == "RESPONSE_STREAM"
+
+
+def test_high_volume_brings_one_nat_gateway_and_free_gateway_endpoints(high_volume: dict[str, Any]) -> None:
+    assert len(_kinds(high_volume, "AWS::EC2::NatGateway")) == 1
+    endpoints = _kinds(high_volume, "AWS::EC2::VPCEndpoint")
+    assert {e["VpcEndpointType"] for e in endpoints} == {"Gateway"}
+    services = {str(e["ServiceName"]) for e in endpoints}
+    assert any("dynamodb" in name for name in services) and any(".s3" in name for name in services)
+
+
+def test_the_default_deployment_has_no_vpc_or_instances(template_json: dict[str, Any]) -> None:
+    kinds = {r["Type"] for r in template_json["Resources"].values()}
+    assert not kinds & {"AWS::EC2::VPC", "AWS::EC2::NatGateway", "AWS::Lambda::CapacityProvider"}
