@@ -390,27 +390,7 @@ class _Counter:
 def _create_table(dynamodb: Any) -> None:
     from shared.resources import TABLE
 
-    keys = TABLE.key_attributes()
-    dynamodb.create_table(
-        TableName=_TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in keys],
-        KeySchema=[
-            {"AttributeName": TABLE.partition_key, "KeyType": "HASH"},
-            {"AttributeName": TABLE.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index.name,
-                "KeySchema": [
-                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in TABLE.indexes
-        ],
-    )
+    dynamodb.create_table(**TABLE.create_table_arguments(_TABLE))
 
 
 def _units_written(calls: list[tuple[str, dict[str, Any]]], table: Any) -> int:

@@ -262,30 +262,7 @@ def _table() -> None:
     from shared import resources
     from shared.settings import get_settings
 
-    definition = resources.TABLE
-    attributes: list[Any] = [
-        {"AttributeName": name, "AttributeType": "S"} for name in definition.key_attributes()
-    ]
-    boto3.client("dynamodb").create_table(
-        TableName=get_settings().table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=attributes,
-        KeySchema=[
-            {"AttributeName": definition.partition_key, "KeyType": "HASH"},
-            {"AttributeName": definition.sort_key, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index.name,
-                "KeySchema": [
-                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for index in definition.indexes
-        ],
-    )
+    boto3.client("dynamodb").create_table(**resources.TABLE.create_table_arguments(get_settings().table_name))
 
 
 def _reads(meter: Meter) -> dict[str, dict[str, float]]:

@@ -9,6 +9,7 @@ leftover), and every function reads the real names from its environment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,33 @@ class TableDefinition:
         for index in self.indexes:
             names += [index.partition_key, index.sort_key]
         return names
+
+    def create_table_arguments(self, table_name: str) -> dict[str, Any]:
+        """DynamoDB CreateTable's arguments for this table: what the benches' in-process moto uses
+        (the local stack and the tests create it from the synthesized template instead)."""
+
+        def keys(partition: str, sort: str) -> list[dict[str, str]]:
+            return [
+                {"AttributeName": partition, "KeyType": "HASH"},
+                {"AttributeName": sort, "KeyType": "RANGE"},
+            ]
+
+        return {
+            "TableName": table_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"} for name in self.key_attributes()
+            ],
+            "KeySchema": keys(self.partition_key, self.sort_key),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": index.name,
+                    "KeySchema": keys(index.partition_key, index.sort_key),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for index in self.indexes
+            ],
+        }
 
 
 @dataclass(frozen=True)
