@@ -231,11 +231,13 @@ class Alerts:
         is claimed: what is left goes at the next check, never lost to a caller's timeout."""
         sent = 0
         channels = self.channels.senders(settings)
+        alerts = list(alerts)
+        done = self.store.sent(tenant_id, ((alert.key, channel) for alert in alerts for channel in channels))
         for alert in alerts:
             for channel, deliver in channels.items():
                 if deadline is not None and time.monotonic() >= deadline:
                     return sent
-                if not self.store.claim(tenant_id, alert.key, channel):
+                if (alert.key, channel) in done or not self.store.claim(tenant_id, alert.key, channel):
                     continue
                 try:
                     deliver(tenant_id, alert, deadline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -61,6 +62,25 @@ class AlertStore(Store):
 
     def _marker_key(self, tenant_id: str, alert_key: str, channel: str) -> dict[str, str]:
         return {"pk": layout.tenant_pk(tenant_id), "sk": layout.alert_sent_sk(alert_key, channel)}
+
+    def sent(self, tenant_id: str, wanted: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (alert key, channel) pairs were already sent: read before claiming, since a claim the
+        table refuses costs a write unit each time, and a reached threshold is checked after every
+        batch until the month ends. Eventually consistent: a pair missed here is refused by `claim`."""
+        keys = {pair: self._marker_key(tenant_id, *pair) for pair in dict.fromkeys(wanted)}
+        by_sk = {key["sk"]: pair for pair, key in keys.items()}
+        found: set[tuple[str, str]] = set()
+        client = self.table.meta.client
+        batch = list(keys.values())
+        for start in range(0, len(batch), 100):
+            request: dict[str, Any] = {self.table_name: {"Keys": batch[start : start + 100]}}
+            while request:
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    if item.get("state") == "sent":
+                        found.add(by_sk[str(item["sk"])])
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def claim(self, tenant_id: str, alert_key: str, channel: str) -> bool:
         """True for the one caller that gets to send this alert on this channel (a conditional put:

@@ -158,3 +158,25 @@ def test_a_batch_without_time_left_sends_nothing_and_the_next_one_sends_it(
     ingest(budgeted, third)
     assert [alert["details"]["threshold_pct"] for alert in webhook.received] == [80]
     assert len(emails(budgeted["email"])) == 1
+
+
+def test_a_threshold_already_sent_is_read_not_claimed_again(
+    budgeted: dict[str, Any], webhook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third, fourth = calls(budgeted["endpoint"]["id"], 4)
+    ingest(budgeted, first, second, third, fourth)  # 114%: 80 and 100 sent on both channels
+    assert [alert["details"]["threshold_pct"] for alert in webhook.received] == [80, 100]
+
+    # Every later batch of the month finds both thresholds reached: it reads the markers once, and
+    # tries no claim (a claim the table refuses would cost a write unit each time).
+    claims: list[tuple[str, str]] = []
+    store = budgeted["alerts"].store
+    claim = store.claim
+    monkeypatch.setattr(
+        store,
+        "claim",
+        lambda tenant, key, channel: claims.append((key, channel)) or claim(tenant, key, channel),
+    )
+    ingest(budgeted, *calls(budgeted["endpoint"]["id"], 1))
+    assert claims == []
+    assert [alert["details"]["threshold_pct"] for alert in webhook.received] == [80, 100]
