@@ -394,21 +394,31 @@ def _create_table(dynamodb: Any) -> None:
 
 
 def _units_written(calls: list[tuple[str, dict[str, Any]]], table: Any) -> int:
-    """Write units of the DynamoDB writes made: each item as it stands after the write."""
+    """Write units of the DynamoDB writes made: each item as it stands after the write, in the table
+    (twice inside a transaction) and once more in each index whose key it carries."""
+    from shared.resources import TABLE
+
     units = 0
     for operation, params in calls:
         if operation == "TransactWriteItems":
-            for action in params["TransactItems"]:
-                ((kind, spec),) = action.items()
-                units += write_units(_size_after(kind, spec, table), transactional=True)
+            writes = [(*action.items(), True) for action in params["TransactItems"]]
         elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            units += write_units(
-                _size_after(operation.removesuffix("Item"), params, table), transactional=False
+            writes = [((operation.removesuffix("Item"), params), False)]
+        else:
+            continue
+        for (kind, spec), transactional in writes:
+            item = _item_after(kind, spec, table)
+            size = item_size(item)
+            units += write_units(size, transactional=transactional)
+            units += sum(
+                write_units(size, transactional=False)
+                for index in TABLE.indexes
+                if index.partition_key in item
             )
     return units
 
 
-def _size_after(kind: str, spec: dict[str, Any], table: Any) -> int:
+def _item_after(kind: str, spec: dict[str, Any], table: Any) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
     if kind == "Put":
@@ -418,11 +428,11 @@ def _size_after(kind: str, spec: dict[str, Any], table: Any) -> int:
             typed = all(isinstance(value, dict) and len(value) == 1 for value in item.values())
             if typed:
                 item = {name: deserializer.deserialize(value) for name, value in item.items()}
-        return item_size(item)
+        return dict(item)
     key = spec["Key"]
     if all(isinstance(value, dict) for value in key.values()):
         key = {name: TypeDeserializer().deserialize(value) for name, value in key.items()}
-    return item_size(table.get_item(Key=key).get("Item") or key)
+    return dict(table.get_item(Key=key).get("Item") or key)
 
 
 def _today_body_item(request: bytes, response: bytes) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from shared.store import layout
 from shared.store.usage_records import UsageStore, usage_record
 from shared.usage import read_json_usage, read_stream_usage
 from shared.usage_event import BodyRef, UsageEvent
-from shared.usage_record import TOKEN_KINDS
+from shared.usage_record import TOKEN_KINDS, record_view
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
 EXPECTED = json.loads((FIXTURES / "expected-usage.json").read_text())
@@ -92,13 +92,14 @@ def table() -> Any:
 
 
 def stored(tenant: str, usage_id: str) -> dict[str, Any]:
+    """The record's item, with every field (those at their default are not stored)."""
     item = (
         table()
         .get_item(Key={"pk": layout.usage_pk(tenant, usage_id), "sk": layout.usage_sk(usage_id)})
         .get("Item")
     )
     assert item is not None
-    return item
+    return {**item, **record_view(usage_record(item), None)}
 
 
 def aggregate(tenant: str, day: str, model: str, endpoint: str = "EP1") -> dict[str, Any]:

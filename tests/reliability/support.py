@@ -21,8 +21,9 @@ from shared.settings import Settings, get_settings
 from shared.store import layout
 from shared.store.api_keys import ApiKeyStore
 from shared.store.rate_limits import Decision, RateLimit, RateLimiter
-from shared.store.usage_records import UsageStore
+from shared.store.usage_records import UsageStore, usage_record
 from shared.store.usage_writes import Retries
+from shared.usage_record import record_view
 from tests.fakes.servers import read_body
 
 Message = MutableMapping[str, Any]
@@ -116,7 +117,11 @@ def usage_items(tenant_id: str) -> list[dict[str, Any]]:
             if "LastEvaluatedKey" not in page:
                 break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda item: str(item["sk"]))
+    # With every field: those at their default are not stored.
+    return sorted(
+        ({**item, **record_view(usage_record(item), None)} for item in items),
+        key=lambda item: str(item["sk"]),
+    )
 
 
 def aggregate_requests(tenant_id: str) -> int:
