@@ -61,6 +61,8 @@ def test_reconcile_gets_only_what_it_calls(template_json: dict[str, Any]) -> Non
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:Query",
+        # The alerts' sent markers, read at once before any is claimed.
+        "dynamodb:BatchGetItem",
         # The drift and unrecorded-spend alerts after a sync, by email.
         "sns:Publish",
         "kms:Decrypt",
