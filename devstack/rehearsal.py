@@ -343,6 +343,9 @@ class _LocalStack:
             attributes: dict[Any, str] = {}
             if "VisibilityTimeout" in props:
                 attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+            # AWS's default when the template says nothing (moto's is 1 MiB): a message the deployed
+            # queue would refuse is refused locally too.
+            attributes["MaximumMessageSize"] = str(props.get("MaximumMessageSize", 262_144))
             if "MessageRetentionPeriod" in props:
                 attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
             if "RedrivePolicy" in props:

@@ -67,6 +67,10 @@ class QueueDefinition:
     visibility_timeout_seconds: int
     max_receive_count: int
     dead_letter_name: str
+    # Set on the queue and its dead-letter queue: SQS takes up to 1 MiB a message, but only when the
+    # queue says so (CreateQueue's default is 256 KiB), and the usage message carries compressed bodies
+    # up to `inline_body_limit`.
+    max_message_bytes: int = 1_048_576
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Messaging(Construct):
             self,
             "UsageDeadLetterQueue",
             retention_period=Duration.days(14),
+            max_message_size_bytes=USAGE_QUEUE.max_message_bytes,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
@@ -35,6 +36,7 @@ class Messaging(Construct):
             "UsageQueue",
             visibility_timeout=Duration.seconds(USAGE_QUEUE.visibility_timeout_seconds),
             retention_period=Duration.days(4),
+            max_message_size_bytes=USAGE_QUEUE.max_message_bytes,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(

@@ -19,6 +19,15 @@ def shard_of(identifier: str) -> int:
     return int.from_bytes(digest, "big") % USAGE_SHARDS
 
 
+def _in_shard(prefix: str, identifier: str) -> str:
+    return f"{prefix}#{shard_of(identifier)}"
+
+
+def _every_shard(prefix: str) -> list[str]:
+    """The partition keys of every shard of `prefix`: what a read of the whole list queries."""
+    return [f"{prefix}#{shard}" for shard in range(USAGE_SHARDS)]
+
+
 def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
@@ -49,29 +58,29 @@ def usage_sk(usage_id: str) -> str:
 
 def usage_pk(tenant_id: str, usage_id: str) -> str:
     """The record's partition: the tenant's shard for this id."""
-    return f"TENANT#{tenant_id}#U#{shard_of(usage_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#U", usage_id)
 
 
 def usage_pks(tenant_id: str) -> list[str]:
-    return [f"TENANT#{tenant_id}#U#{shard}" for shard in range(USAGE_SHARDS)]
+    return _every_shard(f"TENANT#{tenant_id}#U")
 
 
 def usage_by_endpoint_pk(tenant_id: str, endpoint_id: str, usage_id: str) -> str:
     """gsi1: one endpoint's records, sharded like the records (one endpoint may carry all calls)."""
-    return f"TENANT#{tenant_id}#EP#{endpoint_id}#{shard_of(usage_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#EP#{endpoint_id}", usage_id)
 
 
 def usage_by_endpoint_pks(tenant_id: str, endpoint_id: str) -> list[str]:
-    return [f"TENANT#{tenant_id}#EP#{endpoint_id}#{shard}" for shard in range(USAGE_SHARDS)]
+    return _every_shard(f"TENANT#{tenant_id}#EP#{endpoint_id}")
 
 
 def usage_by_credential_pk(tenant_id: str, api_key_id: str, usage_id: str) -> str:
     """gsi2: one API key's records, sharded like the records."""
-    return f"TENANT#{tenant_id}#CRED#{api_key_id}#{shard_of(usage_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#CRED#{api_key_id}", usage_id)
 
 
 def usage_by_credential_pks(tenant_id: str, api_key_id: str) -> list[str]:
-    return [f"TENANT#{tenant_id}#CRED#{api_key_id}#{shard}" for shard in range(USAGE_SHARDS)]
+    return _every_shard(f"TENANT#{tenant_id}#CRED#{api_key_id}")
 
 
 def usage_by_session_pk(tenant_id: str, session_id: str) -> str:
@@ -81,7 +90,7 @@ def usage_by_session_pk(tenant_id: str, session_id: str) -> str:
 
 def session_pk(tenant_id: str, session_id: str) -> str:
     """The partition of a session's aggregate item: the tenant's shard for this session."""
-    return f"TENANT#{tenant_id}#S#{shard_of(session_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#S", session_id)
 
 
 def session_sk(session_id: str) -> str:
@@ -91,11 +100,11 @@ def session_sk(session_id: str) -> str:
 
 def sessions_pk(tenant_id: str, session_id: str) -> str:
     """gsi3 partition listing the session aggregates of one shard, sorted by `session_order_sk`."""
-    return f"TENANT#{tenant_id}#SESSIONS#{shard_of(session_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#SESSIONS", session_id)
 
 
 def sessions_pks(tenant_id: str) -> list[str]:
-    return [f"TENANT#{tenant_id}#SESSIONS#{shard}" for shard in range(USAGE_SHARDS)]
+    return _every_shard(f"TENANT#{tenant_id}#SESSIONS")
 
 
 def session_order_sk(last_at: str, session_id: str) -> str:
@@ -144,11 +153,11 @@ def aggregate_pk(tenant_id: str, endpoint_id: str) -> str:
     """The partition of an endpoint's aggregate rows (day, month): the tenant's shard for the endpoint.
     One endpoint is held to a few calls a second by its rate limit, so spreading endpoints spreads the
     aggregates' writes."""
-    return f"TENANT#{tenant_id}#A#{shard_of(endpoint_id)}"
+    return _in_shard(f"TENANT#{tenant_id}#A", endpoint_id)
 
 
 def aggregate_pks(tenant_id: str) -> list[str]:
-    return [f"TENANT#{tenant_id}#A#{shard}" for shard in range(USAGE_SHARDS)]
+    return _every_shard(f"TENANT#{tenant_id}#A")
 
 
 def endpoint_month_sk(endpoint_id: str, month: str) -> str:

@@ -535,3 +535,14 @@ def test_reservations_lambda_would_refuse_fail_at_synth() -> None:
     with pytest.raises(ValueError, match="ingestReservedConcurrency"):
         Concurrency(proxy=None, api=None, export=None, ingest=2).check(1000)
     Concurrency(proxy=None, api=None, export=None, ingest=None).check(10)
+
+
+def test_the_queues_take_a_usage_message_with_its_bodies_inline(template_json: dict[str, Any]) -> None:
+    # CreateQueue's default is 256 KiB: a message the proxy sends inline must fit what the queue says.
+    from functions.proxy.publisher import MESSAGE_OVERHEAD
+    from shared.settings import Settings
+
+    queues = _resources(template_json, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    for queue in queues.values():
+        assert queue["Properties"]["MaximumMessageSize"] >= Settings().inline_body_limit + MESSAGE_OVERHEAD
