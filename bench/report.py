@@ -361,7 +361,7 @@ def render(results: Results) -> str:
         f"- Load average (1 min): {results.machine['load']}; other work on the machine slows both sides, and",
         "  the proxy's side more (it has more to do): compare runs made at similar loads.",
         "- Processes: moto (the local AWS: slug lookup, rate limit counters, usage queue, bodies bucket; under",
-        "  uvicorn with keep-alive and devstack's moto patches, `devstack/moto_server.py`), the bench upstream (`bench/upstream.py`, bare",
+        "  devstack's WSGI server (one thread per kept-alive connection) and devstack's moto patches, `devstack/moto_server.py`), the bench upstream (`bench/upstream.py`, bare",
         "  asyncio), the proxy as `functions/proxy/run.sh` starts it",
         "  (uvicorn, one worker, uvloop + httptools), and the client (`bench/client.py`, bare asyncio, the",
         "  same for direct and proxied calls). All four share the machine's cores.",

@@ -1,9 +1,6 @@
 """The local AWS: moto's server app in a process of its own, with devstack's patch set
-(devstack/moto_patches), served by uvicorn.
-
-uvicorn rather than moto's own werkzeug server: werkzeug ends every response with `Connection: close`,
-so each boto3 call opened a TCP connection and moto a thread for it, which AWS never makes a client
-do. uvicorn keeps connections alive and runs the same WSGI app in its pool of threads.
+(devstack/moto_patches), served by devstack/wsgi_server.py: each kept-alive connection answered by
+one thread (see there why neither moto's werkzeug server nor uvicorn).
 
 One addition, for `make dev`'s snapshot (devstack/state.py): `GET /_devstack/tables/<name>` answers a
 table's items, one DynamoDB JSON item a line, and `PUT` with such lines puts them back. Read and
@@ -17,17 +14,15 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import uvicorn
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.utilities import DynamoJsonEncoder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from devstack import moto_patches
+from devstack import moto_patches, wsgi_server
 from devstack.rehearsal import REGION, judge_transactions_by_item
 
 TABLES_PATH = "/_devstack/tables/"
@@ -91,17 +86,8 @@ def main(argv: list[str]) -> None:
     # The rehearsal's IAM enforcement judges transactions item by item, as AWS does, in the process
     # that serves: without it moto would refuse every transaction (no role grants the whole call).
     judge_transactions_by_item()
-    warnings.simplefilter("ignore", DeprecationWarning)  # uvicorn's WSGI interface
     app = with_table_snapshots(DomainDispatcherApplication(create_backend_app))
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(argv[0]),
-        interface="wsgi",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-    )
+    wsgi_server.serve(app, "127.0.0.1", int(argv[0]))
 
 
 if __name__ == "__main__":
