@@ -92,6 +92,7 @@ def main() -> None:
     started = _step("cold start: handler imports in fresh interpreters")
     results.imports = coldstart.measure(runs=3 if args.quick else 9, venv_runs=1 if args.quick else 3)
     results.cold_cpu_ms = coldstart.proxy_cold_cpu_ms(runs=3 if args.quick else 9)
+    results.restored_cpu_ms = coldstart.proxy_restored_cpu_ms(runs=3 if args.quick else 9)
     results.seconds["imports"] = time.monotonic() - started
     started = _step("one tenant at 200 calls/s: units per partition key")
     results.partitions = partitions.run(args.quick)

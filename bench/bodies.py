@@ -328,6 +328,12 @@ def _value_size(value: Any) -> int:
     raise TypeError(type(value))
 
 
+# S3 bills these at the PUT rate ("PUT, COPY, POST, LIST requests"); GetObject and HeadObject at the GET rate.
+_PUT_PRICED = frozenset(
+    {"PutObject", "CopyObject", "ListObjectsV2", "PutObjectTagging", "CreateMultipartUpload"}
+)
+
+
 def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
@@ -348,6 +354,7 @@ class BodiesResult:
     per_call_compressed_bytes: int = 0  # each call compressed alone: what the base saves over that
     message_bytes: list[int] = field(default_factory=list)
     s3_requests: list[int] = field(default_factory=list)  # proxy + ingest, per call
+    s3_puts: list[int] = field(default_factory=list)  # of which priced as PUTs (the rest are GETs)
     write_units: list[int] = field(default_factory=list)  # the ingest's writes, per call
     body_write_units_today: list[int] = field(default_factory=list)
     s3_requests_today: list[int] = field(default_factory=list)
@@ -516,11 +523,13 @@ def _run(turns: int) -> BodiesResult:
         began = time.process_time()
         event, message = publisher.message(record)
         result.proxy_ms.append((time.process_time() - began) * 1000)
-        proxy_s3 = len(s3_calls.take())
+        proxy_s3 = s3_calls.take()
         began = time.process_time()
         assert ingest.ingest(event)
         result.ingest_ms.append((time.process_time() - began) * 1000)
-        result.s3_requests.append(proxy_s3 + len(s3_calls.take()))
+        made = [operation for operation, _ in proxy_s3 + s3_calls.take()]
+        result.s3_requests.append(len(made))
+        result.s3_puts.append(sum(operation in _PUT_PRICED for operation in made))
         result.write_units.append(_units_written(table_calls.take(), store.table))
         body_units, today_s3 = _today_body_item(request, response)
         result.body_write_units_today.append(body_units)

@@ -189,3 +189,53 @@ def proxy_cold_cpu_ms(runs: int = 5) -> list[float]:
         )
         times.append(float(done.stdout.strip().splitlines()[-1]) * 1000)
     return times
+
+
+# A restored proxy's first call (bench/restored_probe.py), in a fresh interpreter from the bundle.
+def proxy_restored_cpu_ms(runs: int = 5) -> list[float]:
+    """CPU time (ms) a SnapStart restore leaves to a caller: the after-restore hook and the first
+    call (a Claude-shaped stream from the bench upstream), measured after the before-checkpoint hook
+    ran in the same process, as it runs before the snapshot. AWS's own calls are answered
+    in-process (bench/restored_probe.py says what that leaves out)."""
+    from devstack.processes import free_port
+    from infra.bundles import lambda_python
+
+    python, version = lambda_python()
+    bundle = host_bundles(version)["proxy"]
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    upstream = subprocess.Popen(  # noqa: S603 - this interpreter, the bench's own upstream
+        [sys.executable, "-m", "bench.upstream", str(port)], cwd=root
+    )
+    try:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(Path.home()),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "CODECOSTS_TABLE_NAME": "codecosts",
+            "CODECOSTS_BODIES_BUCKET": "bodies",
+            "CODECOSTS_USAGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/codecosts-usage",
+            "CODECOSTS_SERVER_SECRET": "bench-secret-" + "0" * 32,
+            "CODECOSTS_UPSTREAM_URL": f"http://127.0.0.1:{port}",
+        }
+        probe = root / "bench" / "restored_probe.py"
+        times = []
+        for _ in range(runs):
+            done = subprocess.run(  # noqa: S603 - our own interpreter, our own probe
+                [python, "-I", "-S", "-B", str(probe), str(bundle)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"the restored proxy probe failed:\n{done.stderr[-4000:]}")
+            times.append(float(done.stdout.strip().splitlines()[-1]))
+        return times
+    finally:
+        upstream.terminate()
+        upstream.wait()

@@ -105,6 +105,7 @@ class Results:
     bodies: bodies.BodiesResult | None = None
     partitions: PartitionResult | None = None
     cold_cpu_ms: list[float] = field(default_factory=list)  # the proxy's start-up and first clients
+    restored_cpu_ms: list[float] = field(default_factory=list)  # SnapStart: restore hook + first call
     seconds: dict[str, float] = field(default_factory=dict)
 
 

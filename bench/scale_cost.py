@@ -28,6 +28,9 @@ MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
 RSS_HEADROOM = 1.25  # the memory size must hold the largest measured peak RSS with this margin
 LMI_CPU_UTILISATION = 0.5  # the capacity provider's target (AverageCPUUtilization) the fleet runs at
 REPLY_BYTES = 10_000  # a Claude Code reply's SSE bytes (input of the egress line)
+# Assumed, not measured: one call in a hundred starts a new environment (a restore). Its charge is
+# small either way: the restore line of the default table.
+RESTORES_PER_MILLION = 10_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Measured:
     record_wru: float  # per call: record, indexes, aggregates, session rows, rate counters (partitions)
     body_wru: float  # per call: the body's writes (today: the inline body item of a 90 KB request)
     s3_puts: float  # per call, on the write path
+    s3_gets: float  # per call, on the write path (a session's base, read to compress against)
     message_bytes: int  # the usage message of a Claude Code call
     proxy_peak_rss_mib: float  # the largest peak measured (1 x 20 MB reply)
     proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
@@ -42,6 +46,7 @@ class Measured:
     proxy_cpu_ms: float  # per call, whole path (its AWS SDK work included), at a full core
     ingest_cpu_ms: float  # per record
     cold_cpu_ms: float  # interpreter + imports + the first request's clients
+    restored_cpu_ms: float  # SnapStart: the after-restore hook and the first call (bench/restored_probe.py)
     request_bytes: int = 90_000
 
 
@@ -65,6 +70,12 @@ def vcpu_share(memory_mb: int) -> float:
 def cold_start_ms(measured: Measured, memory_mb: int) -> float:
     """The proxy's cold start CPU stretched by the vCPU share Lambda gives `memory_mb`."""
     return measured.cold_cpu_ms / vcpu_share(memory_mb)
+
+
+def restored_start_ms(measured: Measured, memory_mb: int) -> float:
+    """The same under SnapStart, as deployed: what a restored environment still runs for its first
+    call, stretched the same way (AWS's restore itself comes on top: not measurable here)."""
+    return measured.restored_cpu_ms / vcpu_share(memory_mb)
 
 
 def _shared_lines(measured: Measured) -> list[Line]:
@@ -96,7 +107,11 @@ def _shared_lines(measured: Measured) -> list[Line]:
             f"+ {measured.body_wru:.0f} for the body",
         ),
         Line("DynamoDB reads", 0.5 * prices.DYNAMODB_RRU * million, "slug lookup, at most one a call"),
-        Line("S3", measured.s3_puts * prices.S3_PUT * million, f"{measured.s3_puts:g} PUTs a call"),
+        Line(
+            "S3",
+            (measured.s3_puts * prices.S3_PUT + measured.s3_gets * prices.S3_GET) * million,
+            f"{measured.s3_puts:.2f} PUTs and {measured.s3_gets:.2f} GETs a call",
+        ),
         Line(
             "Data out to the internet",
             out_gb * prices.DATA_OUT_GB * million,
@@ -115,6 +130,11 @@ def default_lines(measured: Measured, memory_mb: int) -> list[Line]:
             f"{memory_mb} MB x {seconds:.2f} s: billed for the whole stream",
         ),
         Line("Lambda proxy requests", prices.LAMBDA_REQUEST * 1e6, "function URL: no extra charge"),
+        Line(
+            "SnapStart",
+            snapstart_monthly(memory_mb, RESTORES_PER_MILLION),
+            f"the snapshot cached for a month of a million calls, {RESTORES_PER_MILLION:,} restores",
+        ),
         *_shared_lines(measured),
     ]
 

@@ -187,6 +187,47 @@ class AdaptedFunction:
         self._reader = threading.Thread(target=self._relay_output, name=f"{self.name}-output", daemon=True)
         self._reader.start()
         deadline = time.monotonic() + timeout
+        self._wait_until_ready(deadline, timeout)
+        if self.snapstart_hooks:
+            self._snapshot_and_restore()
+            self._wait_until_ready(deadline, timeout)
+
+    @property
+    def snapstart_hooks(self) -> tuple[str, str] | None:
+        """(before checkpoint, after restore) paths, when the function has them: the stack sets them
+        only on a function that runs under SnapStart."""
+        before = self.environment.get("AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH")
+        after = self.environment.get("AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH")
+        return (before or "", after or "") if before or after else None
+
+    def _snapshot_and_restore(self) -> None:
+        """SnapStart's lifecycle as the adapter drives it: the before-checkpoint hook once the app is
+        ready (a failure fails publishing the version), then, as in a restored environment, the
+        after-restore hook and the readiness check again before the first invocation. No snapshot is
+        taken here: the hooks run in the same process, so a hook that breaks the app breaks it here."""
+        assert self.snapstart_hooks is not None
+        for moment, path in zip(("before-checkpoint", "after-restore"), self.snapstart_hooks, strict=True):
+            if not path:
+                continue
+            connection = http.client.HTTPConnection(self.readiness.host, self.readiness.port, timeout=60)
+            try:
+                connection.request("POST", path)
+                response = connection.getresponse()
+                body = response.read(300).decode(errors="replace")
+            except OSError as error:
+                self._fail(
+                    f"did not answer its SnapStart {moment} hook POST {path} ({error.__class__.__name__})"
+                )
+            finally:
+                connection.close()
+            if not 200 <= response.status < 300:
+                self._fail(
+                    f"answered its SnapStart {moment} hook POST {path} with {response.status} {body}: in AWS "
+                    "the adapter fails that phase, and publishing the version fails"
+                )
+
+    def _wait_until_ready(self, deadline: float, timeout: float) -> None:
+        assert self._process is not None
         while True:
             seen = self.readiness.probe()
             if seen is None:

@@ -101,6 +101,8 @@ class CodecostsStack(Stack):
             upstream_url=config.upstream_url,
             api_environment=config.api_environment(),
             concurrency=config.concurrency,
+            # Managed instances keep their environments running: nothing to restore.
+            snap_start=not config.high_volume,
         )
         if config.high_volume:
             ProxyInstances(self, "ProxyInstances", proxy=functions.proxy)

@@ -12,3 +12,9 @@ LAMBDA_REQUEST_PAYLOAD_BYTES = 6 * 1024 * 1024
 # apps answer 200 there themselves: no table, no rate limit, no dashboard build, so a cold start
 # cannot wait on any of them.
 READINESS_CHECK_PATH = "/ready"
+
+# SnapStart's two moments, bridged to an app by the Lambda Web Adapter (v1.1.0+: its
+# AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH and AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH). The adapter posts
+# to them from inside the sandbox and answers 403 to anyone else who asks for them.
+SNAPSTART_BEFORE_CHECKPOINT_PATH = "/_snapstart/before-checkpoint"
+SNAPSTART_AFTER_RESTORE_PATH = "/_snapstart/after-restore"

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from functions.proxy import snapstart
 from functions.proxy.budgets import BudgetGuard
 from functions.proxy.forwarding import caller_credential, has_control_characters, upstream_request_headers
 from functions.proxy.limits import Counting, ProxyLimits
@@ -42,7 +43,12 @@ from shared import aws
 from shared.client_ip import client_ip
 from shared.credentials import credential_hint, fingerprint_credential
 from shared.developers import attribute, may_name_a_developer
-from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES, READINESS_CHECK_PATH
+from shared.hosting import (
+    LAMBDA_REQUEST_PAYLOAD_BYTES,
+    READINESS_CHECK_PATH,
+    SNAPSTART_AFTER_RESTORE_PATH,
+    SNAPSTART_BEFORE_CHECKPOINT_PATH,
+)
 from shared.ids import new_id
 from shared.models import SlugTarget
 from shared.observability import PublishMetrics, logger
@@ -58,6 +64,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+_SNAPSTART_HOOKS = (SNAPSTART_BEFORE_CHECKPOINT_PATH, SNAPSTART_AFTER_RESTORE_PATH)
 _PREFIX = "/proxy/"
 # Path after the slug -> (upstream path, whether the call is logged). count_tokens is not logged.
 _ROUTES = {
@@ -193,16 +200,16 @@ class ProxyApp:
         self._limiter = limiter
         self._budgets = budgets
         self._ready = False
+        self._served = False  # a proxied call arrived (the SnapStart warm-up may no longer run)
         self.first_bytes = FirstByteGate()
 
     def _prepare(self) -> None:
         """Done on the first request, so that importing the app needs no configuration."""
-        settings = self._settings or get_settings()
+        settings = self.settings = self._settings or get_settings()
         self.secret = settings.secret_bytes()
         self.upstream = Upstream(settings)
-        self.slugs = SlugCache(
-            self._endpoints or EndpointStore(settings.table_name), settings.lookup_cache_seconds
-        )
+        self.endpoints: SlugResolver = self._endpoints or EndpointStore(settings.table_name)
+        self.slugs = SlugCache(self.endpoints, settings.lookup_cache_seconds)
         self.publisher = self._publisher or UsagePublisher(
             queue_url=settings.usage_queue_url,
             bucket=settings.bodies_bucket,
@@ -212,9 +219,8 @@ class ProxyApp:
         )
         limiter = self._limiter or RateLimiter(settings.table_name)
         self.limits = ProxyLimits(limiter, _ROUTE_LIMITS)
-        self.budgets = self._budgets or BudgetGuard(
-            UsageStore(settings.table_name, settings.bodies_bucket), settings.lookup_cache_seconds
-        )
+        self.spend = UsageStore(settings.table_name, settings.bodies_bucket)
+        self.budgets = self._budgets or BudgetGuard(self.spend, settings.lookup_cache_seconds)
         self._ready = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -249,9 +255,12 @@ class ProxyApp:
         if route is None or scope["method"] != "POST":
             if path == READINESS_CHECK_PATH and scope["method"] == "GET":
                 await _send_json(send, 200, {"status": "ready"})
+            elif path in _SNAPSTART_HOOKS and scope["method"] == "POST":
+                await self._snapstart(path, send)
             else:
                 await _reply(send, 404, "Not found")
             return
+        self._served = True
         if _declared_too_large(scope["headers"]):
             # Refused before anything else, as AWS refuses it before the function runs.
             await _request_too_large(send)
@@ -327,6 +336,28 @@ class ProxyApp:
             if waiting:
                 gate.answered()
             await side.settle()
+
+    async def _snapstart(self, path: str, send: Send) -> None:
+        """The Lambda Web Adapter's SnapStart hooks (functions/proxy/snapstart.py)."""
+        if path == SNAPSTART_BEFORE_CHECKPOINT_PATH:
+            if self._served:
+                # The warm-up answers AWS calls in-process: never beside a real call.
+                await _reply(send, 409, "Calls were served already")
+                return
+            try:
+                if not self._ready:
+                    self._prepare()
+                failed = await asyncio.to_thread(snapstart.before_checkpoint, self)
+            except Exception as error:
+                # Publishing the version fails: a proxy that cannot start must not be snapshotted.
+                logger.error("Proxy not configured", extra={"error": str(error)})
+                await _reply(send, 500, "Internal server error")
+                return
+            await _send_json(send, 200, {"warmed": True, "failed": failed})
+            return
+        if self._ready:
+            snapstart.after_restore(self)
+        await _send_json(send, 200, {"restored": True})
 
     async def _forward(
         self,

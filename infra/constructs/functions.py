@@ -18,7 +18,11 @@ from infra.constructs.api import EXPORT_TIMEOUT
 from infra.constructs.messaging import Messaging
 from infra.constructs.storage import Storage
 from infra.nag import acknowledge
-from shared.hosting import READINESS_CHECK_PATH
+from shared.hosting import (
+    READINESS_CHECK_PATH,
+    SNAPSTART_AFTER_RESTORE_PATH,
+    SNAPSTART_BEFORE_CHECKPOINT_PATH,
+)
 from shared.resources import BODIES_BUCKET, INGEST_MEMORY_MB, INGEST_TIMEOUT_SECONDS, TABLE
 
 # AWS Lambda Web Adapter, arm64 layer published by AWS (account 753240598075) in every commercial
@@ -27,7 +31,8 @@ WEB_ADAPTER_LAYER_VERSION = 30
 WEB_ADAPTER_LAYER_ACCOUNT = "753240598075"
 
 # The bundles' wheels are built for this Python version: one setting for both.
-RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
+# SnapStart supports Python 3.12 and later (AWS's SnapStart page, "Supported features and limitations").
+RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON, supports_snap_start=True)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 ADAPTER_PORT = "8000"  # where run.sh starts uvicorn, inside the sandbox
 # Where the functions' EMF metrics go (shared/observability.py); each carries a `service` dimension.
@@ -96,6 +101,8 @@ class FunctionSpec:
     bundle: str | None = None  # its bundle (a folder under functions/), when not `name`
     # Concurrency reserved for it, which is also its ceiling (infra/stack.py's Concurrency); None: shared.
     reserved_concurrency: int | None = None
+    # Environments restored from a snapshot of an initialised one (published versions only).
+    snap_start: bool = False
 
 
 def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -> lambda_.Function:
@@ -134,6 +141,7 @@ def codecosts_function(scope: Construct, spec: FunctionSpec, bundle_dir: Path) -
         tracing=lambda_.Tracing.ACTIVE,
         layers=list(spec.layers),
         reserved_concurrent_executions=spec.reserved_concurrency,
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if spec.snap_start else None,
         environment={
             "POWERTOOLS_SERVICE_NAME": service_name(spec.name),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -167,6 +175,7 @@ class Functions(Construct):
         upstream_url: str,
         api_environment: Mapping[str, str],
         concurrency: Concurrency,
+        snap_start: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         table = storage.table
@@ -201,6 +210,13 @@ class Functions(Construct):
             "AWS_LWA_READINESS_CHECK_HEALTHY_STATUS": "200",
         }
 
+        # A cold start is a restore: the imports and the first call's work (functions/proxy/snapstart.py)
+        # run once, when a version is published, at full speed, instead of in each new environment at
+        # the proxy's small CPU share (docs/benchmarks.md, "Cold start").
+        snapstart_hooks = {
+            "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": SNAPSTART_BEFORE_CHECKPOINT_PATH,
+            "AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH": SNAPSTART_AFTER_RESTORE_PATH,
+        }
         self.proxy = codecosts_function(
             self,
             FunctionSpec(
@@ -217,9 +233,11 @@ class Functions(Construct):
                 environment={
                     **common,
                     **streaming_adapter,
+                    **(snapstart_hooks if snap_start else {}),
                     "CODECOSTS_USAGE_QUEUE_URL": messaging.usage_queue.queue_url,
                     "CODECOSTS_UPSTREAM_URL": upstream_url,
                 },
+                snap_start=snap_start,
                 statements=[
                     iam.PolicyStatement(
                         actions=["sqs:SendMessage"], resources=[messaging.usage_queue.queue_arn]
@@ -243,7 +261,13 @@ class Functions(Construct):
             ),
             bundle_dir,
         )
-        self.proxy_url = self.proxy.add_function_url(
+        # SnapStart applies to published versions: the URL invokes an alias of the current one.
+        self.proxy_invoked: lambda_.IFunction = (
+            lambda_.Alias(self, "ProxyLive", alias_name="live", version=self.proxy.current_version)
+            if snap_start
+            else self.proxy
+        )
+        self.proxy_url = self.proxy_invoked.add_function_url(
             # Callers authenticate to Anthropic with their own key; the slug picks the endpoint.
             auth_type=lambda_.FunctionUrlAuthType.NONE,
             invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM,

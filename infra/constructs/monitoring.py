@@ -146,7 +146,8 @@ class Monitoring(Construct):
                 function.metric_throttles(statistic="Sum", period=PERIOD),
             )
 
-        # What clients of the proxy see: 5xx from the function URL, the adapter's 500s included.
+        # What clients of the proxy see: 5xx from the function URL, the adapter's 500s included. The
+        # FunctionName dimension alone sums the URLs of the function and of its aliases (SnapStart's).
         self._rate_alarm(
             "ProxyUrl5xxRate",
             f"More than {ERROR_RATE_PERCENT}% of proxy calls answered 5xx (the proxy's own or Anthropic's)",

@@ -46,6 +46,9 @@ def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: 
     assert on_instances[0]["Environment"]["Variables"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
     (url,) = _kinds(high_volume, "AWS::Lambda::Url")
     assert url["InvokeMode"] == "RESPONSE_STREAM"
+    # Instances keep their environments: no snapshot to restore, no hooks for the adapter.
+    assert "SnapStart" not in on_instances[0]
+    assert "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH" not in on_instances[0]["Environment"]["Variables"]
 
 
 def test_high_volume_brings_one_nat_gateway_and_free_gateway_endpoints(high_volume: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION, Concurrency
 from shared.bodies.retention import ALLOWED_RETENTION_DAYS, LIFECYCLE_GRACE_DAYS, RETENTION_TAG
+from shared.hosting import SNAPSTART_AFTER_RESTORE_PATH, SNAPSTART_BEFORE_CHECKPOINT_PATH
 from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
 from tests.infra.conftest import CLERK_PUBLISHABLE_KEY
 
@@ -35,6 +36,30 @@ def test_proxy_streams_through_a_public_function_url(template: Template) -> None
     template.has_resource_properties(
         "AWS::Lambda::Url", {"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM"}
     )
+
+
+def test_the_proxy_url_invokes_a_snapstart_version_whose_hooks_the_adapter_calls(
+    template_json: dict[str, Any],
+) -> None:
+    name, proxy = _function(template_json, "codecosts-proxy")
+    assert proxy["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    env = proxy["Environment"]["Variables"]
+    assert env["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] == SNAPSTART_BEFORE_CHECKPOINT_PATH
+    assert env["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] == SNAPSTART_AFTER_RESTORE_PATH
+    (alias,) = _resources(template_json, "AWS::Lambda::Alias").values()
+    assert alias["Properties"]["FunctionName"] == {"Ref": name}
+    version = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert template_json["Resources"][version]["Type"] == "AWS::Lambda::Version"
+    (url,) = _resources(template_json, "AWS::Lambda::Url").values()
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [name, "Arn"]}
+    assert url["Properties"]["Qualifier"] == alias["Properties"]["Name"]
+    # No other function has SnapStart: their cold starts are not on a caller's stream.
+    snapped = [
+        r
+        for r in _resources(template_json, "AWS::Lambda::Function").values()
+        if "SnapStart" in r["Properties"]
+    ]
+    assert len(snapped) == 1
 
 
 def test_proxy_runs_uvicorn_behind_the_web_adapter_layer(template_json: dict[str, Any]) -> None:

@@ -70,6 +70,31 @@ def test_the_proxy_function_is_ready_and_its_probes_write_nothing(
         assert _items_in(aws.table_name, moto_endpoint) == 0
 
 
+def test_the_proxy_runs_its_snapstart_hooks_and_warms_up_without_writing(
+    environment_of: Any, aws: Rehearsal, moto_endpoint: str
+) -> None:
+    environment = environment_of("proxy")
+    before = environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"]
+    with AdaptedFunction("proxy", PROXY_RUN_SCRIPT, environment) as proxy:
+        # Started as a restored environment: both hooks ran. Asked again before any call, the
+        # warm-up says which steps failed: none, under the proxy's own role.
+        assert httpx.post(proxy.url + before).json() == {"warmed": True, "failed": []}
+        assert httpx.post(proxy.url + environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"]).status_code == 200
+        assert _items_in(aws.table_name, moto_endpoint) == 0  # nothing of the warm-up reached AWS
+        httpx.post(proxy.url + "/proxy/no-such-slug-0000/v1/messages", content=b"{}")
+        # The warm-up answers AWS calls in-process: never once calls are served.
+        assert httpx.post(proxy.url + before).status_code == 409
+
+
+def test_a_failing_snapstart_hook_fails_the_start_as_it_fails_publishing_the_version(
+    environment_of: Any,
+) -> None:
+    environment = {**environment_of("proxy"), "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH": "/not-a-hook"}
+    with pytest.raises(FunctionNotReady) as failure:
+        AdaptedFunction("proxy", PROXY_RUN_SCRIPT, environment).start(timeout=30)
+    assert "answered its SnapStart before-checkpoint hook POST /not-a-hook with 404" in str(failure.value)
+
+
 def _adapter_environment(**settings: str) -> dict[str, str]:
     return {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap", **settings}
 
