@@ -201,6 +201,7 @@ class ProxyApp:
         self._budgets = budgets
         self._ready = False
         self._served = False  # a proxied call arrived (the SnapStart warm-up may no longer run)
+        self._warming = asyncio.Lock()  # held while the warm-up answers AWS calls in-process
         self.first_bytes = FirstByteGate()
 
     def _prepare(self) -> None:
@@ -261,6 +262,9 @@ class ProxyApp:
                 await _reply(send, 404, "Not found")
             return
         self._served = True
+        if self._warming.locked():
+            async with self._warming:  # answered in-process until the warm-up ends: wait for it
+                pass
         if _declared_too_large(scope["headers"]):
             # Refused before anything else, as AWS refuses it before the function runs.
             await _request_too_large(send)
@@ -347,7 +351,8 @@ class ProxyApp:
             try:
                 if not self._ready:
                     self._prepare()
-                failed = await asyncio.to_thread(snapstart.before_checkpoint, self)
+                async with self._warming:
+                    failed = await asyncio.to_thread(snapstart.before_checkpoint, self)
             except Exception as error:
                 # Publishing the version fails: a proxy that cannot start must not be snapshotted.
                 logger.error("Proxy not configured", extra={"error": str(error)})
