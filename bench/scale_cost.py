@@ -24,7 +24,11 @@ DEFAULT_TARGET = 90.0  # $ per million calls
 HIGH_VOLUME_TARGET = 20.0  # $ per million calls at HIGH_VOLUME_CALLS a month
 HIGH_VOLUME_CALLS = 10_000_000
 COLD_START_TARGET_MS = 700.0
-MEMORY_SIZES_MB = (128, 256, 512, 1024, 1769)
+# The Web Adapter extension shares the function's memory: an allowance for its own process (assumed,
+# not measured here: it is a small Rust binary that holds no bodies).
+ADAPTER_RSS_MIB = 16
+# Lambda takes any memory size from 128 MB in 1 MB steps; the proxy's is chosen in steps of this.
+MEMORY_STEP_MB = 32
 RSS_HEADROOM = 1.25  # the memory size must hold the largest measured peak RSS with this margin
 LMI_CPU_UTILISATION = 0.5  # the capacity provider's target (AverageCPUUtilization) the fleet runs at
 REPLY_BYTES = 10_000  # a Claude Code reply's SSE bytes (input of the egress line)
@@ -40,13 +44,14 @@ class Measured:
     s3_puts: float  # per call, on the write path
     s3_gets: float  # per call, on the write path (a session's base, read to compress against)
     message_bytes: int  # the usage message of a Claude Code call
-    proxy_peak_rss_mib: float  # the largest peak measured (1 x 20 MB reply)
+    proxy_peak_rss_mib: float  # the largest peak of one call in flight (a 20 MB reply): Lambda's case
     proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
     proxy_rest_rss_mib: float
     proxy_cpu_ms: float  # per call, whole path (its AWS SDK work included), at a full core
     ingest_cpu_ms: float  # per record
     cold_cpu_ms: float  # interpreter + imports + the first request's clients
     restored_cpu_ms: float  # SnapStart: the after-restore hook and the first call (bench/restored_probe.py)
+    publish_cpu_ms: float  # after the stream: redaction and compression of a Claude Code call's bodies
     request_bytes: int = 90_000
 
 
@@ -59,8 +64,8 @@ class Line:
 
 def proxy_memory_mb(measured: Measured) -> int:
     """The smallest Lambda memory size that holds the proxy's largest measured peak with headroom."""
-    needed = measured.proxy_peak_rss_mib * RSS_HEADROOM
-    return next(size for size in MEMORY_SIZES_MB if size >= needed)
+    needed = measured.proxy_peak_rss_mib * RSS_HEADROOM + ADAPTER_RSS_MIB
+    return max(128, math.ceil(needed / MEMORY_STEP_MB) * MEMORY_STEP_MB)
 
 
 def vcpu_share(memory_mb: int) -> float:
@@ -70,6 +75,12 @@ def vcpu_share(memory_mb: int) -> float:
 def cold_start_ms(measured: Measured, memory_mb: int) -> float:
     """The proxy's cold start CPU stretched by the vCPU share Lambda gives `memory_mb`."""
     return measured.cold_cpu_ms / vcpu_share(memory_mb)
+
+
+def publish_seconds(measured: Measured, memory_mb: int) -> float:
+    """After the last byte: the bodies' redaction and compression at the memory's vCPU share, and the
+    usage message's round trip (PUBLISH_S)."""
+    return measured.publish_cpu_ms / 1000 / vcpu_share(memory_mb) + PUBLISH_S
 
 
 def restored_start_ms(measured: Measured, memory_mb: int) -> float:
@@ -122,7 +133,7 @@ def _shared_lines(measured: Measured) -> list[Line]:
 
 def default_lines(measured: Measured, memory_mb: int) -> list[Line]:
     """Per million calls: the proxy on Lambda (one stream per environment, billed for the stream)."""
-    seconds = CLAUDE_CODE_STREAM_S + PUBLISH_S
+    seconds = publish_seconds(measured, memory_mb) + CLAUDE_CODE_STREAM_S
     return [
         Line(
             "Lambda proxy duration",

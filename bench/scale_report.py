@@ -38,7 +38,8 @@ def measured(results: Results) -> scale_cost.Measured | None:
         s3_puts=statistics.mean(results.bodies.s3_puts),
         s3_gets=statistics.mean(results.bodies.s3_requests) - statistics.mean(results.bodies.s3_puts),
         message_bytes=round(statistics.mean(results.bodies.message_bytes)),
-        proxy_peak_rss_mib=max(peak.peak for peak in results.peaks) / MIB,
+        # A Lambda environment serves one call at a time: its memory holds the largest single call.
+        proxy_peak_rss_mib=max(peak.peak for peak in results.peaks if peak.calls == 1) / MIB,
         proxy_rss_per_stream_mib=min(
             (peak.peak - peak.before) / MIB / peak.in_flight_mib for peak in results.peaks
         ),
@@ -47,6 +48,7 @@ def measured(results: Results) -> scale_cost.Measured | None:
         ingest_cpu_ms=results.ingest.cpu_seconds / results.ingest.records * 1000,
         cold_cpu_ms=median(results.cold_cpu_ms),
         restored_cpu_ms=median(results.restored_cpu_ms),
+        publish_cpu_ms=statistics.median(results.bodies.proxy_ms),
     )
 
 
@@ -147,7 +149,8 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"{counts.proxy_peak_rss_mib:.0f} MiB (1 x 20 MB reply) and {counts.proxy_rest_rss_mib:.0f} MiB at rest, "
         f"{counts.proxy_cpu_ms:.2f} ms proxy CPU a call (whole path), {counts.ingest_cpu_ms:.2f} ms ingest CPU a record.",
         "",
-        f"Proxy memory: the smallest Lambda size holding the peak RSS x {scale_cost.RSS_HEADROOM}: **{memory} MB**; "
+        f"Proxy memory: the smallest Lambda size (in {scale_cost.MEMORY_STEP_MB} MB steps) holding the peak RSS x {scale_cost.RSS_HEADROOM} "
+        f"and {scale_cost.ADAPTER_RSS_MIB} MiB for the Web Adapter: **{memory} MB**; "
         f"the stack deploys {PROXY_MEMORY_MB} MB ({'the same' if memory == PROXY_MEMORY_MB else 'NOT the recommended size'}). "
         f"Its CPU per call at that size: {counts.proxy_cpu_ms / scale_cost.vcpu_share(memory):.1f} ms.",
         "",
@@ -168,12 +171,15 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         "| Lever | Measured | Effect |",
         "|---|---|---|",
     ]
-    for size in (1024, 512, 256, 128):
-        duration = size / 1024 * 20.02 * prices.LAMBDA_ARM_GB_SECOND * 1e6
-        fits = "holds" if size >= counts.proxy_peak_rss_mib * scale_cost.RSS_HEADROOM else "does not hold"
+    for size in sorted({1024, 512, 256, memory, 128}, reverse=True):
+        seconds = scale_cost.CLAUDE_CODE_STREAM_S + scale_cost.publish_seconds(counts, size)
+        duration = size / 1024 * seconds * prices.LAMBDA_ARM_GB_SECOND * 1e6
+        needed = counts.proxy_peak_rss_mib * scale_cost.RSS_HEADROOM + scale_cost.ADAPTER_RSS_MIB
+        fits = "holds" if size >= needed else "does not hold"
         lines.append(
             f"| Proxy at {size} MB | {fits} the {counts.proxy_peak_rss_mib:.0f} MiB peak; cold start "
-            f"{scale_cost.cold_start_ms(counts, size):,.0f} ms | duration ${duration:,.2f} per million |"
+            f"{scale_cost.cold_start_ms(counts, size):,.0f} ms without SnapStart, {scale_cost.restored_start_ms(counts, size):,.0f} ms restored; "
+            f"publish {scale_cost.publish_seconds(counts, size) * 1000:,.0f} ms after the last byte | duration ${duration:,.2f} per million |"
         )
     lines += [
         f"| SnapStart (Python) at {memory} MB | snapshot cache + 10,000 restores a month: "

@@ -190,8 +190,11 @@ class UsagePublisher:
         self._batches.send(message)
 
     def message(self, record: CallRecord) -> tuple[UsageEvent, str]:
-        """The usage event of a call and its message text, after putting large bodies in S3."""
+        """The usage event of a call and its message text, after putting large bodies in S3. Consumes
+        the record's response chunks: a long reply is held in as few copies as the work needs (the
+        proxy's memory size is set by its largest call, docs/benchmarks.md)."""
         response_body = b"".join(record.response_chunks)
+        record.response_chunks.clear()
         usage = record.usage if record.usage is not None else read_json_usage(response_body)
         if record.stream and usage.seen and not usage.final_count:
             # Cut short (client gone, upstream cut, error event): bill what was relayed.
@@ -203,7 +206,10 @@ class UsagePublisher:
                 _event(record, usage, BodyRef(size=request_size), BodyRef(size=response_size))
             )
         request = redact(_text(record.request_body)).encode()
-        response = redact(_text(response_body)).encode()
+        response_text = _text(response_body)
+        del response_body
+        response = redact(response_text).encode()
+        del response_text
         request_ref, response_ref = BodyRef.of(request, request_size), BodyRef.of(response, response_size)
         inline_size = len(request_ref.zstd or "") + len(response_ref.zstd or "") + MESSAGE_OVERHEAD
         if inline_size <= self.inline_limit:

@@ -42,10 +42,11 @@ METRICS_NAMESPACE = "Codecosts"
 EVENT_SOURCE_BATCH_SIZE = 100
 EVENT_SOURCE_WINDOW_SECONDS = 1
 INGEST_POLLERS = 5
-# The proxy's memory: the smallest size that holds its measured peak RSS (194 MiB streaming a 20 MB
-# reply) with a quarter to spare; a stream bills memory x its whole duration, so this is most of the
-# cost of a call (docs/benchmarks.md, "Cost per million Claude Code calls").
-PROXY_MEMORY_MB = 256
+# The proxy's memory: the smallest size (32 MB steps) that holds its measured peak RSS for one call
+# (~110 MiB streaming a 20 MB reply) with a quarter to spare, plus the Web Adapter's own; a stream
+# bills memory x its whole duration, so this is most of the cost of a call (docs/benchmarks.md, "Cost
+# per million Claude Code calls", which also says what it costs in CPU time).
+PROXY_MEMORY_MB = 160
 
 
 # Lambda keeps this much of the account's concurrency unreserved: a reservation that would leave

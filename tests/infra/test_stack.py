@@ -68,7 +68,7 @@ def test_proxy_runs_uvicorn_behind_the_web_adapter_layer(template_json: dict[str
     assert proxy["Architectures"] == ["arm64"]
     assert proxy["Timeout"] == 15 * 60
     # Billed for every second of every stream: the smallest size its measured peak RSS fits in.
-    assert proxy["MemorySize"] == 256
+    assert proxy["MemorySize"] == 160
     assert proxy["Layers"] == [
         {
             "Fn::Join": [
