@@ -485,6 +485,8 @@ def _run(turns: int) -> BodiesResult:
     from functions.proxy.publisher import CallRecord, UsagePublisher
     from shared import aws
     from shared.bodies import codec
+    from shared.credentials import credential_hint, fingerprint_credential
+    from shared.developers import attribute
     from shared.ids import new_id
     from shared.ingest import UsageIngest
     from shared.models import SlugTarget
@@ -506,13 +508,21 @@ def _run(turns: int) -> BodiesResult:
     started = datetime.now(UTC) - timedelta(hours=1)
     hashes: dict[str, str] = {}
     kept: list[tuple[bytes, bytes]] = []
+    # As the proxy records a Claude Code call: the paying key (gsi2) and the developer (gsi4 and
+    # the developer's own item) are on the record.
+    secret = b"bench-server-secret"
+    credential = "sk-ant-api03-" + "b" * 80 + "AAAA"
     for turn, (session_id, request, response) in enumerate(claude_code_session(turns)):
+        attribution = attribute(request, secret)
         record = CallRecord(
             id=new_id(started + timedelta(seconds=20 * turn)),
             target=target,
             requested_at=started + timedelta(seconds=20 * turn),
             path="/v1/messages",
-            request_body=request,
+            request_body=attribution.stored_body,
+            api_key_id=fingerprint_credential(credential, secret),
+            api_key_hint=credential_hint(credential),
+            developer_id=attribution.developer_id,
             status_code=200,
             stream=True,
             duration_ms=20_000,
@@ -537,7 +547,7 @@ def _run(turns: int) -> BodiesResult:
         result.message_bytes.append(len(message.encode()))
         result.naive_bytes += len(request) + len(response)
         result.per_call_compressed_bytes += len(codec.compress(request)) + len(codec.compress(response))
-        hashes[record.id] = _digest(request, response)
+        hashes[record.id] = _digest(attribution.stored_body, response)
         kept.append((request, response))
         if turn == 0:
             result.first_request_bytes = len(request)
@@ -620,7 +630,7 @@ def render(result: BodiesResult) -> list[str]:
         f"| Bytes kept for the session (naive: {result.naive_bytes / 1e6:.1f} MB) | {result.naive_bytes / 1e6:.1f} MB ({ratio_today:.0f}x, table and S3) | "
         f"{result.stored_bytes / 1e6:.2f} MB in {result.objects} S3 objects ({result.ratio:.1f}x smaller) | >= {TARGET_RATIO:.0f}x smaller | {met(result.ratio >= TARGET_RATIO)} |",
         f"| S3 requests per call, write path | {spread(result.s3_requests_today)} | {spread(result.s3_requests)} | <= {TARGET_S3_REQUESTS} | {met(max(result.s3_requests) <= TARGET_S3_REQUESTS)} |",
-        f"| DynamoDB write units per call | {spread(result.write_units_today)} | {spread(result.write_units)} | <= {TARGET_WRITE_UNITS} | {met(max(result.write_units) <= TARGET_WRITE_UNITS)} |",
+        f"| DynamoDB write units per call, one call at a time (the session alone: nothing shares its aggregates; with a key and a developer, as Claude Code's calls) | {spread(result.write_units_today)} | {spread(result.write_units)} | <= {TARGET_WRITE_UNITS} | {met(max(result.write_units) <= TARGET_WRITE_UNITS)} |",
         f"| of which for bodies | {spread(result.body_write_units_today)} (the body item) | 0: no body item; the record's body fields are {result.body_field_bytes} bytes | | |",
         f"| Usage message bytes per call | | {spread(result.message_bytes)} | | |",
         f"| Reassembled byte for byte (SHA-256 of every call's bodies, read back) | | {'yes' if result.reassembled else '**no**'} | yes | {met(result.reassembled)} |",

@@ -45,8 +45,8 @@ TARGET_ADDED_PLAIN_MS = 20.0
 TARGET_INGEST_PER_SECOND = 100.0
 
 
-# Why the targets still missed are missed, from profiles of make dev (py-spy, this machine).
-WHY_MISSED = """\
+# Where make dev's time goes, from profiles of make dev (py-spy and timings, this machine).
+WHERE_THE_TIME_GOES = """\
 What is left is the wait for moto's answers, on the same two cores as everything else:
 - **Ingest** (target 100 records/s). A batch of messages is now written as one or two
   TransactWriteItems (records plus one merged update per aggregate; shared/store/usage_writes.py)
@@ -55,13 +55,14 @@ What is left is the wait for moto's answers, on the same two cores as everything
   spend ~1.8 ms of CPU a record in batches of 100, ~20 ms one at a time. What remains per record is
   moto storing its item (45 attributes) and the poller's receives and deletes (ten messages a call).
 - **Added non-streaming time** is waiting, not work: its response ends after its usage message
-  (SendMessage) and its two rate-limit counts (UpdateItems, now sent at once). py-spy on make dev's
-  moto while a client sent UpdateItems back to back: moto was busy ~10 % of the time, yet each round
-  trip took a median 21 ms at a load average of ~10 (a few ms at ~2): each request wakes moto's event
-  loop, a worker thread, the loop again and the caller, and on two overloaded cores each wake-up waits
-  for a time slice (2026-11-30, at that load: main's make dev +75 ms, this one +43 to +62 ms).
-  Met by: a quieter machine, or a moto server that reads, answers and writes a request in one thread
-  (keep-alive; werkzeug's server closes every connection, uvicorn's WSGI bridge hops threads).
+  (SendMessage) and its two rate-limit counts (UpdateItems, sent at once). make dev's moto is served
+  by devstack/wsgi_server.py, where the thread that reads a kept-alive connection answers it
+  (uvicorn's WSGI bridge woke its event loop, a worker thread and the loop again per AWS call; a
+  round trip alone, quiet machine: UpdateItem 2.0-2.6 -> 1.8 ms median, SendMessage 1.7-1.9 -> 1.5
+  ms). Timed inside the proxy (2026-11-30): the two round trips took 5-14 ms each, in parallel,
+  because the previous call's ingest (its poller's receive and transaction) runs on the same two
+  cores. The row with nothing stored is measured right after the c=16 run, while the ingest still
+  works through that run's messages.
 """
 
 
@@ -367,7 +368,7 @@ def render(result: DevStackResult) -> list[str]:
         f" {stored.records:,} records: {added_plain:+.1f} ms. A stored record no longer costs a",
         "call ~1 ms (the two non-streaming rows above: none stored, and all of them).",
         "",
-        WHY_MISSED,
+        WHERE_THE_TIME_GOES,
     ]
     return lines
 

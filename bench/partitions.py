@@ -40,9 +40,10 @@ QUERIES_PER_SECOND = 10
 TENANT = "tenant_busy"
 ENDPOINTS = 60  # one per team: an endpoint's rate limit (300 calls a minute) needs >= 40 at 200/s
 API_KEYS = 3
+DEVELOPERS = 100  # Claude Code users (metadata.user_id), each with several sessions a day
 CALLS_PER_SESSION = 5  # short, so a sample of a few hundred calls spreads over many sessions as a day does
 DAY = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-_INDEXES = ("gsi1", "gsi2", "gsi3")
+_INDEXES = ("gsi1", "gsi2", "gsi3", "gsi4")
 _WRITES = ("PutItem", "UpdateItem", "TransactWriteItems", "DeleteItem")
 
 
@@ -58,6 +59,11 @@ class PartitionResult:
     @property
     def wru_per_call(self) -> float:
         return sum(self.write_units.values()) / self.calls
+
+    @property
+    def record_wru_per_call(self) -> float:
+        """The ingest's part: record, indexes, aggregates, sessions, developers (no rate counters)."""
+        return sum(units for key, units in self.write_units.items() if "RATE#" not in key) / self.calls
 
     def write_rates(self) -> list[tuple[str, float]]:
         """(key, write units a second at 200 calls a second), highest first."""
@@ -200,6 +206,14 @@ class Meter:
         yield self.reads
 
 
+_REPLY = b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
+def _request_of(session: int, turn: int) -> bytes:
+    turns = ",".join(f'{{"role":"user","content":"turn {n} of session {session}"}}' for n in range(turn + 1))
+    return f'{{"model":"claude-sonnet-4-5","max_tokens":32000,"messages":[{turns}]}}'.encode()
+
+
 def _messages(calls: int, rng: random.Random) -> list[str]:
     """A working day's calls of one organisation, in the order they end (sessions interleaved)."""
     from shared.ids import new_id
@@ -246,11 +260,14 @@ def _messages(calls: int, rng: random.Random) -> list[str]:
             request_id=f"req_{rng.getrandbits(64):016x}",
             api_key_id=f"key_{session % API_KEYS}",
             api_key_hint="sk-ant-...abcd",
+            developer_id=f"{session % DEVELOPERS:016x}",
             session_header=f"{session:08d}-0000-4000-8000-000000000000",
             agent_header=f"agent{session:04d}{turn // 4:04d}" if subagent else None,
             usage=usage,
-            request_body=BodyRef(),
-            response_body=BodyRef(),
+            # Small bodies, inline as the proxy sends them: the ingest keeps them in S3 and the record
+            # carries their fields (sizes, expiry, the session's base), as a real call's does.
+            request_body=BodyRef.of(request := _request_of(session, turn), len(request) * 40),
+            response_body=BodyRef.of(_REPLY, 8_000),
         )
         messages.append(event.model_dump_json())
     return messages

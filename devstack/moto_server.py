@@ -24,6 +24,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from devstack import moto_patches, wsgi_server
 from devstack.rehearsal import REGION, judge_transactions_by_item
+from shared.store.layout import INDEX_SORT_KEY
 
 TABLES_PATH = "/_devstack/tables/"
 _READ = 1 << 20
@@ -51,6 +52,20 @@ def _lines(items: list[Any]) -> Iterator[bytes]:
         yield ("\n".join(batch) + "\n").encode()
 
 
+_OLD_INDEX_SORT_KEYS = ("gsi1sk", "gsi2sk", "gsi3sk", "gsi4sk")
+
+
+def upgraded(item: dict[str, Any]) -> dict[str, Any]:
+    """An item of a snapshot saved before every index sorted on `gsisk` (shared/resources.py): the
+    sort key it had in its index, under the one name."""
+    old = [name for name in _OLD_INDEX_SORT_KEYS if name in item]
+    if not old:
+        return item
+    upgraded = {name: value for name, value in item.items() if name not in _OLD_INDEX_SORT_KEYS}
+    upgraded.setdefault(INDEX_SORT_KEY, item[old[0]])
+    return upgraded
+
+
 def with_table_snapshots(app: WsgiApp) -> WsgiApp:
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO", "")
@@ -70,10 +85,10 @@ def with_table_snapshots(app: WsgiApp) -> WsgiApp:
             *whole, rest = (rest + chunk).split(b"\n")
             for line in whole:
                 if line.strip():
-                    backend.put_item(name, json.loads(line))
+                    backend.put_item(name, upgraded(json.loads(line)))
                     count += 1
         if rest.strip():
-            backend.put_item(name, json.loads(rest))
+            backend.put_item(name, upgraded(json.loads(rest)))
             count += 1
         start_response("200 OK", [("content-type", "text/plain")])
         return [str(count).encode()]

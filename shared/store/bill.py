@@ -68,7 +68,7 @@ class AdminKeyStore(Store):
             "hint": credential_hint(admin_key),
             "updated_at": format_timestamp(utc_now()),
             "gsi1pk": layout.ANTHROPIC_ADMIN_KEYS_PK,
-            "gsi1sk": tenant_id,
+            layout.INDEX_SORT_KEY: tenant_id,
         }
         self.table.put_item(Item=item)
         return public_status(item)
@@ -107,7 +107,7 @@ class AdminKeyStore(Store):
             "IndexName": "gsi1",
             "KeyConditionExpression": Key("gsi1pk").eq(layout.ANTHROPIC_ADMIN_KEYS_PK),
         }
-        return (str(item["gsi1sk"]) for item in self.query_all(query))
+        return (str(item[layout.INDEX_SORT_KEY]) for item in self.query_all(query))
 
 
 def public_status(item: dict[str, Any] | None) -> dict[str, Any]:

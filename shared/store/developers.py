@@ -41,7 +41,7 @@ class DeveloperStore(Store):
             },
             limit,
             start_key,
-            lambda item: {k: item[k] for k in ("pk", "sk", "gsi4pk", "gsi4sk")},
+            lambda item: {k: item[k] for k in ("pk", "sk", "gsi4pk", layout.INDEX_SORT_KEY)},
         )
         page.items = [public_developer(item) for item in page.items]
         return page

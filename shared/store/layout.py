@@ -11,6 +11,9 @@ import hashlib
 # where new items go: items written under the old count are no longer read.
 USAGE_SHARDS = 4
 
+# The sort key attribute of every index (shared/resources.py): a usage record carries it once.
+INDEX_SORT_KEY = "gsisk"
+
 
 def shard_of(identifier: str) -> int:
     """A stable shard for an id: every process puts the same id in the same shard. A real hash, not a
@@ -215,7 +218,7 @@ def anthropic_key_sk(anthropic_api_key_id: str) -> str:
 
 
 ANTHROPIC_ADMIN_KEYS_PK = "ANTHROPIC_ADMIN_KEYS"
-"""gsi1 partition listing the tenants that set an admin key (gsi1sk = tenant id): the daily sync's list."""
+"""gsi1 partition listing the tenants that set an admin key (gsisk = tenant id): the daily sync's list."""
 
 
 def alert_settings_sk() -> str:

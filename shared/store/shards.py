@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase, Key
 
-from shared.store import base
+from shared.store import base, layout
 from shared.store.base import Page, Store
 
 
@@ -34,7 +34,7 @@ class ShardedQuery:
 
     @property
     def sk_name(self) -> str:
-        return f"{self.index}sk" if self.index else "sk"
+        return layout.INDEX_SORT_KEY if self.index else "sk"
 
     def request(self, pk: str, high: str) -> dict[str, Any]:
         request: dict[str, Any] = {

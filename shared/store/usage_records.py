@@ -24,6 +24,7 @@ from shared.store import layout, shards
 from shared.store.base import Page, Store
 from shared.store.shards import ShardedQuery
 from shared.store.usage_writes import (
+    AggregateKey,
     Entry,
     Outcome,
     Retries,
@@ -65,32 +66,40 @@ _REQUIRED = {
 }
 
 
-def usage_item(record: UsageRecord) -> dict[str, Any]:
+def _derivable(record: UsageRecord, name: str, value: Any) -> bool:
+    """A field `usage_record` reads back from another attribute of the item: not stored twice."""
+    if name in ("id", "session_id"):
+        return True  # the sort key; the session's index key (gsi3pk)
+    version = record.price_version
+    return name == "price_snapshot" and version is not None and version.startswith(f"{value}; ")
+
+
+def usage_item(record: UsageRecord, derivable: bool = False) -> dict[str, Any]:
     """The record as its DynamoDB item: its keys, then one attribute a field (the token kinds flat,
     money as its 6-decimal string, times as ISO text; docs/data-model.md). A field at its default
-    (null, false, zero) is left out, as `usage_record` reads an absent attribute as the default: the
-    item stays under 1 KB, where a write costs one unit in the table and in each index, not two."""
+    (null, false, zero) is left out, as `usage_record` reads an absent attribute as the default, and so
+    is a field another attribute holds (the id, the session, the price data's name): a Claude Code
+    call's item stays under 1 KB, where a write costs one unit in the table and in each index, not two.
+    `derivable`: keep those too (what the aggregates read, never what is stored)."""
     tenant_id, usage_id = record.tenant_id, record.id
     item: dict[str, Any] = {
         "pk": layout.usage_pk(tenant_id, usage_id),
         "sk": layout.usage_sk(usage_id),
         "gsi1pk": layout.usage_by_endpoint_pk(tenant_id, record.proxy_endpoint_id, usage_id),
-        "gsi1sk": layout.usage_sk(usage_id),
+        layout.INDEX_SORT_KEY: layout.usage_sk(usage_id),  # the sort key in every index the record is in
         "type": "usage",
     }
     if record.api_key_id:
         item["gsi2pk"] = layout.usage_by_credential_pk(tenant_id, record.api_key_id, usage_id)
-        item["gsi2sk"] = layout.usage_sk(usage_id)
     if record.session_id:
         item["gsi3pk"] = layout.usage_by_session_pk(tenant_id, record.session_id)
-        item["gsi3sk"] = layout.usage_sk(usage_id)
     if record.developer_id:
         item["gsi4pk"] = layout.usage_by_developer_pk(tenant_id, record.developer_id)
-        item["gsi4sk"] = layout.usage_sk(usage_id)
     stored = {
         name: value
         for name, value in record_view(record, None).items()
-        if name in _REQUIRED or value != _ABSENT[name]
+        if (name in _REQUIRED or value != _ABSENT[name])
+        and (derivable or not _derivable(record, name, value))
     }
     return {**item, **stored}
 
@@ -98,6 +107,11 @@ def usage_item(record: UsageRecord) -> dict[str, Any]:
 def usage_record(item: dict[str, Any]) -> UsageRecord:
     """A usage record item back as the record; an attribute a record stored before its field
     existed (or stored null) takes the field's default. Every record has the fields without one."""
+    item = {**item, "id": item["sk"].removeprefix(layout.usage_sk(""))}
+    if "gsi3pk" in item and "session_id" not in item:
+        item["session_id"] = item["gsi3pk"].removeprefix(layout.usage_by_session_pk(item["tenant_id"], ""))
+    if item.get("price_version") and "price_snapshot" not in item:
+        item["price_snapshot"] = str(item["price_version"]).partition("; ")[0]
     values: dict[str, Any] = {}
     for spec in fields(UsageRecord):
         kind = record_types()[spec.name]
@@ -198,13 +212,16 @@ class UsageStore(Store):
         """Writes records with their aggregates, once each, in as few transactions as fit
         (shared/store/usage_writes.py). An outcome per record, in order: True written, False already
         there (written before, or earlier in this batch), or the exception that kept it out."""
-        items = [usage_item(record) for record in batch]  # the aggregates read what is stored
+        # The aggregates read the record's fields as stored, the derivable ones included.
+        items = [usage_item(record, derivable=True) for record in batch]
         entries: dict[tuple[str, str], Entry] = {}
-        for item in items:
-            entries.setdefault((item["tenant_id"], item["id"]), Entry(item))
+        for record, item in zip(batch, items, strict=True):
+            entries.setdefault((item["tenant_id"], item["id"]), Entry(item, usage_item(record)))
         committed: dict[tuple[str, str], Outcome] = {}
+        unordered: set[AggregateKey] = set()
         for group in groups(list(entries.values())):
-            committed.update(zip((entry.key for entry in group), self._commit(group), strict=True))
+            outcomes_of_group = self._commit(group, unordered)
+            committed.update(zip((entry.key for entry in group), outcomes_of_group, strict=True))
         outcomes: list[Outcome] = []
         seen: set[tuple[str, str]] = set()
         for item in items:
@@ -218,6 +235,8 @@ class UsageStore(Store):
             for item, outcome in zip(items, outcomes, strict=True)
         ]
         for span in spans(committed_records):
+            if span.key not in unordered:
+                continue  # moved forward in its transaction
             try:
                 self._widen(span)
             except Exception as error:  # each record it covers fails, and is retried alone
@@ -225,12 +244,15 @@ class UsageStore(Store):
                     outcomes[position] = error
         return outcomes
 
-    def _commit(self, group: list[Entry]) -> list[Outcome]:
-        outcomes = commit(group, self._transact, self.table_name, self.retries)
+    def _commit(self, group: list[Entry], unordered: set[AggregateKey]) -> list[Outcome]:
+        """The group's outcomes; adds to `unordered` the spanned items its transactions left behind."""
+        committed = commit(group, self._transact, self.table_name, self.retries)
+        unordered |= committed.unordered
+        outcomes = committed.outcomes
         if len(group) > 1 and any(isinstance(outcome, Unfixable) for outcome in outcomes):
             # One record the table refuses: each of the group's others gets in on its own.
             return [
-                self._commit([entry])[0] if isinstance(outcome, Unfixable) else outcome
+                self._commit([entry], unordered)[0] if isinstance(outcome, Unfixable) else outcome
                 for entry, outcome in zip(group, outcomes, strict=True)
             ]
         return outcomes
@@ -295,7 +317,7 @@ class UsageStore(Store):
         response = self.table.query(
             IndexName="gsi3",
             KeyConditionExpression=Key("gsi3pk").eq(layout.usage_by_session_pk(tenant_id, session_id))
-            & Key("gsi3sk").lt(layout.usage_sk(before_id)),
+            & Key(layout.INDEX_SORT_KEY).lt(layout.usage_sk(before_id)),
             ScanIndexForward=False,
             # A main agent's calls and its subagents' interleave: look a few calls back for this agent's.
             Limit=_BASE_LOOKBACK,

@@ -9,11 +9,15 @@ throttling is retried in-process with jittered backoff, up to a bound; an error 
 splits the group so only the record that causes it fails (and, redelivered, ends in the DLQ).
 
 A span (the first and last call of a session) is a minimum and a maximum, which an update expression
-cannot compute: a transaction sets both when the item is new (`if_not_exists`), and once the batch is
-in, one conditional update per spanned item moves `last_at` forward (`last_at < :last`), and a second
-moves `first_at` back only when the first one's answer shows it lies after the batch's first call.
-Both run again on a redelivery (the batch's duplicates count), so a crash between the transaction and
-them is mended by the retry; neither ever moves a bound the wrong way.
+cannot compute. Calls mostly arrive in order, so the transaction moves a span forward itself: it sets
+`last_at` (and the span's order key) on the condition that the item's `last_at` lies before the
+batch's first call for it, or that the item is new (`first_at` then set with `if_not_exists`): one
+write per spanned item. When that condition fails (calls out of order, or another batch of the
+session got in first) the transaction is tried again with that item's bounds only set if missing,
+and once the batch is in, one conditional update moves `last_at` forward (`last_at < :last`) and a
+second moves `first_at` back only when the first one's answer shows it lies after the batch's first
+call. Those run again on a redelivery (the batch's duplicates count), so a crash between the
+transaction and them is mended by the retry; nothing ever moves a bound the wrong way.
 """
 
 from __future__ import annotations
@@ -149,7 +153,7 @@ AGGREGATES: tuple[Aggregate, ...] = (
             **({"developer_id": r["developer_id"]} if r.get("developer_id") else {}),
         },
         counts=_session_counts,
-        span=lambda r, last_at: {"gsi3sk": layout.session_order_sk(last_at, r["session_id"])},
+        span=lambda r, last_at: {layout.INDEX_SORT_KEY: layout.session_order_sk(last_at, r["session_id"])},
         partition=lambda r: layout.session_pk(r["tenant_id"], r["session_id"]),
     ),
     # Per (tenant, day, endpoint, payer): spend by developer (docs/developers.md).
@@ -168,7 +172,9 @@ AGGREGATES: tuple[Aggregate, ...] = (
             "type": "developer",
         },
         counts=lambda r: {},
-        span=lambda r, last_at: {"gsi4sk": layout.developer_order_sk(last_at, r["developer_id"])},
+        span=lambda r, last_at: {
+            layout.INDEX_SORT_KEY: layout.developer_order_sk(last_at, r["developer_id"])
+        },
         # Named by the tenant and listed on its own; a developer's calls come one at a time or so.
         partition=lambda r: layout.tenant_pk(r["tenant_id"]),
     ),
@@ -179,7 +185,8 @@ AGGREGATES: tuple[Aggregate, ...] = (
 class Entry:
     """One record of a batch to write."""
 
-    record: Record
+    record: Record  # its fields as the aggregates read them
+    item: Record  # what is stored (shared/store/usage_records.py usage_item)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -190,7 +197,7 @@ def _record_put(table_name: str, entry: Entry) -> Action:
     return {
         "Put": {
             "TableName": table_name,
-            "Item": entry.record,
+            "Item": entry.item,
             "ConditionExpression": "attribute_not_exists(pk)",
         }
     }
@@ -243,7 +250,9 @@ def _merge(records: Iterable[Record]) -> dict[AggregateKey, _Merged]:
     return merged
 
 
-def _update(table_name: str, key: AggregateKey, merged: _Merged) -> Action:
+def _update(table_name: str, key: AggregateKey, merged: _Merged, in_order: bool) -> Action:
+    """The aggregate's update. `in_order`: a spanned item's bounds move forward here, on condition
+    (see the module doc); else they are only set when missing, and widened after the transaction."""
     aggregate = AGGREGATES[key[0]]
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -264,33 +273,53 @@ def _update(table_name: str, key: AggregateKey, merged: _Merged) -> Action:
         "{} = {}".format(*placeholders("s", name, value))
         for name, value in aggregate.labels(merged.record).items()
     ]
+    condition = None
     if aggregate.span is not None:
-        bounds = {"first_at": merged.first_at, "last_at": merged.last_at}
-        bounds.update(aggregate.span(merged.last_record, merged.last_at))
-        for name, value in bounds.items():
+        first = placeholders("n", "first_at", merged.first_at)
+        sets.append(f"{first[0]} = if_not_exists({first[0]}, {first[1]})")
+        forward = {"last_at": merged.last_at, **aggregate.span(merged.last_record, merged.last_at)}
+        for name, value in forward.items():
             placeholder, value_placeholder = placeholders("n", name, value)
-            sets.append(f"{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
-    return {
-        "Update": {
-            "TableName": table_name,
-            "Key": {"pk": key[1], "sk": key[2]},
-            "UpdateExpression": ("ADD " + ", ".join(adds) + " " if adds else "") + "SET " + ", ".join(sets),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
+            if in_order:
+                sets.append(f"{placeholder} = {value_placeholder}")
+            else:
+                sets.append(f"{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
+        if in_order:
+            last = placeholders("c", "last_at", merged.first_at)
+            condition = f"attribute_not_exists({last[0]}) OR {last[0]} < {last[1]}"
+    update: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": {"pk": key[1], "sk": key[2]},
+        "UpdateExpression": ("ADD " + ", ".join(adds) + " " if adds else "") + "SET " + ", ".join(sets),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
+    if condition is not None:
+        update["ConditionExpression"] = condition
+    return {"Update": update}
 
 
-def transaction(table_name: str, entries: Sequence[Entry]) -> tuple[list[Action], dict[int, int]]:
-    """The actions that write `entries` at once, and which entry each record Put is (by position)."""
-    actions: list[Action] = []
-    owners: dict[int, int] = {}
+@dataclass
+class Transaction:
+    actions: list[Action]
+    owners: dict[int, int]  # action position -> the entry whose record Put it is
+    spanned: dict[int, AggregateKey]  # action position -> the spanned item it moves forward
+
+
+def transaction(
+    table_name: str, entries: Sequence[Entry], unordered: frozenset[AggregateKey] = frozenset()
+) -> Transaction:
+    """The actions that write `entries` at once; the spanned items in `unordered` are widened after."""
+    made = Transaction([], {}, {})
     for position, entry in enumerate(entries):
-        owners[len(actions)] = position
-        actions.append(_record_put(table_name, entry))
+        made.owners[len(made.actions)] = position
+        made.actions.append(_record_put(table_name, entry))
     for key, merged in _merge(entry.record for entry in entries).items():
-        actions.append(_update(table_name, key, merged))
-    return actions, owners
+        in_order = AGGREGATES[key[0]].span is not None and key not in unordered
+        if in_order:
+            made.spanned[len(made.actions)] = key
+        made.actions.append(_update(table_name, key, merged, in_order))
+    return made
 
 
 def groups(entries: Sequence[Entry]) -> list[list[Entry]]:
@@ -352,30 +381,36 @@ class Unfixable(Exception):
 Outcome = bool | Exception  # True: written; False: already there; an exception: not written
 
 
+@dataclass
+class Committed:
+    outcomes: list[Outcome]  # per entry
+    unordered: set[AggregateKey]  # spanned items the transaction did not move: widen them after
+
+
 def commit(
     entries: Sequence[Entry], send: Callable[[list[Action]], None], table_name: str, retries: Retries
-) -> list[Outcome]:
+) -> Committed:
     """Writes `entries` as one transaction (retried as the module doc says); an outcome per entry."""
     outcomes: list[Outcome | None] = [None] * len(entries)
     pending = list(range(len(entries)))
+    unordered: set[AggregateKey] = set()
     attempt = 0
     while pending:
-        actions, owners = transaction(table_name, [entries[i] for i in pending])
+        made = transaction(table_name, [entries[i] for i in pending], frozenset(unordered))
         try:
-            send(actions)
+            send(made.actions)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code")
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons") or []]
-            existing = {
-                pending[owners[i]]
-                for i, reason in enumerate(reasons)
-                if reason == "ConditionalCheckFailed" and i in owners
-            }
-            if code == "TransactionCanceledException" and existing:
+            failed = [i for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
+            existing = {pending[made.owners[i]] for i in failed if i in made.owners}
+            behind = {made.spanned[i] for i in failed if i in made.spanned}
+            if code == "TransactionCanceledException" and (existing or behind):
                 for index in existing:
                     outcomes[index] = False  # written by an earlier delivery
                 pending = [index for index in pending if index not in existing]
-                continue  # not an attempt: every round of this drops at least one record
+                unordered |= behind
+                continue  # not an attempt: each round drops a record or orders a span no more
             retryable = code in RETRYABLE_CODES or (
                 code == "TransactionCanceledException"
                 and any(reason not in _NO_REASON for reason in reasons)
@@ -396,7 +431,8 @@ def commit(
             for index in pending:
                 outcomes[index] = True
             break
-    return [outcome if outcome is not None else True for outcome in outcomes]
+    done = [outcome if outcome is not None else True for outcome in outcomes]
+    return Committed(done, unordered)
 
 
 @dataclass

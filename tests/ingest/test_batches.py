@@ -197,7 +197,7 @@ def test_a_batch_moves_a_session_s_first_call_back_and_its_last_forward(aws):
         "2026-11-20T09:35:15.250Z",
         "2026-11-20T10:00:15.250Z",
     )
-    assert session["gsi3sk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
+    assert session["gsisk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
     assert session["requests"] == 5
 
     # Only older calls: `last_at` stays (its update's condition fails) and `first_at` moves back.
@@ -207,4 +207,33 @@ def test_a_batch_moves_a_session_s_first_call_back_and_its_last_forward(aws):
         "2026-11-20T09:31:15.250Z",
         "2026-11-20T10:00:15.250Z",
     )
-    assert session["gsi3sk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
+    assert session["gsisk"] == layout.session_order_sk(session["last_at"], SESSIONS[0])
+
+
+def test_calls_in_order_move_their_session_forward_in_the_transaction_alone(aws):
+    def call(minutes: int) -> str:
+        at = REQUESTED_AT + timedelta(minutes=minutes)
+        return usage_event("text-1h-cache.sse", session_header=SESSIONS[1], requested_at=at).model_dump_json()
+
+    store = CountingStore()
+    widened: list[Any] = []
+    widen = store._widen
+    store._widen = lambda span: (widened.append(span.key), widen(span))[1]  # type: ignore[method-assign]
+    for batch in ((call(1), call(2)), (call(3),), (call(5), call(4))):
+        handler(sqs_batch(*batch), LocalLambdaContext(), ingest=UsageIngest(store))
+    # Each batch after the session's last call: one transaction, nothing written after it.
+    assert (len(store.transactions), widened) == (3, [])
+
+    handler(sqs_batch(call(0)), LocalLambdaContext(), ingest=UsageIngest(store))
+    # A call before the session's last: its condition cancels the first try, the second counts it,
+    # then the bounds are widened.
+    assert len(store.transactions) == 5
+    assert [key[2] for key in widened] == [layout.session_sk(SESSIONS[1])]
+    key = {"pk": layout.session_pk("user_a", SESSIONS[1]), "sk": layout.session_sk(SESSIONS[1])}
+    session = table().get_item(Key=key)["Item"]
+    assert session["requests"] == 6
+    assert (session["first_at"], session["last_at"]) == (
+        "2026-11-20T09:30:15.250Z",
+        "2026-11-20T09:35:15.250Z",
+    )
+    assert session["gsisk"] == layout.session_order_sk(session["last_at"], SESSIONS[1])

@@ -155,7 +155,8 @@ class RefusingStore(UsageStore):
         self.refused_id = refused_id
 
     def _transact(self, actions):
-        if any(action.get("Put", {}).get("Item", {}).get("id") == self.refused_id for action in actions):
+        refused = layout.usage_sk(self.refused_id)
+        if any(action.get("Put", {}).get("Item", {}).get("sk") == refused for action in actions):
             raise ClientError(
                 {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the limit"}},
                 "TransactWriteItems",
