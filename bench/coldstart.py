@@ -83,15 +83,7 @@ def _import_once(
     setup += f"import {after}; " if after else ""
     listing = "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))"
     probe = f"import sys; {setup}import {module}; {listing}"
-    done = subprocess.run(  # noqa: S603 - our own interpreters, a fixed module name
-        [*command, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"importing {module} failed:\n{done.stderr[-4000:]}")
+    done = _run_probe([*command, "-c", probe], env, f"importing {module}")
     total = 0.0
     own: dict[str, float] = defaultdict(float)
     for match in _LINE.finditer(done.stderr):
@@ -100,6 +92,25 @@ def _import_once(
         if name == module:
             total = int(cumulative_us) / 1000
     return total, own, done.stdout.strip().splitlines()[-1].split(",")
+
+
+def _proxy_environment() -> dict[str, str]:
+    """What a probe of the proxy runs with: nothing of this process's AWS or Codecosts settings."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(Path.home()),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
+def _run_probe(command: list[str], env: dict[str, str], what: str) -> subprocess.CompletedProcess[str]:
+    """A probe in a fresh interpreter of ours; its error output when it fails."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-4000:]}")
+    return done
 
 
 def host_bundles(python_version: str) -> dict[str, Path]:
@@ -171,13 +182,7 @@ def proxy_cold_cpu_ms(runs: int = 5) -> list[float]:
 
     python, version = lambda_python()
     bundle = host_bundles(version)["proxy"]
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(Path.home()),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = _proxy_environment()
     probe = (
         f"import sys, time; sys.path.insert(0, {str(bundle)!r}); import {SERVERS['proxy']}; "
         f"import {HANDLERS['proxy']}; {_FIRST_REQUEST}; print(time.process_time())"
@@ -209,13 +214,9 @@ def proxy_restored_cpu_ms(runs: int = 5) -> list[float]:
     )
     try:
         env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(Path.home()),
-            "AWS_DEFAULT_REGION": "us-east-1",
+            **_proxy_environment(),
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
             "CODECOSTS_TABLE_NAME": "codecosts",
             "CODECOSTS_BODIES_BUCKET": "bodies",
             "CODECOSTS_USAGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/codecosts-usage",
@@ -225,15 +226,7 @@ def proxy_restored_cpu_ms(runs: int = 5) -> list[float]:
         probe = root / "bench" / "restored_probe.py"
         times = []
         for _ in range(runs):
-            done = subprocess.run(  # noqa: S603 - our own interpreter, our own probe
-                [python, "-I", "-S", "-B", str(probe), str(bundle)],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"the restored proxy probe failed:\n{done.stderr[-4000:]}")
+            done = _run_probe([python, "-I", "-S", "-B", str(probe), str(bundle)], env, "the restored proxy")
             times.append(float(done.stdout.strip().splitlines()[-1]))
         return times
     finally:

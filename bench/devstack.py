@@ -146,7 +146,7 @@ class DevRun:
         import boto3
 
         access = json.loads((self.folder / ".codecosts" / "aws.json").read_text())
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # a service named at run time
             service,
             endpoint_url=access["endpoint_url"],
             region_name=access["region"],
