@@ -1,11 +1,12 @@
 """Feeds the usage queue to the ingest handler the way Lambda's SQS event source mapping does.
 
-Gathers a batch as the template's mapping does (`EVENT_SOURCE`: up to 100 messages, within a 1 s
-window; SQS hands out 10 per receive), hands it over in Lambda's event shape, and deletes the ones the
-handler did not report in `batchItemFailures` (ReportBatchItemFailures); failures become visible
-again after the visibility timeout and, after five receives, SQS moves them to the dead-letter queue,
-as in AWS. One difference, for a quicker local loop: a batch is gathered only while the queue holds
-more (a receive comes back full); a lone message is handed over at once, not after the window.
+Gathers a batch as the template's mapping does (`EVENT_SOURCE`: from its first message, until it
+holds 100 or its 1 s window ends; SQS hands out 10 per receive), hands it over in Lambda's event
+shape, and deletes the ones the handler did not report in `batchItemFailures`
+(ReportBatchItemFailures); failures become visible again after the visibility timeout and, after
+five receives, SQS moves them to the dead-letter queue, as in AWS. A lone message therefore reaches
+the table about a second after its call, as deployed, and calls in quick succession are ingested
+together instead of each one competing with the next call for make dev's two cores.
 
 `make dev` runs it as the ingest function's own processes, with that function's environment: as many
 as the mapping's maximum concurrency, each one Lambda execution environment handling one batch at a
@@ -31,6 +32,7 @@ from shared.observability import logger
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _RECEIVE_MAX = 10  # SQS's most per ReceiveMessage and per DeleteMessageBatch
+_GATHER_PAUSE_SECONDS = 0.05  # within a window, how long an empty receive waits before the next
 
 
 @dataclass(frozen=True)
@@ -105,17 +107,15 @@ class QueuePoller:
         if not messages:
             return 0
         window_ends = time.monotonic() + self.source.window_seconds
-        last = messages
-        # While a receive comes back full the queue holds more: gather up to a batch within the window.
-        while len(last) == _RECEIVE_MAX and len(messages) < self.source.batch_size:
+        # As the mapping does: gather until the batch is full or the window ends.
+        while len(messages) < self.source.batch_size:
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
-            last = self._receive(
-                min(_RECEIVE_MAX, self.source.batch_size - len(messages)),
-                min(self.wait_seconds, int(remaining)),
-            )
+            last = self._receive(min(_RECEIVE_MAX, self.source.batch_size - len(messages)), 0)
             messages += last
+            if not last and self._stop.wait(min(remaining, _GATHER_PAUSE_SECONDS)):
+                break  # stopping: what was gathered is handed over now
         try:
             result = self.handler(lambda_event(messages, self._queue_arn), LocalLambdaContext())
         except Exception:

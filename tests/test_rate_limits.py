@@ -37,3 +37,19 @@ def test_the_301st_call_in_a_minute_is_refused_with_the_seconds_left(aws):
 def test_a_broken_counter_store_serves_the_request(aws):
     limiter = RateLimiter("no-such-table")
     assert limiter.hit(PROXY, "EP1").allowed
+
+
+def test_once_a_minute_holds_across_the_clock_s_minute(aws):
+    clock = Clock(1_800_000_000.0 + 59.5)  # half a second before a fixed window would reset
+    first, second = (
+        RateLimiter(get_settings().table_name, clock),
+        RateLimiter(get_settings().table_name, clock),
+    )
+    assert first.once_per("refresh", "tenant", 60).allowed
+    clock.now += 1  # another minute on the clock, one second later
+    refused = second.once_per("refresh", "tenant", 60)
+    assert (refused.allowed, refused.retry_after) == (False, 59)
+    assert second.once_per("refresh", "other", 60).allowed
+    clock.now += 59
+    assert first.once_per("refresh", "tenant", 60).allowed
+    assert RateLimiter("no-such-table").once_per("refresh", "tenant", 60).allowed  # fails open

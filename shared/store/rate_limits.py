@@ -78,6 +78,38 @@ class RateLimiter(Store):
             return Decision(True)
         return Decision(True, count=int(response["Attributes"]["count"]["N"]))
 
+    def once_per(self, scope: str, subject: str, seconds: int) -> Decision:
+        """At most one request per `seconds`, whatever the clock's minute: one conditional write of
+        the last allowed request's time (a fixed window would let two through a second apart, across
+        its edge). Refused: retry after the time left. Fails open, as `hit`."""
+        now = self.clock()
+        client = aws.dynamodb_typed()
+        try:
+            client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": layout.rate_counter_pk(scope, subject)}, "sk": {"S": "last"}},
+                UpdateExpression="SET #at = :now, expires_at = :expires",
+                ConditionExpression="attribute_not_exists(#at) OR #at <= :since",
+                ExpressionAttributeNames={"#at": "at"},
+                ExpressionAttributeValues={
+                    ":now": {"N": repr(now)},
+                    ":since": {"N": repr(now - seconds)},
+                    ":expires": {"N": str(math.ceil(now) + 2 * seconds)},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except client.exceptions.ConditionalCheckFailedException as error:
+            last = float(error.response.get("Item", {}).get("at", {}).get("N", now))
+            return Decision(False, max(1, math.ceil(last + seconds - now)))
+        except (ClientError, BotoCoreError) as error:
+            logger.warning(
+                "rate limit counter unavailable; serving the request",
+                extra={"scope": scope, "error": type(error).__name__},
+            )
+            metrics.add_metric(name="RateLimiterFailOpen", unit=MetricUnit.Count, value=1)
+            return Decision(True)
+        return Decision(True)
+
     def add(self, rule: RateLimit, subject: str, window: int) -> int | None:
         """Counts a request already let through (see functions/proxy/limits.py); the new count."""
         try:

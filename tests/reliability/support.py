@@ -6,13 +6,13 @@ import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from devstack.poller import QueuePoller
+from devstack.poller import EVENT_SOURCE, QueuePoller
 from functions.usage_ingest.handler import handler as ingest_handler
 from shared.bodies import codec
 from shared.ingest import UsageIngest
@@ -258,8 +258,12 @@ def fast_retries(queue_url: str) -> None:
 
 def poller(queue_url: str, store: UsageStore | None = None) -> QueuePoller:
     ingest = UsageIngest(store) if store else None
+    # No batching window: these tests are about what is kept, not when (Lambda's default window is 0).
     return QueuePoller(
-        queue_url, lambda event, context: ingest_handler(event, context, ingest=ingest), wait_seconds=0
+        queue_url,
+        lambda event, context: ingest_handler(event, context, ingest=ingest),
+        wait_seconds=0,
+        source=replace(EVENT_SOURCE, window_seconds=0),
     )
 
 

@@ -13,13 +13,13 @@ from pydantic import BaseModel, Field
 from functions.api.deps import CurrentPrincipal, Services
 from functions.api.errors import ApiError, invalid
 from shared.bill_check import NoAdminKey, default_range
-from shared.store.rate_limits import RateLimit, rate_limited_body
+from shared.store.rate_limits import rate_limited_body
 from shared.timefmt import utc_now
 
 router = APIRouter(prefix="/reconciliation", tags=["bill check"])
 
 # A refresh reads three Admin API reports with the tenant's key: once a minute per tenant at most.
-REFRESH = RateLimit("reconciliation_refresh", 1)
+REFRESH_SCOPE, REFRESH_SECONDS = "reconciliation_refresh", 60
 # How long a refresh may spend sending the alerts it reveals.
 ALERTS_SECONDS = 10
 # A year of days is plenty for a bill check, and bounds what one request reads.
@@ -139,7 +139,7 @@ def refresh_reconciliation(
     first, last = _days(start, end)
     if not services.admin_keys.status(principal.tenant_id)["configured"]:
         raise NO_ADMIN_KEY
-    decision = services.rate_limiter.hit(REFRESH, principal.tenant_id)
+    decision = services.rate_limiter.once_per(REFRESH_SCOPE, principal.tenant_id, REFRESH_SECONDS)
     if not decision.allowed:
         return JSONResponse(
             rate_limited_body(decision.retry_after),
