@@ -77,13 +77,7 @@ def before_checkpoint(app: ProxyApp) -> list[str]:
     from shared.store.rate_limits import CLIENT_IP
     from shared.usage import read_stream_usage
 
-    table_name = app.settings.table_name
-    clients = [
-        aws.table(table_name).meta.client,
-        aws.dynamodb_typed(),
-        aws.sqs_without_retries(),
-        aws.s3(),
-    ]
+    clients = _clients(app)
     now = datetime.now(UTC)
     target = SlugTarget(tenant_id="warm-up", proxy_endpoint_id="warm-up")
     steps = {
@@ -123,5 +117,12 @@ def before_checkpoint(app: ProxyApp) -> list[str]:
 
 def after_restore(app: ProxyApp) -> None:
     random.seed()
-    for client in (aws.dynamodb_typed(), aws.sqs_without_retries(), aws.s3()):
-        client._endpoint.http_session.close()
+    for client in _clients(app):
+        client._endpoint.http_session.close()  # botocore has no public way to drop its pool
+
+
+def _clients(app: ProxyApp) -> list[Any]:
+    """The AWS clients on a call's path: the slug lookup's (the table resource's own), the rate
+    counters' and the budget's, the usage message's, the claim-checked bodies'."""
+    table = aws.table(app.settings.table_name)
+    return [table.meta.client, aws.dynamodb_typed(), aws.sqs_without_retries(), aws.s3()]

@@ -74,13 +74,12 @@ def _derivable(record: UsageRecord, name: str, value: Any) -> bool:
     return name == "price_snapshot" and version is not None and version.startswith(f"{value}; ")
 
 
-def usage_item(record: UsageRecord, derivable: bool = False) -> dict[str, Any]:
+def usage_item(record: UsageRecord) -> dict[str, Any]:
     """The record as its DynamoDB item: its keys, then one attribute a field (the token kinds flat,
     money as its 6-decimal string, times as ISO text; docs/data-model.md). A field at its default
     (null, false, zero) is left out, as `usage_record` reads an absent attribute as the default, and so
     is a field another attribute holds (the id, the session, the price data's name): a Claude Code
-    call's item stays under 1 KB, where a write costs one unit in the table and in each index, not two.
-    `derivable`: keep those too (what the aggregates read, never what is stored)."""
+    call's item stays under 1 KB, where a write costs one unit in the table and in each index, not two."""
     tenant_id, usage_id = record.tenant_id, record.id
     item: dict[str, Any] = {
         "pk": layout.usage_pk(tenant_id, usage_id),
@@ -98,8 +97,7 @@ def usage_item(record: UsageRecord, derivable: bool = False) -> dict[str, Any]:
     stored = {
         name: value
         for name, value in record_view(record, None).items()
-        if (name in _REQUIRED or value != _ABSENT[name])
-        and (derivable or not _derivable(record, name, value))
+        if (name in _REQUIRED or value != _ABSENT[name]) and not _derivable(record, name, value)
     }
     return {**item, **stored}
 
@@ -212,11 +210,15 @@ class UsageStore(Store):
         """Writes records with their aggregates, once each, in as few transactions as fit
         (shared/store/usage_writes.py). An outcome per record, in order: True written, False already
         there (written before, or earlier in this batch), or the exception that kept it out."""
-        # The aggregates read the record's fields as stored, the derivable ones included.
-        items = [usage_item(record, derivable=True) for record in batch]
+        stored = [usage_item(record) for record in batch]
+        # The aggregates read the fields as stored, and the two the item holds in its keys.
+        items = [
+            {**item, "id": record.id, "session_id": record.session_id}
+            for record, item in zip(batch, stored, strict=True)
+        ]
         entries: dict[tuple[str, str], Entry] = {}
-        for record, item in zip(batch, items, strict=True):
-            entries.setdefault((item["tenant_id"], item["id"]), Entry(item, usage_item(record)))
+        for item, kept in zip(items, stored, strict=True):
+            entries.setdefault((item["tenant_id"], item["id"]), Entry(item, kept))
         committed: dict[tuple[str, str], Outcome] = {}
         unordered: set[AggregateKey] = set()
         for group in groups(list(entries.values())):

@@ -53,6 +53,17 @@ def test_the_proxy_url_invokes_a_snapstart_version_whose_hooks_the_adapter_calls
     (url,) = _resources(template_json, "AWS::Lambda::Url").values()
     assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [name, "Arn"]}
     assert url["Properties"]["Qualifier"] == alias["Properties"]["Name"]
+    # The public grants name the alias: on the function alone, the alias's URL would answer 403.
+    alias_id = next(k for k, r in template_json["Resources"].items() if r is alias)
+    granted = {
+        r["Properties"]["Action"]: r["Properties"]["FunctionName"]
+        for r in _resources(template_json, "AWS::Lambda::Permission").values()
+        if r["Properties"].get("Principal") == "*"
+    }
+    assert granted == {
+        "lambda:InvokeFunctionUrl": {"Ref": alias_id},
+        "lambda:InvokeFunction": {"Ref": alias_id},
+    }
     # No other function has SnapStart: their cold starts are not on a caller's stream.
     snapped = [
         r
