@@ -26,6 +26,8 @@ class Peak:
     before: int
     peak: int
     calls: int = 1  # in flight at once
+    files_before: int = 0  # open file descriptors
+    files_peak: int = 0
 
 
 @dataclass
@@ -34,12 +36,13 @@ class Leak:
     rss: list[int] = field(default_factory=list)
 
 
-async def _sampled_peak(proxy: Process, work: asyncio.Future[Any]) -> int:
-    peak = proxy.rss()
+async def _sampled_peak(proxy: Process, work: asyncio.Future[Any]) -> tuple[int, int]:
+    """The largest RSS and number of open files seen while `work` runs, sampled every 5 ms."""
+    peak, files = proxy.rss(), proxy.open_files()
     while not work.done():
-        peak = max(peak, proxy.rss())
+        peak, files = max(peak, proxy.rss()), max(files, proxy.open_files())
         await asyncio.sleep(0.005)
-    return max(peak, proxy.rss())
+    return max(peak, proxy.rss()), files
 
 
 async def peaks(stack: Stack) -> list[Peak]:
@@ -56,16 +59,16 @@ async def peaks(stack: Stack) -> list[Peak]:
     ):
         callers = [Caller(stack, proxied=True, slug=stack.slugs[index]) for index in range(count)]
         await asyncio.sleep(0.5)  # let the last scenario's memory go back
-        before = proxy.rss()
+        before, files_before = proxy.rss(), proxy.open_files()
         reset = proxy.reset_peak_rss()
         work = asyncio.ensure_future(
             asyncio.gather(*(caller.call(shape, REQUEST_BODY, keep_events=False) for caller in callers))
         )
-        sampled = await _sampled_peak(proxy, work)
+        sampled, files_peak = await _sampled_peak(proxy, work)
         replies = await work
         assert all(reply.status == 200 for reply in replies), [reply.status for reply in replies]
         peak = proxy.peak_rss() if reset else sampled
-        results.append(Peak(label, count * size, before, peak, calls=count))
+        results.append(Peak(label, count * size, before, peak, count, files_before, files_peak))
         for caller in callers:
             await caller.close()
     return results

@@ -6,7 +6,8 @@ Sources (the public pricing pages; each value as the page lists it for US East (
   for Python: snapshot cache per GB-second, restore per GB)
 - EC2: https://aws.amazon.com/ec2/pricing/on-demand/ (c7g.large, Linux; data transfer out to the
   internet, first 10 TB a month)
-- VPC: https://aws.amazon.com/vpc/pricing/ (NAT gateway hour and GB processed)
+- VPC: https://aws.amazon.com/vpc/pricing/ (NAT gateway hour and GB processed); PrivateLink:
+  https://aws.amazon.com/privatelink/pricing/ (interface endpoint hour per availability zone, GB processed)
 - SQS: https://aws.amazon.com/sqs/pricing/ (standard queue, per request of up to 64 KB)
 - DynamoDB: https://aws.amazon.com/dynamodb/pricing/on-demand/ (after the November 2024 cut)
 - S3: https://aws.amazon.com/s3/pricing/ (Standard: PUT, GET; storage per GB-month)
@@ -27,6 +28,8 @@ EC2_C7G_LARGE_MIB = 4096
 DATA_OUT_GB = 0.09
 NAT_GATEWAY_HOUR = 0.045
 NAT_GATEWAY_GB = 0.045
+INTERFACE_ENDPOINT_AZ_HOUR = 0.01
+INTERFACE_ENDPOINT_GB = 0.01
 SQS_REQUEST = 0.40 / 1e6  # per 64 KB chunk of payload
 SQS_CHUNK = 64 * 1024
 DYNAMODB_WRU = 0.625 / 1e6

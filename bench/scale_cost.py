@@ -19,6 +19,7 @@ from bench.cost import (
     PUBLISH_S,
     TRANSACTION_ROUND_TRIP_S,
 )
+from infra.constructs.high_volume import AVAILABILITY_ZONES, ENVIRONMENT_MEMORY_MB
 
 DEFAULT_TARGET = 90.0  # $ per million calls
 HIGH_VOLUME_TARGET = 20.0  # $ per million calls at HIGH_VOLUME_CALLS a month
@@ -31,6 +32,12 @@ ADAPTER_RSS_MIB = 16
 MEMORY_STEP_MB = 32
 RSS_HEADROOM = 1.25  # the memory size must hold the largest measured peak RSS with this margin
 LMI_CPU_UTILISATION = 0.5  # the capacity provider's target (AverageCPUUtilization) the fleet runs at
+LMI_GIB_PER_VCPU = 2  # Managed Instances' default memory per vCPU of an environment (2 to 8 allowed)
+LMI_MAX_CONCURRENCY = 1600  # the most PerExecutionEnvironmentMaxConcurrency accepts
+# Lambda's quota of file descriptors (per process, as `ulimit -n`; Lambda quotas page). Assumed to hold
+# on Managed Instances too: their documentation gives no other figure.
+LAMBDA_FILE_DESCRIPTORS = 1024
+PEAK_CALLS_PER_SECOND = 200  # the issue's busy organisation at its peak
 REPLY_BYTES = 10_000  # a Claude Code reply's SSE bytes (input of the egress line)
 # Assumed, not measured: one call in a hundred starts a new environment (a restore). Its charge is
 # small either way: the restore line of the default table.
@@ -47,6 +54,8 @@ class Measured:
     proxy_peak_rss_mib: float  # the largest peak of one call in flight (a 20 MB reply): Lambda's case
     proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
     proxy_rest_rss_mib: float
+    proxy_files_per_stream: float  # open file descriptors per stream in flight (50 x 1 MB)
+    proxy_rest_files: int  # open file descriptors with nothing in flight
     proxy_cpu_ms: float  # per call, whole path (its AWS SDK work included), at a full core
     ingest_cpu_ms: float  # per record
     cold_cpu_ms: float  # interpreter + imports + the first request's clients
@@ -165,22 +174,67 @@ class HighVolume:
         return self.monthly / (self.calls_per_month / 1e6)
 
 
+@dataclass(frozen=True)
+class EnvironmentFit:
+    """How many streams one Managed Instances environment takes at once, and what bounds it."""
+
+    streams: int
+    by_memory: int
+    by_cpu: int
+    by_files: int
+
+    @property
+    def bound(self) -> str:
+        limits = {
+            "memory": self.by_memory,
+            "CPU": self.by_cpu,
+            "file descriptors": self.by_files,
+            "Lambda's maximum": LMI_MAX_CONCURRENCY,
+        }
+        return min(limits, key=lambda name: limits[name])
+
+
+def environment_fit(measured: Measured) -> EnvironmentFit:
+    """Streams per environment (ENVIRONMENT_MEMORY_MB, LMI_GIB_PER_VCPU): what its memory holds with
+    the default's headroom and one 20 MB reply's peak, what its vCPU serves at the capacity provider's
+    target, and what the file descriptor quota leaves; the smallest, within Lambda's maximum, rounded
+    down to hundreds (a setting: a few descriptors more or less in a run must not move it)."""
+    usable_mib = ENVIRONMENT_MEMORY_MB / RSS_HEADROOM - ADAPTER_RSS_MIB - measured.proxy_peak_rss_mib
+    by_memory = int(usable_mib / measured.proxy_rss_per_stream_mib)
+    vcpus = ENVIRONMENT_MEMORY_MB / 1024 / LMI_GIB_PER_VCPU
+    calls_per_second = vcpus * LMI_CPU_UTILISATION / (measured.proxy_cpu_ms / 1000)
+    by_cpu = int(calls_per_second * CLAUDE_CODE_STREAM_S)
+    by_files = int((LAMBDA_FILE_DESCRIPTORS - measured.proxy_rest_files) / measured.proxy_files_per_stream)
+    least = min(by_memory, by_cpu, by_files, LMI_MAX_CONCURRENCY)
+    streams = least // 100 * 100 if least >= 100 else max(1, least)
+    return EnvironmentFit(streams, by_memory, by_cpu, by_files)
+
+
+def environments(measured: Measured, streams: float) -> int:
+    """Environments (one a c7g.large: 2 GB and a vCPU of its 4 GiB and two, beside the instance's own
+    processes) that `streams` in flight need."""
+    return max(1, math.ceil(streams / environment_fit(measured).streams))
+
+
 def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
     """A month of the proxy on Lambda Managed Instances: c7g.large instances (three at least, Lambda's
     default for AZ resiliency) behind the same function URL, in a VPC whose NAT gateway carries the
-    Anthropic traffic (DynamoDB and S3 through free gateway endpoints; SQS through the NAT)."""
+    Anthropic traffic; DynamoDB and S3 go through free gateway endpoints, SQS through an interface
+    endpoint in each availability zone (cheaper than the NAT's per-GB charge at these volumes)."""
     per_second = calls_per_month / (prices.HOURS_PER_MONTH * 3600)
     streams = per_second * CLAUDE_CODE_STREAM_S
     vcpus = per_second * measured.proxy_cpu_ms / 1000 / LMI_CPU_UTILISATION
     mib = measured.proxy_rest_rss_mib + streams * measured.proxy_rss_per_stream_mib
     instances = max(
         prices.LMI_DEFAULT_INSTANCES,
+        environments(measured, streams),
         math.ceil(vcpus / prices.EC2_C7G_LARGE_VCPUS),
         math.ceil(mib / prices.EC2_C7G_LARGE_MIB),
     )
     hour = prices.EC2_C7G_LARGE_HOUR * (1 + prices.LMI_MANAGEMENT_FEE)
     millions = calls_per_month / 1e6
-    nat_gb = calls_per_month * (measured.request_bytes + REPLY_BYTES + measured.message_bytes) / 1e9
+    nat_gb = calls_per_month * (measured.request_bytes + REPLY_BYTES) / 1e9
+    sqs_gb = calls_per_month * measured.message_bytes / 1e9
     lines = [
         Line(
             "Managed instances",
@@ -190,20 +244,33 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
         ),
         Line("Lambda requests", prices.LAMBDA_REQUEST * calls_per_month, "the same request charge"),
         Line("NAT gateway hours", prices.NAT_GATEWAY_HOUR * prices.HOURS_PER_MONTH, "one gateway"),
+        Line("NAT gateway data", nat_gb * prices.NAT_GATEWAY_GB, f"{nat_gb:,.0f} GB: Anthropic both ways"),
         Line(
-            "NAT gateway data", nat_gb * prices.NAT_GATEWAY_GB, f"{nat_gb:,.0f} GB: Anthropic both ways, SQS"
+            "SQS interface endpoint hours",
+            AVAILABILITY_ZONES * prices.INTERFACE_ENDPOINT_AZ_HOUR * prices.HOURS_PER_MONTH,
+            f"one in each of {AVAILABILITY_ZONES} availability zones",
+        ),
+        Line(
+            "SQS interface endpoint data",
+            sqs_gb * prices.INTERFACE_ENDPOINT_GB,
+            f"{sqs_gb:,.0f} GB of usage messages (through the NAT: ${sqs_gb * prices.NAT_GATEWAY_GB:,.2f})",
         ),
         *(Line(line.item, line.dollars * millions, line.note) for line in _shared_lines(measured)),
     ]
     return HighVolume(calls_per_month, instances, lines)
 
 
+def per_call_floor(measured: Measured) -> float:
+    """Per million calls, what the high-volume mode pays however cheap its compute: the lines every
+    deployment pays per call (data out, DynamoDB, S3, SQS, the ingest)."""
+    return sum(line.dollars for line in _shared_lines(measured))
+
+
 def break_even_calls(measured: Measured, memory_mb: int) -> float:
     """Calls a month above which the high-volume mode costs less than the default deployment."""
     default = sum(line.dollars for line in default_lines(measured, memory_mb)) / 1e6
-    low = high_volume(measured, 1)
-    fixed = sum(line.dollars for line in low.lines[:1] + low.lines[2:3])
-    variable = (high_volume(measured, 10_000_000).monthly - high_volume(measured, 0).monthly) / 10_000_000
+    fixed = high_volume(measured, 0).monthly
+    variable = (high_volume(measured, 10_000_000).monthly - fixed) / 10_000_000
     return fixed / (default - variable) if default > variable else math.inf
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bench import partitions, prices, scale_cost
 from bench.stats import median
 from infra.constructs.functions import PROXY_MEMORY_MB
+from infra.constructs.high_volume import ENVIRONMENT_MEMORY_MB, STREAMS_PER_ENVIRONMENT
 
 if TYPE_CHECKING:
     from bench.report import Results
@@ -31,6 +32,9 @@ def measured(results: Results) -> scale_cost.Measured | None:
     ):
         return None
     cpu = [step.cpu_ms_per_call for step in results.throughput if step.proxied.replies]
+    # Descriptors: the idle proxy's, and what each stream of the most in flight adds to them.
+    most = max(results.peaks, key=lambda peak: peak.calls)
+    idle_files = min(peak.files_before for peak in results.peaks)
     return scale_cost.Measured(
         record_wru=results.partitions.wru_per_call,
         body_wru=0,  # bodies are kept in S3 only (bench/bodies.py): no body item in the table
@@ -44,6 +48,8 @@ def measured(results: Results) -> scale_cost.Measured | None:
             (peak.peak - peak.before) / MIB / peak.in_flight_mib for peak in results.peaks
         ),
         proxy_rest_rss_mib=results.leak.rss[-1] / MIB,
+        proxy_files_per_stream=(most.files_peak - idle_files) / most.calls,
+        proxy_rest_files=idle_files,
         proxy_cpu_ms=median(cpu),
         ingest_cpu_ms=results.ingest.cpu_seconds / results.ingest.records * 1000,
         cold_cpu_ms=median(results.cold_cpu_ms),
@@ -138,8 +144,10 @@ def _table(lines: list[scale_cost.Line]) -> list[str]:
 def _cost(counts: scale_cost.Measured) -> list[str]:
     memory = scale_cost.proxy_memory_mb(counts)
     high = scale_cost.high_volume(counts, scale_cost.HIGH_VOLUME_CALLS)
-    floor = scale_cost.high_volume(counts, 0)
-    fixed = floor.monthly
+    fixed = scale_cost.high_volume(counts, 0).monthly
+    floor_per_call = scale_cost.per_call_floor(counts)
+    fit = scale_cost.environment_fit(counts)
+    peak_streams = scale_cost.PEAK_CALLS_PER_SECOND * scale_cost.CLAUDE_CODE_STREAM_S
     lines = [
         "## Cost per million Claude Code calls (issue 15)",
         "",
@@ -167,6 +175,21 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"Its fixed cost (no calls): ${fixed:,.2f} a month; it costs less than the default deployment above "
         f"{scale_cost.break_even_calls(counts, memory):,.0f} calls a month.",
         "",
+        f"Why its target is out of reach: the lines every deployment pays per call (data out, DynamoDB, S3, "
+        f"SQS, the ingest) come to **${floor_per_call:,.2f} per million** before any compute "
+        f"(target ${scale_cost.HIGH_VOLUME_TARGET:.0f}); the three instances Lambda keeps add "
+        f"${high.lines[0].dollars / high.instances * 3 / (scale_cost.HIGH_VOLUME_CALLS / 1e6):,.2f} per million at "
+        f"{scale_cost.HIGH_VOLUME_CALLS / 1e6:.0f} M calls.",
+        "",
+        f"One environment ({ENVIRONMENT_MEMORY_MB} MB, Managed Instances' smallest) takes **{fit.streams:,} streams** at once, "
+        f"bound by {fit.bound} (memory: {fit.by_memory:,}, CPU at {scale_cost.LMI_CPU_UTILISATION:.0%}: {fit.by_cpu:,}, "
+        f"file descriptors ({counts.proxy_files_per_stream:.2f} a stream, {counts.proxy_rest_files} at rest, "
+        f"{scale_cost.LAMBDA_FILE_DESCRIPTORS:,} allowed): {fit.by_files:,}, Lambda's maximum "
+        f"{scale_cost.LMI_MAX_CONCURRENCY:,}); the stack sets {STREAMS_PER_ENVIRONMENT:,} "
+        f"({'the same' if fit.streams == STREAMS_PER_ENVIRONMENT else 'NOT the recommended figure'}). At the issue's "
+        f"peak of {scale_cost.PEAK_CALLS_PER_SECOND} calls/s ({peak_streams:,} streams) that is "
+        f"{scale_cost.environments(counts, peak_streams)} environments.",
+        "",
         "Levers:",
         "",
         "| Lever | Measured | Effect |",
@@ -189,7 +212,7 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         "restore latency is not measurable here |",
         "| Lambda Managed Instances | function URLs and RESPONSE_STREAM supported (Web Adapter's LMI example); "
         "Python runs one process per concurrent request in the runtime, the Web Adapter forwards concurrent "
-        "requests to one uvicorn | duration no longer billed per stream second; three instances at least |",
+        "requests to one uvicorn; its smallest environment is 2 GB | duration no longer billed per stream second; three instances at least |",
     ]
     return [*lines, ""]
 

@@ -67,6 +67,10 @@ class Process:
     def peak_rss(self) -> int:
         return self._status("VmHWM")
 
+    def open_files(self) -> int:
+        """File descriptors the process holds (Lambda allows an environment 1,024)."""
+        return len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
+
     def reset_peak_rss(self) -> bool:
         """Linux resets VmHWM to the current RSS on `5` in clear_refs; False where that is refused."""
         try:

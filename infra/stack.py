@@ -12,7 +12,7 @@ from infra.constructs.alerts import AlertsTopic
 from infra.constructs.api import ManagementApi
 from infra.constructs.bill_check import BillCheck
 from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
-from infra.constructs.high_volume import ProxyInstances
+from infra.constructs.high_volume import ENVIRONMENT_MEMORY_MB, ProxyInstances
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -101,8 +101,10 @@ class CodecostsStack(Stack):
             upstream_url=config.upstream_url,
             api_environment=config.api_environment(),
             concurrency=config.concurrency,
-            # Managed instances keep their environments running: nothing to restore.
+            # Managed instances keep their environments running: nothing to restore; and their
+            # smallest environment is 2 GB (shared by the environment's streams).
             snap_start=not config.high_volume,
+            **({"proxy_memory_mb": ENVIRONMENT_MEMORY_MB} if config.high_volume else {}),
         )
         if config.high_volume:
             ProxyInstances(self, "ProxyInstances", proxy=functions.proxy)

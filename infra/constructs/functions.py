@@ -177,6 +177,7 @@ class Functions(Construct):
         api_environment: Mapping[str, str],
         concurrency: Concurrency,
         snap_start: bool = True,
+        proxy_memory_mb: int = PROXY_MEMORY_MB,
     ) -> None:
         super().__init__(scope, construct_id)
         table = storage.table
@@ -227,7 +228,7 @@ class Functions(Construct):
                 description="Codecosts proxy: streams Anthropic calls and queues their usage",
                 # Claude's longest streams (extended thinking) run for many minutes: Lambda's maximum.
                 timeout=Duration.minutes(15),
-                memory_size=PROXY_MEMORY_MB,
+                memory_size=proxy_memory_mb,
                 # Public: a flood of calls must not take the concurrency the API and the ingest need.
                 reserved_concurrency=concurrency.proxy,
                 layers=[web_adapter],

@@ -3,10 +3,11 @@
 One execution environment serves many streams at once (the Web Adapter forwards concurrent requests
 to the one uvicorn), so a stream waiting on Anthropic costs no duration: the bill is the instances
 (EC2 on-demand plus Lambda's management fee), at least three of them (Lambda's default, one per
-availability zone), and the VPC they run in: one NAT gateway carries the Anthropic traffic and SQS,
-gateway endpoints (free) carry DynamoDB and S3. The function URL and its response streaming stay as
-they are. Its fixed cost and break-even volume: docs/benchmarks.md, "Cost per million Claude Code
-calls".
+availability zone), and the VPC they run in: one NAT gateway carries the Anthropic traffic, gateway
+endpoints (free) carry DynamoDB and S3, and an interface endpoint carries SQS (the usage messages are
+most of the bytes the proxy sends to AWS: per GB the endpoint costs less than a quarter of the NAT).
+The function URL and its response streaming stay as they are. Its fixed cost and break-even volume:
+docs/benchmarks.md, "Cost per million Claude Code calls".
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from constructs import Construct
 from infra.nag import acknowledge
 
 INSTANCE_TYPE = "c7g.large"  # 2 Graviton vCPUs, 4 GiB: the bench's cost model prices this one
-# Streams one environment takes at once: each holds ~1 MiB and a few ms of CPU (docs/benchmarks.md).
-STREAMS_PER_ENVIRONMENT = 64
+AVAILABILITY_ZONES = 3  # Lambda spreads its default three instances over them
+# Managed Instances' smallest environment: 2 GB and (at the default 2 GiB per vCPU) one vCPU.
+ENVIRONMENT_MEMORY_MB = 2048
+# Streams one environment takes at once: what its memory, its vCPU and Lambda's 1,024 file
+# descriptors allow, whichever is least (bench/scale_cost.py environment_fit; docs/benchmarks.md
+# prints the figure and whether this is it). Too few would make Lambda add instances for streams that
+# only wait on Anthropic.
+STREAMS_PER_ENVIRONMENT = 400
 
 
 class ProxyInstances(Construct):
@@ -28,7 +35,7 @@ class ProxyInstances(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            max_azs=3,
+            max_azs=AVAILABILITY_ZONES,
             nat_gateways=1,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
@@ -47,6 +54,24 @@ class ProxyInstances(Construct):
         )
         security_group = ec2.SecurityGroup(
             self, "Instances", vpc=self.vpc, description="Codecosts proxy instances", allow_all_outbound=True
+        )
+        # The usage messages (a Claude Code call's is ~150 KB) reach SQS without the NAT's per-GB
+        # charge; only the instances may use the endpoint.
+        endpoint_group = ec2.SecurityGroup(
+            self,
+            "SqsEndpoint",
+            vpc=self.vpc,
+            description="SQS endpoint: HTTPS from the proxy instances",
+            allow_all_outbound=False,
+        )
+        endpoint_group.add_ingress_rule(security_group, ec2.Port.tcp(443), "the proxy's SQS calls")
+        self.vpc.add_interface_endpoint(
+            "Sqs",
+            service=ec2.InterfaceVpcEndpointAwsService.SQS,
+            private_dns_enabled=True,
+            open=False,
+            security_groups=[endpoint_group],
+            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
         )
         self.capacity = lambda_.CapacityProvider(
             self,

@@ -1,12 +1,16 @@
 """`-c highVolume=true` puts the proxy on Lambda Managed Instances: the same function URL and
-streaming, an arm64 capacity provider in a VPC with one NAT gateway; the default deploys none of it."""
+streaming, an arm64 capacity provider in a VPC with one NAT gateway and endpoints for DynamoDB, S3 and
+SQS; the default deploys none of it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from infra.constructs.high_volume import STREAMS_PER_ENVIRONMENT
 
 
 def _kinds(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -42,7 +46,9 @@ def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: 
         "codecosts-proxy"
     ]
     config = on_instances[0]["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"]
-    assert config["PerExecutionEnvironmentMaxConcurrency"] == 64
+    assert config["PerExecutionEnvironmentMaxConcurrency"] == STREAMS_PER_ENVIRONMENT
+    # Managed Instances refuse a function below 2 GB (the default deployment's 160 MB would not deploy).
+    assert on_instances[0]["MemorySize"] == 2048
     assert on_instances[0]["Environment"]["Variables"]["AWS_LWA_INVOKE_MODE"] == "response_stream"
     (url,) = _kinds(high_volume, "AWS::Lambda::Url")
     assert url["InvokeMode"] == "RESPONSE_STREAM"
@@ -51,12 +57,36 @@ def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: 
     assert "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH" not in on_instances[0]["Environment"]["Variables"]
 
 
-def test_high_volume_brings_one_nat_gateway_and_free_gateway_endpoints(high_volume: dict[str, Any]) -> None:
+def test_high_volume_brings_one_nat_gateway_and_endpoints_for_the_aws_services(
+    high_volume: dict[str, Any],
+) -> None:
     assert len(_kinds(high_volume, "AWS::EC2::NatGateway")) == 1
     endpoints = _kinds(high_volume, "AWS::EC2::VPCEndpoint")
-    assert {e["VpcEndpointType"] for e in endpoints} == {"Gateway"}
-    services = {str(e["ServiceName"]) for e in endpoints}
-    assert any("dynamodb" in name for name in services) and any(".s3" in name for name in services)
+    by_type = {
+        kind: {str(e["ServiceName"]) for e in endpoints if e["VpcEndpointType"] == kind}
+        for kind in ("Gateway", "Interface")
+    }
+    assert any("dynamodb" in name for name in by_type["Gateway"])
+    assert any(".s3" in name for name in by_type["Gateway"])
+    # SQS through an interface endpoint the SDK's usual hostname resolves to (private DNS), in the
+    # instances' subnets: the usage messages skip the NAT gateway's per-GB charge.
+    (sqs,) = [e for e in endpoints if e["VpcEndpointType"] == "Interface"]
+    assert "sqs" in json.dumps(sqs["ServiceName"]) and sqs["PrivateDnsEnabled"] is True
+    private = {
+        logical
+        for logical, resource in high_volume["Resources"].items()
+        if resource["Type"] == "AWS::EC2::Subnet" and not resource["Properties"].get("MapPublicIpOnLaunch")
+    }
+    assert {ref["Ref"] for ref in sqs["SubnetIds"]} == private
+    # Reachable on 443 from the instances' security group alone.
+    (group,) = [ref["Fn::GetAtt"][0] for ref in sqs["SecurityGroupIds"]]
+    rules = [
+        r
+        for r in _kinds(high_volume, "AWS::EC2::SecurityGroupIngress")
+        if r["GroupId"]["Fn::GetAtt"][0] == group
+    ]
+    assert [(r["FromPort"], r["ToPort"], "SourceSecurityGroupId" in r) for r in rules] == [(443, 443, True)]
+    assert "SecurityGroupIngress" not in high_volume["Resources"][group]["Properties"]
 
 
 def test_the_default_deployment_has_no_vpc_or_instances(template_json: dict[str, Any]) -> None:
