@@ -1,10 +1,11 @@
 """Monthly budgets that block: refuse a call before it reaches Anthropic once the month's spend is in.
 
 The budget itself comes with the slug (the slug item carries it, cached like the slug). The month's
-spend is the endpoint's month aggregate, which the ingest ADDs to with every record; it is read at
-most once per `ttl_seconds` per endpoint and instance (concurrent misses share one read), so a call
-costs no table read of its own. Nothing already admitted is cut off: a stream that crosses the
-budget runs to its end. The overshoot this allows is bounded and explained in docs/budgets.md.
+spend is the sum of the endpoint's day aggregates in the month, which the ingest ADDs to with every
+record; it is read at most once per `ttl_seconds` per endpoint and instance (concurrent misses share
+one read), so a call costs no table read of its own. Nothing already admitted is cut off: a stream
+that crosses the budget runs to its end. The overshoot this allows is bounded and explained in
+docs/budgets.md.
 
 A failing read lets the call through (logged): a budget guards against runaway cost, and refusing
 every call because the table hiccuped would be the worse failure.

@@ -32,6 +32,7 @@ _ANSWERS: dict[str, dict[str, Any]] = {
     "GetItem": {},
     "UpdateItem": {"Attributes": {"count": {"N": "1"}}},
     "BatchGetItem": {"Responses": {}, "UnprocessedKeys": {}},
+    "Query": {"Items": [], "Count": 0},
     "SendMessage": {"MessageId": "warm-up"},
     "SendMessageBatch": {"Successful": [], "Failed": []},
     "PutObject": {},

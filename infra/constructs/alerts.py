@@ -47,8 +47,10 @@ class AlertsTopic(Construct):
             sender.add_to_role_policy(
                 iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
             )
-            # The alert settings (GetItem), the sent markers read at once (BatchGetItem; a budget check
-            # also reads month spends so), a marker claimed (PutItem) or marked failed after a failed
-            # send (UpdateItem).
+            # The alert settings (GetItem), the sent markers read at once (BatchGetItem), a marker
+            # claimed (PutItem) or marked failed after a failed send (UpdateItem); a budget check also
+            # reads the month's spend (a Query of each budgeted endpoint's day aggregates).
             actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+            if sender is budget_checker:
+                actions.append("dynamodb:Query")
             sender.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))

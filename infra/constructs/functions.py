@@ -247,12 +247,13 @@ class Functions(Construct):
                     # A claim-checked call's bodies, tagged with the endpoint's retention.
                     iam.PolicyStatement(actions=["s3:PutObject", "s3:PutObjectTagging"], resources=[bodies]),
                     # Slug lookups, the shared rate-limit counters, a budget's month spend (one
-                    # BatchGetItem of the month aggregates), and the usage record written straight
-                    # to the table (the ingest's transaction) when the queue is unavailable.
+                    # Query of the endpoint's day aggregates: the table, no index), and the usage
+                    # record written straight to the table (the ingest's transaction) when the queue
+                    # is unavailable.
                     iam.PolicyStatement(
                         actions=[
                             "dynamodb:GetItem",
-                            "dynamodb:BatchGetItem",
+                            "dynamodb:Query",
                             "dynamodb:UpdateItem",
                             "dynamodb:PutItem",
                         ],
@@ -302,7 +303,7 @@ class Functions(Construct):
                     iam.PolicyStatement(
                         actions=[
                             *request_actions,
-                            # Endpoint listings show each budget's month spend (the month aggregates).
+                            # The alerts the bill check raises: which were already sent (one read).
                             "dynamodb:BatchGetItem",
                             "dynamodb:DeleteItem",
                         ],

@@ -163,19 +163,20 @@ def aggregate_pks(tenant_id: str) -> list[str]:
     return _every_shard(f"TENANT#{tenant_id}#A")
 
 
-def endpoint_month_sk(endpoint_id: str, month: str) -> str:
-    """Spend of one proxy endpoint in one UTC month (`2026-03`): what a budget is checked against."""
-    return f"AGG#MONTH#{endpoint_id}#{month}"
-
-
 def day_aggregate_sk(day: str, endpoint_id: str, model: str) -> str:
     """Read by day range for the whole tenant: days x endpoints x models rows, never records."""
     return f"AGG#D#{day}#{endpoint_id}#{model}"
 
 
 def endpoint_aggregate_sk(endpoint_id: str, day: str, model: str) -> str:
-    """Read by day range for one endpoint."""
+    """Read by day range for one endpoint, and by month for its budget (`endpoint_month_range`)."""
     return f"AGG#E#{endpoint_id}#{day}#{model}"
+
+
+def endpoint_month_range(endpoint_id: str, month: str) -> tuple[str, str]:
+    """The sort keys of one endpoint's day aggregates in one UTC month (`2026-03`): their costs add up
+    to the month's spend, what a budget is checked against."""
+    return f"AGG#E#{endpoint_id}#{month}-", f"AGG#E#{endpoint_id}#{month}-~"
 
 
 def audit_sk(entry_id: str) -> str:

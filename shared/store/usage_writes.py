@@ -130,18 +130,13 @@ AGGREGATES: tuple[Aggregate, ...] = (
         ),
         labels=_day_labels,
     ),
-    # Per (tenant, endpoint, day, model): one endpoint's summary.
+    # Per (tenant, endpoint, day, model): one endpoint's summary, and (a month's days summed) the
+    # spend its budget is checked against.
     Aggregate(
         sort_key=lambda r: layout.endpoint_aggregate_sk(
             r["proxy_endpoint_id"], r["requested_at"][:10], model_of(r)
         ),
         labels=_day_labels,
-    ),
-    # Per (tenant, endpoint, UTC month): what budgets are checked against.
-    Aggregate(
-        sort_key=lambda r: layout.endpoint_month_sk(r["proxy_endpoint_id"], r["requested_at"][:7]),
-        labels=lambda r: {"month": r["requested_at"][:7], "proxy_endpoint_id": r["proxy_endpoint_id"]},
-        counts=lambda r: {"requests": 1, "cost_cents": _decimal(r.get("cost_cents"))},
     ),
     # Per (tenant, session), for a Claude Code call: the sessions list, newest call first.
     Aggregate(

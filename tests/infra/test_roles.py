@@ -78,6 +78,34 @@ def test_the_api_queries_only_the_tables_named_indexes(template_json: dict[str, 
         }
 
 
+def _table_actions(template_json: dict[str, Any], name: str) -> set[str]:
+    """The actions a function's role grants on the table itself (not its indexes)."""
+    (table,) = (
+        logical_id
+        for logical_id, resource in template_json["Resources"].items()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+    )
+    granted: set[str] = set()
+    for statement in role_statements(template_json, _functions(template_json)[name]):
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if {"Fn::GetAtt": [table, "Arn"]} in resources:
+            actions = statement["Action"]
+            granted |= set(actions if isinstance(actions, list) else [actions])
+    return granted
+
+
+def test_who_reads_a_budgets_month_spend_may_query_the_table_itself(template_json: dict[str, Any]) -> None:
+    """A month's spend is a Query of the endpoint's day aggregates, on the table (no index): the proxy
+    (block budgets), the ingest (budget alerts) and the API (endpoint listings). The rehearsal judges
+    actions only, so the resource is held to account here."""
+    for name in ("proxy", "usage_ingest", "api"):
+        assert "dynamodb:Query" in _table_actions(template_json, name), name
+    # The proxy reads no item by batch any more (its month spend was a BatchGetItem of month items).
+    assert "dynamodb:BatchGetItem" not in _table_actions(template_json, "proxy")
+
+
 def _alerts_topic(template_json: dict[str, Any]) -> str:
     [topic] = [
         logical_id

@@ -41,7 +41,7 @@ class Clock:
 
 
 class Spend:
-    """Month spend as the month aggregates would report it, and how often it was read."""
+    """Month spend as the day aggregates would report it, and how often it was read."""
 
     def __init__(self, spent: dict[str, Decimal]) -> None:
         self.spent = spent
@@ -112,7 +112,7 @@ def test_seconds_to_next_month() -> None:
     assert seconds_to_next_month(datetime(2026, 2, 1, tzinfo=UTC)) == 28 * 86400
 
 
-# Through the proxy, with the month's spend in the table (the month aggregate the ingest keeps).
+# Through the proxy, with the month's spend in the table (the day aggregates the ingest keeps).
 
 
 def spend_this_month(endpoint_id: str, tenant_id: str, at: datetime, cents: str) -> None:

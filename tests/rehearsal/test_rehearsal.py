@@ -92,20 +92,20 @@ def test_admin_keys_are_sealed_with_the_stack_key_by_the_functions_granted_it(aw
         shared_aws.kms().encrypt(KeyId=key_arn, Plaintext=b"x")
 
 
-def test_a_block_budget_blocks_only_because_the_proxy_role_grants_batch_get_item(
+def test_a_block_budget_blocks_only_because_the_proxy_role_grants_query(
     aws: Rehearsal,
     moto_endpoint: str,
     stack_template: dict[str, Any],
     budgeted: Callable[..., tuple[RunningProxy, Clock]],
 ) -> None:
-    """The month's spend is one BatchGetItem. Without that grant (the first deployed stack) the check
+    """The month's spend is one Query of the endpoint's day aggregates. Without that grant the check
     fails with AccessDenied and lets every call through: here as in AWS."""
     headers = {"x-api-key": "sk-ant-api03-budget-test-0000Wxyz", "anthropic-version": "2023-06-01"}
     proxy, _ = budgeted("block", 100)
     spend_this_month(proxy.endpoint["id"], proxy.tenant_id, MARCH_END - timedelta(days=3), "150")
     assert httpx.post(f"{proxy.base_url}/v1/messages", json=BODY, headers=headers).status_code == 429
 
-    rehearse(moto_endpoint, template=without_grant(stack_template, "proxy", "dynamodb:BatchGetItem"))
+    rehearse(moto_endpoint, template=without_grant(stack_template, "proxy", "dynamodb:Query"))
     unguarded, _ = budgeted("block", 100)
     spend_this_month(unguarded.endpoint["id"], unguarded.tenant_id, MARCH_END - timedelta(days=3), "150")
     assert httpx.post(f"{unguarded.base_url}/v1/messages", json=BODY, headers=headers).status_code == 200

@@ -35,7 +35,7 @@ def _with_url(endpoint: dict[str, Any], base_url: str, spent: Decimal = Decimal(
 
 
 def _month_spend(usage: UsageStore, tenant_id: str, endpoint_ids: list[str]) -> dict[str, Decimal]:
-    """This UTC month's spend per endpoint, from the month aggregates the ingest keeps (one batch read)."""
+    """This UTC month's spend per endpoint, from the day aggregates the ingest keeps (one Query each)."""
     return usage.month_spend(tenant_id, endpoint_ids, month_of(utc_now())) if endpoint_ids else {}
 
 
