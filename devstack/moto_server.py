@@ -23,7 +23,7 @@ from moto.dynamodb.models.utilities import DynamoJsonEncoder
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from devstack import moto_patches, wsgi_server
-from devstack.rehearsal import REGION, judge_transactions_by_item
+from devstack.rehearsal import REGION, judge_dynamodb_by_resource
 from shared.store.layout import INDEX_SORT_KEY
 
 TABLES_PATH = "/_devstack/tables/"
@@ -100,7 +100,7 @@ def main(argv: list[str]) -> None:
     moto_patches.install()
     # The rehearsal's IAM enforcement judges transactions item by item, as AWS does, in the process
     # that serves: without it moto would refuse every transaction (no role grants the whole call).
-    judge_transactions_by_item()
+    judge_dynamodb_by_resource()
     app = with_table_snapshots(DomainDispatcherApplication(create_backend_app))
     wsgi_server.serve(app, "127.0.0.1", int(argv[0]))
 

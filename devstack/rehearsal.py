@@ -210,18 +210,20 @@ _TRANSACTION_ITEM_ACTIONS = {
 }
 
 
-def moto_policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+def moto_policy(statements: list[dict[str, Any]], local: Mapping[str, _Local]) -> dict[str, Any]:
     """A role's statements as moto 5.2 can enforce them, as AWS would. The whole translation:
 
-    - Resources widen to "*": moto judges actions, not resources (it evaluates DynamoDB requests
-      against "*", so an Allow scoped to the table's ARN would never match). Scoping is checked on
-      the synthesized template instead (tests/infra/test_roles.py).
+    - DynamoDB actions keep their resources, resolved to the local table's ARN (and its indexes'):
+      moto itself judges DynamoDB calls against "*", so `judge_dynamodb_by_resource` teaches the moto
+      server of this process to judge each call against the table or index it names, as AWS does (a
+      Query granted on the indexes alone is refused on the table).
+    - Other services' resources widen to "*": moto judges their actions, not their resources.
+      Their scoping is checked on the synthesized template instead (tests/infra/test_roles.py).
     - sqs:SendMessage / DeleteMessage / ChangeMessageVisibility also allow their *Batch calls, which
       AWS authorizes with the single action and moto names by the batch.
     - Transactions (TransactWriteItems, TransactGetItems) are judged item by item, as in AWS: each
       Put/Update/Delete/ConditionCheck/Get needs its PutItem/UpdateItem/DeleteItem/ConditionCheckItem/
-      GetItem. moto names the whole call instead, so `judge_transactions_by_item` teaches the moto
-      server of this process to check the items' actions (no statement grants the transaction).
+      GetItem on the item's table (no statement grants the transaction itself).
     - A Condition or NotAction cannot be reproduced faithfully: refused rather than dropped.
     """
     translated = []
@@ -231,42 +233,72 @@ def moto_policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
             raise RehearsalError(f"cannot rehearse a statement with {sorted(unsupported)}: {statement}")
         actions = _actions(statement)
         actions += [_BATCH_ACTIONS[action] for action in actions if action in _BATCH_ACTIONS]
-        translated.append({"Effect": statement["Effect"], "Action": actions, "Resource": "*"})
+        tables = [action for action in actions if action.startswith("dynamodb:")]
+        others = [action for action in actions if not action.startswith("dynamodb:")]
+        if tables:
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            arns = [_resolve(resource, local, "a DynamoDB grant's resource") for resource in resources]
+            translated.append({"Effect": statement["Effect"], "Action": tables, "Resource": arns})
+        if others:
+            translated.append({"Effect": statement["Effect"], "Action": others, "Resource": "*"})
     return {"Version": "2012-10-17", "Statement": translated}
 
 
-def transaction_item_actions(action: str, body: bytes | str) -> list[str] | None:
-    """The actions AWS checks for a DynamoDB transaction's items; None for any other call."""
-    if action not in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+def table_arn(name: str, index: str | None = None) -> str:
+    """A local table's (or index's) ARN; DynamoDB also takes an ARN where a table name goes."""
+    arn = name if name.startswith("arn:") else f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+    return f"{arn}/index/{index}" if index else arn
+
+
+def dynamodb_authorizations(action: str, body: bytes | str) -> list[tuple[str, str]] | None:
+    """The (action, resource ARN) pairs AWS authorizes a DynamoDB call by: a transaction's items each
+    by its own action on its table, a batch call on each table it names, any other call on its table
+    (or the index it queries). None for a call to another service."""
+    if not action.startswith("dynamodb:"):
         return None
-    items = json.loads(body or "{}").get("TransactItems", [])
-    return sorted({_TRANSACTION_ITEM_ACTIONS[kind] for item in items for kind in item})
+    request = json.loads(body or "{}")
+    if action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+        return sorted(
+            {
+                (_TRANSACTION_ITEM_ACTIONS[kind], table_arn(details["TableName"]))
+                for item in request.get("TransactItems", [])
+                for kind, details in item.items()
+            }
+        )
+    if "RequestItems" in request:
+        return [(action, table_arn(name)) for name in request["RequestItems"]]
+    if "TableName" in request:
+        return [(action, table_arn(request["TableName"], request.get("IndexName")))]
+    return [(action, "*")]
 
 
-def judge_transactions_by_item() -> None:
-    """Patches moto's IAM check (in this process: the moto server must run here) so a transaction
-    is allowed only when every item's action is. Idempotent."""
+def judge_dynamodb_by_resource() -> None:
+    """Patches moto's IAM check (in this process: the moto server must run here) so a DynamoDB call
+    is allowed only when every (action, resource) pair AWS would check is (`dynamodb_authorizations`).
+    Idempotent."""
     from moto.iam.access_control import IAMRequestBase
 
     check = IAMRequestBase.check_action_permitted
-    if getattr(check, "judges_items", False):
+    if getattr(check, "judges_dynamodb", False):
         return
 
-    def check_items(self: Any, resource: str) -> None:
-        item_actions = transaction_item_actions(self._action, self._body)
-        if item_actions is None:
+    def check_resources(self: Any, resource: str) -> None:
+        pairs = dynamodb_authorizations(self._action, self._body)
+        if pairs is None:
             check(self, resource)
             return
         whole = self._action
         try:
-            for action in item_actions:
-                self._action = action  # so AccessDenied names the missing item action, as AWS does
-                check(self, resource)
+            for action, arn in pairs:
+                self._action = action  # so AccessDenied names the missing action, as AWS does
+                check(self, arn)
         finally:
             self._action = whole
 
-    check_items.judges_items = True  # type: ignore[attr-defined]
-    IAMRequestBase.check_action_permitted = check_items  # type: ignore[method-assign]
+    check_resources.judges_dynamodb = True  # type: ignore[attr-defined]
+    IAMRequestBase.check_action_permitted = check_resources  # type: ignore[method-assign]
 
 
 # --- the local resources --------------------------------------------------------------------------
@@ -566,7 +598,7 @@ def rehearse(
     secret_value = os.environ.get("CODECOSTS_SERVER_SECRET")
     if not secret_value:
         raise RehearsalError("CODECOSTS_SERVER_SECRET is not set: the local secret needs a value")
-    judge_transactions_by_item()
+    judge_dynamodb_by_resource()
     # Open while setting up: enforcement may be on from an earlier rehearsal whose IAM was reset.
     _set_enforcement(endpoint_url, enforce=False)
     try:
@@ -599,7 +631,7 @@ def _rehearse(
     functions = {}
     for resource in _of_type(template, "AWS::Lambda::Function").values():
         name = function_name(resource)
-        policy = moto_policy(role_statements(template, resource))
+        policy = moto_policy(role_statements(template, resource), local)
         key_id, secret = _user(stack, endpoint_url, user_name(name), policy, users)
         environment = function_environment(template, resource, local, public_url, overrides)
         functions[name] = FunctionRole(name, environment, key_id, secret)

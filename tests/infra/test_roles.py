@@ -1,5 +1,6 @@
 """What each function's role may touch, checked on the synthesized template: the rehearsal enforces
-its actions locally (moto judges actions only), and this is where its resources are held to account."""
+its actions locally, and its DynamoDB resources (table or index); this is where the other services'
+resources are held to account, and every grant's resources are this stack's own."""
 
 from __future__ import annotations
 
@@ -98,8 +99,8 @@ def _table_actions(template_json: dict[str, Any], name: str) -> set[str]:
 
 def test_who_reads_a_budgets_month_spend_may_query_the_table_itself(template_json: dict[str, Any]) -> None:
     """A month's spend is a Query of the endpoint's day aggregates, on the table (no index): the proxy
-    (block budgets), the ingest (budget alerts) and the API (endpoint listings). The rehearsal judges
-    actions only, so the resource is held to account here."""
+    (block budgets), the ingest (budget alerts) and the API (endpoint listings). (The rehearsal also
+    refuses it locally without the grant: tests/rehearsal/test_rehearsal.py.)"""
     for name in ("proxy", "usage_ingest", "api"):
         assert "dynamodb:Query" in _table_actions(template_json, name), name
     # The proxy reads no item by batch any more (its month spend was a BatchGetItem of month items).

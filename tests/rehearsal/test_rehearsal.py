@@ -70,6 +70,44 @@ def test_a_function_calling_an_action_its_role_lacks_is_denied(aws: Rehearsal) -
         shared_aws.dynamodb_client().transact_write_items(TransactItems=[{"Delete": item}])
 
 
+def without_grant_on_the_table(template: dict[str, Any], function: str, action: str) -> dict[str, Any]:
+    """A copy of the template whose function role no longer grants `action` on the table itself (its
+    grants on the indexes stay)."""
+    changed = copy.deepcopy(template)
+    (table,) = (k for k, r in changed["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table")
+    for statement in role_statements(changed, _functions(changed)[function]):
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if {"Fn::GetAtt": [table, "Arn"]} in resources:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            statement["Action"] = [granted for granted in actions if granted != action]
+    return changed
+
+
+def test_a_dynamodb_grant_covers_only_the_table_or_index_it_names(
+    aws: Rehearsal, moto_endpoint: str, stack_template: dict[str, Any]
+) -> None:
+    """As in AWS, a Query granted on the indexes does not reach the table, nor one on the table the
+    indexes: a role scoped to the wrong one fails here first."""
+    session = Key("gsi3pk").eq("TENANT#user_a#SESSION#s")
+    tenant_items = Key("pk").eq("TENANT#user_a")
+    rehearse(
+        moto_endpoint, template=without_grant_on_the_table(stack_template, "usage_ingest", "dynamodb:Query")
+    )
+    with shared_aws.running_as("usage_ingest"):
+        table = shared_aws.table(aws.table_name)
+        assert table.query(IndexName="gsi3", KeyConditionExpression=session)["Items"] == []
+        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:Query"):
+            table.query(KeyConditionExpression=tenant_items)
+    # The proxy may query the table (a budget's month spend), not an index.
+    with shared_aws.running_as("proxy"):
+        table = shared_aws.table(aws.table_name)
+        assert table.query(KeyConditionExpression=tenant_items)["Items"] == []
+        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:Query"):
+            table.query(IndexName="gsi3", KeyConditionExpression=session)
+
+
 def test_admin_keys_are_sealed_with_the_stack_key_by_the_functions_granted_it(aws: Rehearsal) -> None:
     """The bill check's KMS key is made from the template and named to the functions by its local ARN;
     the API may seal and open admin keys, the reconcile function only open them, the ingest neither."""
