@@ -9,6 +9,7 @@ against) and, for a Claude Code call, per (tenant, session), with the session's 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -460,8 +461,13 @@ class UsageStore(Store):
         if len(unique) <= 1:
             return {endpoint_id: self._month_spend(tenant_id, endpoint_id, month) for endpoint_id in unique}
         with ThreadPoolExecutor(max_workers=min(_MONTH_SPEND_READERS, len(unique))) as pool:
-            totals = pool.map(lambda endpoint_id: self._month_spend(tenant_id, endpoint_id, month), unique)
-            return dict(zip(unique, totals, strict=True))
+            # Each read in a copy of the caller's context: whose credentials sign it (shared.aws
+            # running_as) goes along, as it does into asyncio's worker threads.
+            reads = [
+                pool.submit(contextvars.copy_context().run, self._month_spend, tenant_id, endpoint_id, month)
+                for endpoint_id in unique
+            ]
+            return {endpoint_id: read.result() for endpoint_id, read in zip(unique, reads, strict=True)}
 
     def _month_spend(self, tenant_id: str, endpoint_id: str, month: str) -> Decimal:
         low, high = layout.endpoint_month_range(endpoint_id, month)

@@ -108,6 +108,24 @@ def test_a_dynamodb_grant_covers_only_the_table_or_index_it_names(
             table.query(IndexName="gsi3", KeyConditionExpression=session)
 
 
+def test_reads_in_worker_threads_are_signed_as_the_function_that_started_them(
+    aws: Rehearsal, moto_endpoint: str, stack_template: dict[str, Any]
+) -> None:
+    """The API reads several endpoints' month spend at once in a thread pool: each read carries the
+    API's credentials (not the operator's), so its role is what allows or refuses it."""
+    from shared.store.usage_records import UsageStore
+
+    store = UsageStore(aws.table_name, aws.bodies_bucket)
+    with shared_aws.running_as("api"):
+        assert store.month_spend("user_a", ["ep_1", "ep_2"], "2026-03") == {"ep_1": 0, "ep_2": 0}
+    rehearse(moto_endpoint, template=without_grant_on_the_table(stack_template, "api", "dynamodb:Query"))
+    with (
+        shared_aws.running_as("api"),
+        pytest.raises(ClientError, match="not authorized to perform: dynamodb:Query"),
+    ):
+        store.month_spend("user_a", ["ep_1", "ep_2"], "2026-03")
+
+
 def test_admin_keys_are_sealed_with_the_stack_key_by_the_functions_granted_it(aws: Rehearsal) -> None:
     """The bill check's KMS key is made from the template and named to the functions by its local ARN;
     the API may seal and open admin keys, the reconcile function only open them, the ingest neither."""
