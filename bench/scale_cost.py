@@ -54,8 +54,9 @@ class Measured:
     proxy_peak_rss_mib: float  # the largest peak of one call in flight (a 20 MB reply): Lambda's case
     proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
     proxy_rest_rss_mib: float
-    proxy_files_per_stream: float  # open file descriptors per stream in flight (50 x 1 MB)
-    proxy_rest_files: int  # open file descriptors with nothing in flight
+    # Open file descriptors at the 50 x 1 MB peak, divided by the 50: the process's own share
+    # included (conservative, and steady: at rest the count depends on the connections pooled so far).
+    proxy_files_per_stream: float
     proxy_cpu_ms: float  # per call, whole path (its AWS SDK work included), at a full core
     ingest_cpu_ms: float  # per record
     cold_cpu_ms: float  # interpreter + imports + the first request's clients
@@ -204,7 +205,7 @@ def environment_fit(measured: Measured) -> EnvironmentFit:
     vcpus = ENVIRONMENT_MEMORY_MB / 1024 / LMI_GIB_PER_VCPU
     calls_per_second = vcpus * LMI_CPU_UTILISATION / (measured.proxy_cpu_ms / 1000)
     by_cpu = int(calls_per_second * CLAUDE_CODE_STREAM_S)
-    by_files = int((LAMBDA_FILE_DESCRIPTORS - measured.proxy_rest_files) / measured.proxy_files_per_stream)
+    by_files = int(LAMBDA_FILE_DESCRIPTORS / measured.proxy_files_per_stream)
     least = min(by_memory, by_cpu, by_files, LMI_MAX_CONCURRENCY)
     streams = least // 100 * 100 if least >= 100 else max(1, least)
     return EnvironmentFit(streams, by_memory, by_cpu, by_files)

@@ -32,9 +32,7 @@ def measured(results: Results) -> scale_cost.Measured | None:
     ):
         return None
     cpu = [step.cpu_ms_per_call for step in results.throughput if step.proxied.replies]
-    # Descriptors: the idle proxy's, and what each stream of the most in flight adds to them.
     most = max(results.peaks, key=lambda peak: peak.calls)
-    idle_files = min(peak.files_before for peak in results.peaks)
     return scale_cost.Measured(
         record_wru=results.partitions.wru_per_call,
         body_wru=0,  # bodies are kept in S3 only (bench/bodies.py): no body item in the table
@@ -48,8 +46,7 @@ def measured(results: Results) -> scale_cost.Measured | None:
             (peak.peak - peak.before) / MIB / peak.in_flight_mib for peak in results.peaks
         ),
         proxy_rest_rss_mib=results.leak.rss[-1] / MIB,
-        proxy_files_per_stream=(most.files_peak - idle_files) / most.calls,
-        proxy_rest_files=idle_files,
+        proxy_files_per_stream=most.files_peak / most.calls,
         proxy_cpu_ms=median(cpu),
         ingest_cpu_ms=results.ingest.cpu_seconds / results.ingest.records * 1000,
         cold_cpu_ms=median(results.cold_cpu_ms),
@@ -183,8 +180,8 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         "",
         f"One environment ({ENVIRONMENT_MEMORY_MB} MB, Managed Instances' smallest) takes **{fit.streams:,} streams** at once, "
         f"bound by {fit.bound} (memory: {fit.by_memory:,}, CPU at {scale_cost.LMI_CPU_UTILISATION:.0%}: {fit.by_cpu:,}, "
-        f"file descriptors ({counts.proxy_files_per_stream:.2f} a stream, {counts.proxy_rest_files} at rest, "
-        f"{scale_cost.LAMBDA_FILE_DESCRIPTORS:,} allowed): {fit.by_files:,}, Lambda's maximum "
+        f"file descriptors ({counts.proxy_files_per_stream:.2f} a stream at the 50 x 1 MB peak, the "
+        f"process's own included; {scale_cost.LAMBDA_FILE_DESCRIPTORS:,} allowed): {fit.by_files:,}, Lambda's maximum "
         f"{scale_cost.LMI_MAX_CONCURRENCY:,}); the stack sets {STREAMS_PER_ENVIRONMENT:,} "
         f"({'the same' if fit.streams == STREAMS_PER_ENVIRONMENT else 'NOT the recommended figure'}). At the issue's "
         f"peak of {scale_cost.PEAK_CALLS_PER_SECOND} calls/s ({peak_streams:,} streams) that is "
