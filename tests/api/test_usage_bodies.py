@@ -12,12 +12,12 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.settings import Settings
 from shared.store.usage_records import UsageStore
 from shared.usage import Usage
 from shared.usage_event import BodyRef, UsageEvent
+from tests.fakes.events import streamed_call
 
 Headers = dict[str, str]
 SESSION = "6a4e3f1c-2b7d-4c9e-8f10-5d2a7b9c0e31"
@@ -36,15 +36,10 @@ def conversation(turns: int) -> bytes:
 def call(
     at: datetime, request: bytes, endpoint: str, *, session: str | None = SESSION, days: int = 30
 ) -> UsageEvent:
-    return UsageEvent(
-        id=new_id(at),
-        tenant_id="user_alice",
-        proxy_endpoint_id=endpoint,
-        requested_at=at,
-        path="/v1/messages",
-        status_code=200,
-        stream=True,
-        duration_ms=900,
+    return streamed_call(
+        at,
+        tenant="user_alice",
+        endpoint=endpoint,
         session_header=session,
         usage=Usage(model="claude-sonnet-4-5", input_tokens=10, output_tokens=5, seen=True),
         request_body=BodyRef.of(request),

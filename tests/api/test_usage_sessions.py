@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shared.cache_economics import unread_1h_cache_writes
-from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.sessions import SessionInfo, claude_code_headers, session_of
 from shared.store.usage_records import UsageStore
@@ -22,6 +21,7 @@ from shared.usage import Usage
 from shared.usage_event import BodyRef, UsageEvent
 from shared.usage_record import Cents, UsageRecord, record_view
 from tests.api.conftest import usage_record
+from tests.fakes.events import streamed_call
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 EP1 = "01JP0000000000000000000001"
@@ -126,15 +126,10 @@ def event(
     tenant: str = "user_alice",
 ) -> UsageEvent:
     text = body if body is not None else claude_code_body(session)
-    return UsageEvent(
-        id=new_id(at),
-        tenant_id=tenant,
-        proxy_endpoint_id=endpoint,
-        requested_at=at,
-        path="/v1/messages",
-        status_code=200,
-        stream=True,
-        duration_ms=900,
+    return streamed_call(
+        at,
+        tenant=tenant,
+        endpoint=endpoint,
         session_header=session,
         agent_header=agent,
         usage=cached_call_usage(),
