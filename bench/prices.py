@@ -5,7 +5,7 @@ Sources (the public pricing pages; each value as the page lists it for US East (
   Instances: the EC2 on-demand price plus a 15 % management fee, and the request charge; SnapStart
   for Python: snapshot cache per GB-second, restore per GB)
 - EC2: https://aws.amazon.com/ec2/pricing/on-demand/ (c7g.large, Linux; data transfer out to the
-  internet, first 10 TB a month)
+  internet, first 10 TB a month; between availability zones, charged in each direction)
 - VPC: https://aws.amazon.com/vpc/pricing/ (NAT gateway hour and GB processed); PrivateLink:
   https://aws.amazon.com/privatelink/pricing/ (interface endpoint hour per availability zone, GB processed)
 - SQS: https://aws.amazon.com/sqs/pricing/ (standard queue, per request of up to 64 KB)
@@ -26,6 +26,7 @@ EC2_C7G_LARGE_HOUR = 0.0725  # 2 vCPU (Graviton3), 4 GiB
 EC2_C7G_LARGE_VCPUS = 2
 EC2_C7G_LARGE_MIB = 4096
 DATA_OUT_GB = 0.09
+INTER_AZ_GB = 0.01  # each direction
 NAT_GATEWAY_HOUR = 0.045
 NAT_GATEWAY_GB = 0.045
 INTERFACE_ENDPOINT_AZ_HOUR = 0.01

@@ -247,6 +247,12 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
         Line("NAT gateway hours", prices.NAT_GATEWAY_HOUR * prices.HOURS_PER_MONTH, "one gateway"),
         Line("NAT gateway data", nat_gb * prices.NAT_GATEWAY_GB, f"{nat_gb:,.0f} GB: Anthropic both ways"),
         Line(
+            "Between availability zones",
+            nat_gb * (AVAILABILITY_ZONES - 1) / AVAILABILITY_ZONES * 2 * prices.INTER_AZ_GB,
+            f"the Anthropic traffic of the instances in the {AVAILABILITY_ZONES - 1} zones without the NAT "
+            "gateway, charged on both sides",
+        ),
+        Line(
             "SQS interface endpoint hours",
             AVAILABILITY_ZONES * prices.INTERFACE_ENDPOINT_AZ_HOUR * prices.HOURS_PER_MONTH,
             f"one in each of {AVAILABILITY_ZONES} availability zones",
