@@ -217,8 +217,10 @@ def moto_policy(statements: list[dict[str, Any]], local: Mapping[str, _Local]) -
       moto itself judges DynamoDB calls against "*", so `judge_dynamodb_by_resource` teaches the moto
       server of this process to judge each call against the table or index it names, as AWS does (a
       Query granted on the indexes alone is refused on the table).
-    - Other services' resources widen to "*": moto judges their actions, not their resources.
-      Their scoping is checked on the synthesized template instead (tests/infra/test_roles.py).
+    - Other services' resources widen to "*": moto judges their actions, not their resources as AWS
+      does (S3 names objects by their ARNs, but refuses a DeleteObjects of keys under a granted
+      prefix, which AWS judges key by key). Their scoping is checked on the synthesized template
+      instead (tests/infra/test_roles.py).
     - sqs:SendMessage / DeleteMessage / ChangeMessageVisibility also allow their *Batch calls, which
       AWS authorizes with the single action and moto names by the batch.
     - Transactions (TransactWriteItems, TransactGetItems) are judged item by item, as in AWS: each
