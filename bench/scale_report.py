@@ -68,6 +68,7 @@ def headline(results: Results) -> list[str]:
             f"| One tenant at {partitions.CALLS_PER_SECOND} calls/s: hottest partition key, write units/s (`{key}`) | {write:,.0f} | <= {partitions.WRITE_LIMIT} | {_verdict(write, partitions.WRITE_LIMIT)} |",
             f"| One tenant, every query {partitions.QUERIES_PER_SECOND}/s: hottest partition key, read units/s (`{read_key}`) | {read:,.0f} | <= {partitions.READ_LIMIT} | {_verdict(read, partitions.READ_LIMIT)} |",
             f"| DynamoDB write units per Claude Code call at {partitions.CALLS_PER_SECOND} calls/s (batches of {results.partitions.batch}): record, indexes, aggregates, session, developer; bodies in S3 (the rate counters' {results.partitions.wru_per_call - results.partitions.record_wru_per_call:.1f} not included) | {results.partitions.record_wru_per_call:.1f} | <= 12 | {_verdict(results.partitions.record_wru_per_call, 12)} |",
+            f"| The same with the proxy's rate limit counters (every write a call makes) | {results.partitions.wru_per_call:.1f} | <= 12 | {_verdict(results.partitions.wru_per_call, 12)} |",
         ]
     counts = measured(results)
     if counts is None:
