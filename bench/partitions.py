@@ -178,14 +178,12 @@ class Meter:
         from bench.dynamo import item_size
 
         items = parsed.get("Items", [])
-        filtered = "FilterExpression" in params and parsed.get("ScannedCount", 0) > len(items)
-        if (filtered or "ProjectionExpression" in params) and parsed.get("ScannedCount", 0):
-            # What DynamoDB read (and charges for): the same page's whole items, unfiltered.
+        if "FilterExpression" in params and parsed.get("ScannedCount", 0) > len(items):
+            # What DynamoDB read: the same page without the filter.
             plain = {
                 name: value
                 for name, value in params.items()
-                if name not in ("FilterExpression", "ProjectionExpression")
-                and not name.startswith("ExpressionAttribute")
+                if name not in ("FilterExpression",) and not name.startswith("ExpressionAttribute")
             }
             plain["Limit"] = parsed["ScannedCount"]
             names = params.get("ExpressionAttributeNames") or {}

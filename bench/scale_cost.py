@@ -160,6 +160,10 @@ def default_lines(measured: Measured, memory_mb: int) -> list[Line]:
     ]
 
 
+# One c7g.large for a month: the EC2 on-demand price and Lambda's management fee.
+INSTANCE_MONTH = prices.EC2_C7G_LARGE_HOUR * (1 + prices.LMI_MANAGEMENT_FEE) * prices.HOURS_PER_MONTH
+
+
 @dataclass
 class HighVolume:
     calls_per_month: int
@@ -212,8 +216,8 @@ def environment_fit(measured: Measured) -> EnvironmentFit:
 
 
 def environments(measured: Measured, streams: float) -> int:
-    """Environments (one a c7g.large: 2 GB and a vCPU of its 4 GiB and two, beside the instance's own
-    processes) that `streams` in flight need."""
+    """Environments that `streams` in flight need; each takes a c7g.large (its 2 GB and one vCPU fit
+    once in the instance's 4 GiB and two, beside the instance's own processes)."""
     return max(1, math.ceil(streams / environment_fit(measured).streams))
 
 
@@ -232,14 +236,13 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
         math.ceil(vcpus / prices.EC2_C7G_LARGE_VCPUS),
         math.ceil(mib / prices.EC2_C7G_LARGE_MIB),
     )
-    hour = prices.EC2_C7G_LARGE_HOUR * (1 + prices.LMI_MANAGEMENT_FEE)
     millions = calls_per_month / 1e6
     nat_gb = calls_per_month * (measured.request_bytes + REPLY_BYTES) / 1e9
     sqs_gb = calls_per_month * measured.message_bytes / 1e9
     lines = [
         Line(
             "Managed instances",
-            instances * hour * prices.HOURS_PER_MONTH,
+            instances * INSTANCE_MONTH,
             f"{instances} x c7g.large, on-demand + {prices.LMI_MANAGEMENT_FEE:.0%} management fee "
             f"({streams:.0f} streams, {vcpus:.2f} vCPU busy on average)",
         ),

@@ -176,7 +176,7 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"Why its target is out of reach: the lines every deployment pays per call (data out, DynamoDB, S3, "
         f"SQS, the ingest) come to **${floor_per_call:,.2f} per million** before any compute "
         f"(target ${scale_cost.HIGH_VOLUME_TARGET:.0f}); the three instances Lambda keeps add "
-        f"${high.lines[0].dollars / high.instances * 3 / (scale_cost.HIGH_VOLUME_CALLS / 1e6):,.2f} per million at "
+        f"${prices.LMI_DEFAULT_INSTANCES * scale_cost.INSTANCE_MONTH / (scale_cost.HIGH_VOLUME_CALLS / 1e6):,.2f} per million at "
         f"{scale_cost.HIGH_VOLUME_CALLS / 1e6:.0f} M calls.",
         "",
         f"One environment ({ENVIRONMENT_MEMORY_MB} MB, Managed Instances' smallest) takes **{fit.streams:,} streams** at once, "

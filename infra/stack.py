@@ -11,7 +11,7 @@ from constructs import Construct
 from infra.constructs.alerts import AlertsTopic
 from infra.constructs.api import ManagementApi
 from infra.constructs.bill_check import BillCheck
-from infra.constructs.functions import LOG_RETENTION, Concurrency, Functions
+from infra.constructs.functions import LOG_RETENTION, PROXY_MEMORY_MB, Concurrency, Functions
 from infra.constructs.high_volume import ENVIRONMENT_MEMORY_MB, ProxyInstances
 from infra.constructs.messaging import Messaging
 from infra.constructs.monitoring import Monitoring
@@ -104,7 +104,7 @@ class CodecostsStack(Stack):
             # Managed instances keep their environments running: nothing to restore; and their
             # smallest environment is 2 GB (shared by the environment's streams).
             snap_start=not config.high_volume,
-            **({"proxy_memory_mb": ENVIRONMENT_MEMORY_MB} if config.high_volume else {}),
+            proxy_memory_mb=ENVIRONMENT_MEMORY_MB if config.high_volume else PROXY_MEMORY_MB,
         )
         if config.high_volume:
             ProxyInstances(self, "ProxyInstances", proxy=functions.proxy)

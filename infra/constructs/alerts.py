@@ -48,9 +48,10 @@ class AlertsTopic(Construct):
                 iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
             )
             # The alert settings (GetItem), the sent markers read at once (BatchGetItem), a marker
-            # claimed (PutItem) or marked failed after a failed send (UpdateItem); a budget check also
-            # reads the month's spend (a Query of each budgeted endpoint's day aggregates).
+            # claimed (PutItem) or marked failed after a failed send (UpdateItem).
             actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-            if sender is budget_checker:
-                actions.append("dynamodb:Query")
             sender.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
+        # A budget check reads the month's spend: a Query of each budgeted endpoint's day aggregates.
+        budget_checker.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[table.table_arn])
+        )

@@ -169,14 +169,8 @@ def day_aggregate_sk(day: str, endpoint_id: str, model: str) -> str:
 
 
 def endpoint_aggregate_sk(endpoint_id: str, day: str, model: str) -> str:
-    """Read by day range for one endpoint, and by month for its budget (`endpoint_month_range`)."""
+    """Read by day range for one endpoint (a month of them: the spend its budget is checked against)."""
     return f"AGG#E#{endpoint_id}#{day}#{model}"
-
-
-def endpoint_month_range(endpoint_id: str, month: str) -> tuple[str, str]:
-    """The sort keys of one endpoint's day aggregates in one UTC month (`2026-03`): their costs add up
-    to the month's spend, what a budget is checked against."""
-    return f"AGG#E#{endpoint_id}#{month}-", f"AGG#E#{endpoint_id}#{month}-~"
 
 
 def audit_sk(entry_id: str) -> str:

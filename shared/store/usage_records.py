@@ -8,6 +8,7 @@ against) and, for a Claude Code call, per (tenant, session), with the session's 
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import contextvars
 import time
@@ -454,8 +455,8 @@ class UsageStore(Store):
     def month_spend(self, tenant_id: str, endpoint_ids: Sequence[str], month: str) -> dict[str, Decimal]:
         """Cost (cents) of each endpoint's calls in a UTC month (`2026-03`); endpoints without calls: 0.
 
-        The sum of the endpoint's day aggregates in the month: one Query an endpoint (at most a
-        month's days x its models, small items), several endpoints read at once. Cheaper than a
+        The sum of the endpoint's day aggregates in the month (the rows its summary reads: at most
+        a month's days x its models, small items), several endpoints read at once. Cheaper than a
         month item of its own, which every batch of records would write to as well."""
         unique = list(dict.fromkeys(endpoint_ids))
         if len(unique) <= 1:
@@ -470,27 +471,10 @@ class UsageStore(Store):
             return {endpoint_id: read.result() for endpoint_id, read in zip(unique, reads, strict=True)}
 
     def _month_spend(self, tenant_id: str, endpoint_id: str, month: str) -> Decimal:
-        low, high = layout.endpoint_month_range(endpoint_id, month)
-        # The low-level client: safe to share between threads, where a Table resource is not.
-        client = self.table.meta.client
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
-                ":pk": layout.aggregate_pk(tenant_id, endpoint_id),
-                ":low": low,
-                ":high": high,
-            },
-            "ProjectionExpression": "cost_cents",
-        }
-        total = Decimal(0)
-        while True:
-            response = client.query(**request)
-            for item in response["Items"]:
-                total += Decimal(str(item.get("cost_cents") or 0))
-            if "LastEvaluatedKey" not in response:
-                return total
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        first = date.fromisoformat(f"{month}-01")
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        rows = self.aggregates(tenant_id, first, last, endpoint_id)
+        return sum((Decimal(str(row.get("cost_cents") or 0)) for row in rows), Decimal(0))
 
     def aggregates(
         self, tenant_id: str, first_day: date | None, last_day: date | None, proxy_endpoint_id: str | None
