@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Iterator
@@ -93,3 +94,14 @@ def aws(moto_endpoint: str, stack_template: dict[str, Any]) -> Iterator[Rehearsa
     get_settings.cache_clear()
     yield rehearsal
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def main_thread_event_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop set for the main thread, as a Lambda process has one to get: Mangum's handler
+    asks for it (`asyncio.get_event_loop()`), and an earlier test's `asyncio.run` leaves none set."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()

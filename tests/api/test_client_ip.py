@@ -15,6 +15,9 @@ from shared.settings import get_settings
 from shared.store import layout
 from shared.store.rate_limits import CLIENT_IP, WINDOW_SECONDS
 
+# Mangum's handler needs an event loop to get, as Lambda's main thread has.
+pytestmark = pytest.mark.usefixtures("main_thread_event_loop")
+
 WINDOW = 1_800_000_000 // WINDOW_SECONDS * WINDOW_SECONDS
 
 

@@ -15,6 +15,9 @@ from shared.settings import Settings
 from tests.fakes.api_gateway import rest_api_event
 from tests.fakes.servers import ServerThread
 
+# Mangum's handler needs an event loop to get, as Lambda's main thread has.
+pytestmark = pytest.mark.usefixtures("main_thread_event_loop")
+
 
 def test_a_metric_counted_during_a_request_is_published_as_an_emf_line(
     api_settings: Settings, capsys: pytest.CaptureFixture[str]

@@ -6,10 +6,14 @@ import base64
 import json
 from typing import Any, cast
 
+import pytest
 from fastapi.testclient import TestClient
 
 from functions.api.app import create_app
 from shared.settings import Settings
+
+# Mangum's handler needs an event loop to get, as Lambda's main thread has.
+pytestmark = pytest.mark.usefixtures("main_thread_event_loop")
 
 
 def test_health_reports_the_table_latency(client: TestClient) -> None:

@@ -22,6 +22,9 @@ from tests.dashboard.conftest import screenshot
 from tests.fakes.api_gateway import RestApiStage, response_body, response_headers, rest_api_event
 from tests.fakes.servers import ServerThread
 
+# Mangum's handler needs an event loop to get, as Lambda's main thread has.
+pytestmark = pytest.mark.usefixtures("main_thread_event_loop")
+
 Handler = Any
 
 
