@@ -2,6 +2,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Page } from "../api";
 import { underBase } from "../base";
+import { dollars } from "../format";
 import { followLink } from "../router";
 
 export function Link(props: { href: string; class?: string; children: ComponentChildren; title?: string }) {
@@ -56,6 +57,16 @@ export function Empty(props: { title: string; children: ComponentChildren }) {
       <h3>{props.title}</h3>
       {props.children}
     </div>
+  );
+}
+
+/** A table cell of money: dollars shown, the exact cents in `data-cents`. */
+export function Cents(props: { value: string | number; testid?: string }) {
+  const cents = Number(props.value);
+  return (
+    <td class="num" data-cents={String(cents)} data-testid={props.testid}>
+      {dollars(cents)}
+    </td>
   );
 }
 
@@ -207,5 +218,41 @@ export function Pager(props: { cursors: Cursors; page: Page<unknown> }) {
         Older →
       </button>
     </nav>
+  );
+}
+
+/**
+ * A paged list in all its states: the error with its retry, loading the first page, what an empty
+ * first page says, the rows in their table, and the pager under them.
+ */
+export function PagedTable<T>(props: {
+  list: Loaded<Page<T>>;
+  cursors: Cursors;
+  what: string;
+  empty: ComponentChildren;
+  tableClass?: string;
+  testid: string;
+  head: ComponentChildren;
+  row: (item: T) => ComponentChildren;
+}) {
+  const { list, cursors } = props;
+  const page = list.data;
+  return (
+    <>
+      {list.error !== null && <ErrorBox error={list.error} retry={() => list.reload()} />}
+      {list.loading && !page && <Loading what={props.what} />}
+      {page && page.items.length === 0 && cursors.pageNumber === 1 && props.empty}
+      {page && page.items.length > 0 && (
+        <div class="panel flush">
+          <table class={props.tableClass ?? "table"} data-testid={props.testid}>
+            <thead>
+              <tr>{props.head}</tr>
+            </thead>
+            <tbody>{page.items.map((item) => props.row(item))}</tbody>
+          </table>
+        </div>
+      )}
+      {page && <Pager cursors={cursors} page={page} />}
+    </>
   );
 }

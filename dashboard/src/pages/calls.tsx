@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { allPages, api, type Page, type ProxyEndpoint, type UsageRecord } from "../api";
-import { Empty, ErrorBox, Link, Loading, Pager, useCursors, useEvery, useLoad } from "../components/common";
+import { Empty, Link, PagedTable, useCursors, useEvery, useLoad } from "../components/common";
 import { count, millis, recordCost, utcTime } from "../format";
 import { addDays, isDay } from "../range";
 import { href, navigate } from "../router";
@@ -46,6 +46,7 @@ function FilterBar(props: { filters: CallFilters; endpoints: ProxyEndpoint[] }) 
   const [draft, setDraft] = useState(props.filters);
   const set = (name: keyof CallFilters) => (event: Event) =>
     setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value });
+  const field = (name: keyof CallFilters) => ({ name, value: draft[name], onInput: set(name) });
   const apply = (event: Event) => {
     event.preventDefault();
     navigate(href("/calls", { ...draft }));
@@ -55,13 +56,7 @@ function FilterBar(props: { filters: CallFilters; endpoints: ProxyEndpoint[] }) 
     <form class="filters" onSubmit={apply} aria-label="Filter calls">
       <label>
         Model
-        <input
-          name="model"
-          placeholder="claude-opus (prefix)"
-          value={draft.model}
-          onInput={set("model")}
-          maxLength={200}
-        />
+        <input {...field("model")} placeholder="claude-opus (prefix)" maxLength={200} />
       </label>
       <label>
         Endpoint
@@ -76,21 +71,15 @@ function FilterBar(props: { filters: CallFilters; endpoints: ProxyEndpoint[] }) 
       </label>
       <label>
         From (UTC)
-        <input name="from" type="date" value={draft.from} onInput={set("from")} />
+        <input {...field("from")} type="date" />
       </label>
       <label>
         To (UTC, included)
-        <input name="until" type="date" value={draft.until} onInput={set("until")} />
+        <input {...field("until")} type="date" />
       </label>
       <label>
         Anthropic key id
-        <input
-          name="key"
-          placeholder="16 hex characters"
-          value={draft.key}
-          onInput={set("key")}
-          maxLength={16}
-        />
+        <input {...field("key")} placeholder="16 hex characters" maxLength={16} />
       </label>
       <div class="filter-actions">
         <button type="submit">Filter</button>
@@ -117,83 +106,78 @@ export function CallsPage(props: { query: URLSearchParams }) {
   useEvery(5, () => cursors.pageNumber === 1 && calls.reload(true));
   const names = new Map((endpoints.data?.items ?? []).map((endpoint) => [endpoint.id, endpoint.name]));
   const filtered = Object.values(filters).some(Boolean);
-  const page = calls.data;
   return (
     <section>
       <header class="page-header">
         <h1>Calls</h1>
       </header>
       <FilterBar key={filterKey} filters={filters} endpoints={endpoints.data?.items ?? []} />
-      {calls.error !== null && <ErrorBox error={calls.error} retry={() => calls.reload()} />}
-      {calls.loading && !page && <Loading what="calls" />}
-      {page && page.items.length === 0 && cursors.pageNumber === 1 && (
-        filtered ? (
-          <Empty title="No calls match these filters">
-            <p>
-              The model filter matches the start of a model name (<code>claude-opus</code> matches{" "}
-              <code>claude-opus-4-6</code>). <Link href="/calls">Clear the filters</Link> to see every call.
-            </p>
-          </Empty>
-        ) : endpoints.data && endpoints.data.items.length === 0 ? (
-          <NoEndpointYet />
-        ) : (
-          <Empty title="No calls yet">
-            <p>
-              Point Claude Code at one of your <Link href="/endpoints">proxy endpoints</Link> with{" "}
-              <code>export ANTHROPIC_BASE_URL=…</code> and use it as usual: calls appear here within seconds.
-            </p>
-          </Empty>
-        )
-      )}
-      {page && page.items.length > 0 && (
-        <div class="panel flush">
-          <table class="table calls" data-testid="calls">
-            <thead>
-              <tr>
-                <th>Time (UTC)</th>
-                <th>Model</th>
-                <th>Endpoint</th>
-                <th>Status</th>
-                <th class="num">Input</th>
-                <th class="num">Output</th>
-                <th class="num">Cache write</th>
-                <th class="num">Cache read</th>
-                <th class="num">Cost</th>
-                <th class="num">Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page.items.map((call) => (
-                <tr
-                  key={call.id}
-                  class="clickable"
-                  onClick={(event) => {
-                    // The time is a real link; a click anywhere else on the row opens the call too.
-                    if (!(event.target as Element).closest("a")) navigate(`/calls/${call.id}`);
-                  }}
-                >
-                  <td class="nowrap">
-                    <Link href={`/calls/${call.id}`}>{utcTime(call.requested_at)}</Link>
-                  </td>
-                  <td>{call.model ?? "—"}</td>
-                  <td>{call.proxy_endpoint_id ? (names.get(call.proxy_endpoint_id) ?? "deleted") : "—"}</td>
-                  <td>
-                    <span class={statusClass(call.status_code)}>{call.status_code ?? "—"}</span>
-                    {call.stream && <span class="tag">stream</span>}
-                  </td>
-                  <td class="num">{count(call.input_tokens)}</td>
-                  <td class="num">{count(call.output_tokens)}</td>
-                  <td class="num">{count(call.cache_creation_input_tokens)}</td>
-                  <td class="num">{count(call.cache_read_input_tokens)}</td>
-                  <td class="num">{recordCost(call.cost_cents)}</td>
-                  <td class="num">{millis(call.duration_ms)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {page && <Pager cursors={cursors} page={page} />}
+      <PagedTable
+        list={calls}
+        cursors={cursors}
+        what="calls"
+        empty={
+          filtered ? (
+            <Empty title="No calls match these filters">
+              <p>
+                The model filter matches the start of a model name (<code>claude-opus</code> matches{" "}
+                <code>claude-opus-4-6</code>). <Link href="/calls">Clear the filters</Link> to see every call.
+              </p>
+            </Empty>
+          ) : endpoints.data && endpoints.data.items.length === 0 ? (
+            <NoEndpointYet />
+          ) : (
+            <Empty title="No calls yet">
+              <p>
+                Point Claude Code at one of your <Link href="/endpoints">proxy endpoints</Link> with{" "}
+                <code>export ANTHROPIC_BASE_URL=…</code> and use it as usual: calls appear here within seconds.
+              </p>
+            </Empty>
+          )
+        }
+        tableClass="table calls"
+        testid="calls"
+        head={
+          <>
+            <th>Time (UTC)</th>
+            <th>Model</th>
+            <th>Endpoint</th>
+            <th>Status</th>
+            <th class="num">Input</th>
+            <th class="num">Output</th>
+            <th class="num">Cache write</th>
+            <th class="num">Cache read</th>
+            <th class="num">Cost</th>
+            <th class="num">Duration</th>
+          </>
+        }
+        row={(call) => (
+          <tr
+            key={call.id}
+            class="clickable"
+            onClick={(event) => {
+              // The time is a real link; a click anywhere else on the row opens the call too.
+              if (!(event.target as Element).closest("a")) navigate(`/calls/${call.id}`);
+            }}
+          >
+            <td class="nowrap">
+              <Link href={`/calls/${call.id}`}>{utcTime(call.requested_at)}</Link>
+            </td>
+            <td>{call.model ?? "—"}</td>
+            <td>{call.proxy_endpoint_id ? (names.get(call.proxy_endpoint_id) ?? "deleted") : "—"}</td>
+            <td>
+              <span class={statusClass(call.status_code)}>{call.status_code ?? "—"}</span>
+              {call.stream && <span class="tag">stream</span>}
+            </td>
+            <td class="num">{count(call.input_tokens)}</td>
+            <td class="num">{count(call.output_tokens)}</td>
+            <td class="num">{count(call.cache_creation_input_tokens)}</td>
+            <td class="num">{count(call.cache_read_input_tokens)}</td>
+            <td class="num">{recordCost(call.cost_cents)}</td>
+            <td class="num">{millis(call.duration_ms)}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

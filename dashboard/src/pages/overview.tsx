@@ -2,7 +2,7 @@ import type { ChartConfiguration } from "chart.js";
 import { useState } from "preact/hooks";
 import { allPages, api, type ProxyEndpoint, type UsageSummary } from "../api";
 import { BarChart, PALETTE } from "../components/chart";
-import { Command, Empty, ErrorBox, Link, Loading, useEvery, useLoad } from "../components/common";
+import { Cents, Command, Empty, ErrorBox, Link, Loading, useEvery, useLoad } from "../components/common";
 import { axisDollars, count, dollars } from "../format";
 import { type DayRange, daysOf, isDay, lastDay, type RangeKind } from "../range";
 import { href, navigate } from "../router";
@@ -348,9 +348,7 @@ function OverviewBody(props: { overview: Overview; range: DayRange }) {
                   </td>
                   <td class="num">{count(row.requests)}</td>
                   <td class="num">{count(row.tokens)}</td>
-                  <td class="num" data-cents={String(row.cost)}>
-                    {dollars(row.cost)}
-                  </td>
+                  <Cents value={row.cost} />
                 </tr>
               ))}
             </tbody>
@@ -376,9 +374,7 @@ function OverviewBody(props: { overview: Overview; range: DayRange }) {
                     <Link href={href("/calls", { endpoint: row.id, ...days })}>{row.name}</Link>
                   </td>
                   <td class="num">{count(row.requests)} calls</td>
-                  <td class="num" data-cents={String(row.cost)}>
-                    {dollars(row.cost)}
-                  </td>
+                  <Cents value={row.cost} />
                 </tr>
               ))}
             </tbody>

@@ -9,7 +9,17 @@ import {
   type UsageRecord,
   type UsageSummary,
 } from "../api";
-import { Empty, ErrorBox, Link, Loading, Pager, useCursors, useEvery, useLoad } from "../components/common";
+import {
+  Cents,
+  Empty,
+  ErrorBox,
+  Link,
+  Loading,
+  PagedTable,
+  useCursors,
+  useEvery,
+  useLoad,
+} from "../components/common";
 import { count, dollars, duration, millis, plural, recordCost, utcTime } from "../format";
 import type { DayRange } from "../range";
 import { navigate } from "../router";
@@ -32,15 +42,6 @@ export function sessionPath(id: string): string {
 
 function shortId(id: string): string {
   return id.length > 13 ? `${id.slice(0, 8)}…` : id;
-}
-
-function Cents(props: { value: string | number; testid?: string }) {
-  const cents = Number(props.value);
-  return (
-    <td class="num" data-cents={String(cents)} data-testid={props.testid}>
-      {dollars(cents)}
-    </td>
-  );
 }
 
 /** Who a developer row is: its name, else its fingerprint; calls without one, by the key that paid. */
@@ -95,13 +96,12 @@ export function SessionsPage(props: { range: DayRange }) {
   );
   // The first page follows sessions as they go on; older pages stay put.
   useEvery(5, () => cursors.pageNumber === 1 && sessions.reload(true));
-  const page = sessions.data;
   const summary = useLoad(`summary|${rangeKey}`, () =>
     api.get<UsageSummary>("/api/usage/summary", { from: range.from, to: range.to }),
   );
   const developers = summary.data?.byDeveloper ?? [];
   const names = new Map(developers.map((row) => [row.developer_id, developerLabel(row)]));
-  const byDeveloper = page?.items.some((session) => session.developer_id) ?? false;
+  const byDeveloper = sessions.data?.items.some((session) => session.developer_id) ?? false;
   return (
     <section>
       <header class="page-header">
@@ -113,76 +113,71 @@ export function SessionsPage(props: { range: DayRange }) {
         and what prompt caching saved.
       </p>
       <DeveloperSpend developers={developers} />
-      {sessions.error !== null && <ErrorBox error={sessions.error} retry={() => sessions.reload()} />}
-      {sessions.loading && !page && <Loading what="sessions" />}
-      {page && page.items.length === 0 && cursors.pageNumber === 1 && (
-        <Empty title="No Claude Code sessions in this range">
-          <p>
-            Claude Code names its session on every call; run <code>claude</code> with{" "}
-            <code>ANTHROPIC_BASE_URL</code> set to one of your <Link href="/endpoints">proxy endpoints</Link> and its
-            sessions appear here. Calls from the SDKs carry no session: they are under{" "}
-            <Link href="/calls">Calls</Link>.
-          </p>
-        </Empty>
-      )}
-      {page && page.items.length > 0 && (
-        <div class="panel flush">
-          <table class="table" data-testid="sessions">
-            <thead>
-              <tr>
-                <th>Last active (UTC)</th>
-                <th>Session</th>
-                <th class="num">Duration</th>
-                <th class="num">Calls</th>
-                <th class="num">Cost</th>
-                <th class="num">Main agent</th>
-                <th class="num">Subagents</th>
-                <th class="num">Cache savings</th>
-                <th>Models</th>
-                {byDeveloper && <th>Developer</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {page.items.map((session) => (
-                <tr
-                  key={session.session_id}
-                  class="clickable"
-                  data-session={session.session_id}
-                  onClick={(event) => {
-                    if (!(event.target as Element).closest("a")) navigate(sessionPath(session.session_id));
-                  }}
-                >
-                  <td class="nowrap">
-                    <Link href={sessionPath(session.session_id)}>{utcTime(session.last_at)}</Link>
-                  </td>
-                  <td class="mono" title={session.session_id}>
-                    {shortId(session.session_id)}
-                  </td>
-                  <td class="num">{spanOf(session)}</td>
-                  <td class="num">{count(session.requests)}</td>
-                  <Cents value={session.cost_cents} />
-                  <Cents value={mainAgentCents(session)} />
-                  <td class="num" data-cents={String(Number(session.subagent_cost_cents))}>
-                    {dollars(Number(session.subagent_cost_cents))}
-                    <span class="muted small">
-                      {" "}
-                      · {plural(session.subagent_requests, "call")}, {plural(session.subagent_runs, "run")}
-                    </span>
-                  </td>
-                  <Cents value={session.cache_savings_cents} />
-                  <td>{session.models.join(", ")}</td>
-                  {byDeveloper && (
-                    <td title={session.developer_id ?? undefined}>
-                      {session.developer_id ? (names.get(session.developer_id) ?? session.developer_id) : "—"}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {page && <Pager cursors={cursors} page={page} />}
+      <PagedTable
+        list={sessions}
+        cursors={cursors}
+        what="sessions"
+        empty={
+          <Empty title="No Claude Code sessions in this range">
+            <p>
+              Claude Code names its session on every call; run <code>claude</code> with{" "}
+              <code>ANTHROPIC_BASE_URL</code> set to one of your <Link href="/endpoints">proxy endpoints</Link> and
+              its sessions appear here. Calls from the SDKs carry no session: they are under{" "}
+              <Link href="/calls">Calls</Link>.
+            </p>
+          </Empty>
+        }
+        testid="sessions"
+        head={
+          <>
+            <th>Last active (UTC)</th>
+            <th>Session</th>
+            <th class="num">Duration</th>
+            <th class="num">Calls</th>
+            <th class="num">Cost</th>
+            <th class="num">Main agent</th>
+            <th class="num">Subagents</th>
+            <th class="num">Cache savings</th>
+            <th>Models</th>
+            {byDeveloper && <th>Developer</th>}
+          </>
+        }
+        row={(session) => (
+          <tr
+            key={session.session_id}
+            class="clickable"
+            data-session={session.session_id}
+            onClick={(event) => {
+              if (!(event.target as Element).closest("a")) navigate(sessionPath(session.session_id));
+            }}
+          >
+            <td class="nowrap">
+              <Link href={sessionPath(session.session_id)}>{utcTime(session.last_at)}</Link>
+            </td>
+            <td class="mono" title={session.session_id}>
+              {shortId(session.session_id)}
+            </td>
+            <td class="num">{spanOf(session)}</td>
+            <td class="num">{count(session.requests)}</td>
+            <Cents value={session.cost_cents} />
+            <Cents value={mainAgentCents(session)} />
+            <td class="num" data-cents={String(Number(session.subagent_cost_cents))}>
+              {dollars(Number(session.subagent_cost_cents))}
+              <span class="muted small">
+                {" "}
+                · {plural(session.subagent_requests, "call")}, {plural(session.subagent_runs, "run")}
+              </span>
+            </td>
+            <Cents value={session.cache_savings_cents} />
+            <td>{session.models.join(", ")}</td>
+            {byDeveloper && (
+              <td title={session.developer_id ?? undefined}>
+                {session.developer_id ? (names.get(session.developer_id) ?? session.developer_id) : "—"}
+              </td>
+            )}
+          </tr>
+        )}
+      />
     </section>
   );
 }
