@@ -19,7 +19,13 @@ from bench.cost import (
     PUBLISH_S,
     TRANSACTION_ROUND_TRIP_S,
 )
-from infra.constructs.high_volume import AVAILABILITY_ZONES, ENVIRONMENT_MEMORY_MB
+from infra.constructs.high_volume import (
+    AVAILABILITY_ZONES,
+    ENVIRONMENT_MEMORY_MB,
+    INSTANCE_MIB,
+    INSTANCE_VCPUS,
+    MIN_INSTANCES,
+)
 
 DEFAULT_TARGET = 90.0  # $ per million calls
 HIGH_VOLUME_TARGET = 20.0  # $ per million calls at HIGH_VOLUME_CALLS a month
@@ -231,10 +237,10 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
     vcpus = per_second * measured.proxy_cpu_ms / 1000 / LMI_CPU_UTILISATION
     mib = measured.proxy_rest_rss_mib + streams * measured.proxy_rss_per_stream_mib
     instances = max(
-        prices.LMI_DEFAULT_INSTANCES,
+        MIN_INSTANCES,
         environments(measured, streams),
-        math.ceil(vcpus / prices.EC2_C7G_LARGE_VCPUS),
-        math.ceil(mib / prices.EC2_C7G_LARGE_MIB),
+        math.ceil(vcpus / INSTANCE_VCPUS),
+        math.ceil(mib / INSTANCE_MIB),
     )
     millions = calls_per_month / 1e6
     nat_gb = calls_per_month * (measured.request_bytes + REPLY_BYTES) / 1e9

@@ -5,13 +5,20 @@ sections of their own."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import TYPE_CHECKING
 
 from bench import partitions, prices, scale_cost
 from bench.stats import median
 from infra.constructs.functions import PROXY_MEMORY_MB
-from infra.constructs.high_volume import ENVIRONMENT_MEMORY_MB, STREAMS_PER_ENVIRONMENT
+from infra.constructs.high_volume import (
+    ENVIRONMENT_MEMORY_MB,
+    MIN_INSTANCES,
+    STREAMS_PER_ENVIRONMENT,
+    environments_for,
+)
+from infra.stack import ROOT
 
 if TYPE_CHECKING:
     from bench.report import Results
@@ -146,6 +153,7 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
     floor_per_call = scale_cost.per_call_floor(counts)
     fit = scale_cost.environment_fit(counts)
     peak_streams = scale_cost.PEAK_CALLS_PER_SECOND * scale_cost.CLAUDE_CODE_STREAM_S
+    default_streams = int(json.loads((ROOT / "cdk.json").read_text())["context"]["proxyMaxConcurrency"])
     lines = [
         "## Cost per million Claude Code calls (issue 15)",
         "",
@@ -176,7 +184,7 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"Why its target is out of reach: the lines every deployment pays per call (data out, DynamoDB, S3, "
         f"SQS, the ingest) come to **${floor_per_call:,.2f} per million** before any compute "
         f"(target ${scale_cost.HIGH_VOLUME_TARGET:.0f}); the three instances Lambda keeps add "
-        f"${prices.LMI_DEFAULT_INSTANCES * scale_cost.INSTANCE_MONTH / (scale_cost.HIGH_VOLUME_CALLS / 1e6):,.2f} per million at "
+        f"${MIN_INSTANCES * scale_cost.INSTANCE_MONTH / (scale_cost.HIGH_VOLUME_CALLS / 1e6):,.2f} per million at "
         f"{scale_cost.HIGH_VOLUME_CALLS / 1e6:.0f} M calls.",
         "",
         f"One environment ({ENVIRONMENT_MEMORY_MB} MB, Managed Instances' smallest) takes **{fit.streams:,} streams** at once, "
@@ -187,6 +195,11 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
         f"({'the same' if fit.streams == STREAMS_PER_ENVIRONMENT else 'NOT the recommended figure'}). At the issue's "
         f"peak of {scale_cost.PEAK_CALLS_PER_SECOND} calls/s ({peak_streams:,} streams) that is "
         f"{scale_cost.environments(counts, peak_streams)} environments.",
+        "",
+        f"Its ceiling: the stack lets the proxy run only the environments `proxyMaxConcurrency` streams need, one "
+        f"instance each (plus room for a new version's first {MIN_INSTANCES} during a deploy), so a flood on the "
+        f"public URL is throttled instead of scaling to Lambda's default of 400 vCPUs. cdk.json's "
+        f"{_ceiling(default_streams)}; set to the issue's peak, {_ceiling(peak_streams)}.",
         "",
         "Levers:",
         "",
@@ -221,3 +234,12 @@ def sections(results: Results) -> list[str]:
     if counts is not None:
         lines += _cost(counts)
     return lines
+
+
+def _ceiling(streams: int) -> str:
+    """What the high-volume mode may cost at most a month in instances, capped at `streams` at once."""
+    environments = environments_for(streams)
+    return (
+        f"{streams:,} streams: {environments} environments, at most "
+        f"${environments * scale_cost.INSTANCE_MONTH:,.2f} a month of instances"
+    )

@@ -28,6 +28,7 @@ class DeploymentConfig:
     bundle_dir: Path
     concurrency: Concurrency
     account_concurrency_limit: int
+    proxy_max_streams: int | None  # cdk.json `proxyMaxConcurrency`: the proxy's streams at once
     alarm_email: str | None = None
     clerk_jwks_url: str | None = None
     clerk_issuer: str | None = None
@@ -52,8 +53,12 @@ class DeploymentConfig:
             return int(found) if found is not None else None
 
         bundle_dir = Path(required("bundleDir"))
+        high_volume = value("highVolume") in ("true", "True")
+        proxy_max_streams = count("proxyMaxConcurrency")
         concurrency = Concurrency(
-            proxy=count("proxyMaxConcurrency"),
+            # On Managed Instances the streams are capped by environments (infra/constructs/high_volume.py):
+            # one environment serves hundreds of them, so a reservation would not count what it means to.
+            proxy=None if high_volume else proxy_max_streams,
             api=count("apiReservedConcurrency"),
             export=count("exportMaxConcurrency"),
             ingest=count("ingestReservedConcurrency"),
@@ -70,7 +75,8 @@ class DeploymentConfig:
             clerk_publishable_key=value("clerkPublishableKey"),
             concurrency=concurrency,
             account_concurrency_limit=account_limit,
-            high_volume=value("highVolume") in ("true", "True"),
+            proxy_max_streams=proxy_max_streams,
+            high_volume=high_volume,
         )
 
     def api_environment(self) -> dict[str, str]:
@@ -107,7 +113,9 @@ class CodecostsStack(Stack):
             proxy_memory_mb=ENVIRONMENT_MEMORY_MB if config.high_volume else PROXY_MEMORY_MB,
         )
         if config.high_volume:
-            ProxyInstances(self, "ProxyInstances", proxy=functions.proxy)
+            ProxyInstances(
+                self, "ProxyInstances", proxy=functions.proxy, max_streams=config.proxy_max_streams
+            )
         bill_check = BillCheck(
             self,
             "BillCheck",

@@ -12,13 +12,18 @@ docs/benchmarks.md, "Cost per million Claude Code calls".
 
 from __future__ import annotations
 
+import math
+
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.nag import acknowledge
 
-INSTANCE_TYPE = "c7g.large"  # 2 Graviton vCPUs, 4 GiB: the bench's cost model prices this one
+INSTANCE_TYPE = "c7g.large"  # the bench's cost model prices this one
+INSTANCE_VCPUS = 2  # Graviton3
+INSTANCE_MIB = 4096
+MIN_INSTANCES = 3  # Lambda launches three for AZ resiliency (Managed Instances scaling docs)
 AVAILABILITY_ZONES = 3  # Lambda spreads its default three instances over them
 # Managed Instances' smallest environment: 2 GB and (at the default 2 GiB per vCPU) one vCPU.
 ENVIRONMENT_MEMORY_MB = 2048
@@ -29,9 +34,24 @@ ENVIRONMENT_MEMORY_MB = 2048
 STREAMS_PER_ENVIRONMENT = 400
 
 
+def environments_for(streams: int) -> int:
+    """Environments that `streams` at once need, each on a c7g.large of its own (its 2 GB and one vCPU
+    fit once in the instance's 4 GiB and two, beside the instance's own processes); three at least."""
+    return max(MIN_INSTANCES, math.ceil(streams / STREAMS_PER_ENVIRONMENT))
+
+
 class ProxyInstances(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, proxy: lambda_.Function) -> None:
+    """`max_streams` (cdk.json `proxyMaxConcurrency`) is the mode's guard against a flood on the public
+    URL, as the reservation is the default deployment's: the proxy's version may run at most the
+    environments that many streams need, and the capacity provider at most their instances, plus room
+    for a new version's first three while the old one still serves (a deploy). It caps the bill too:
+    without it, Lambda would scale a flood up to its default of 400 vCPUs. None: no guard."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, proxy: lambda_.Function, max_streams: int | None
+    ) -> None:
         super().__init__(scope, construct_id)
+        ceiling = environments_for(max_streams) if max_streams else None
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -80,6 +100,7 @@ class ProxyInstances(Construct):
             security_groups=[security_group],
             architectures=[lambda_.Architecture.ARM_64],
             instance_type_filter=lambda_.InstanceTypeFilter.allow([ec2.InstanceType(INSTANCE_TYPE)]),
+            max_v_cpu_count=None if ceiling is None else (ceiling + MIN_INSTANCES) * INSTANCE_VCPUS,
         )
         acknowledge(
             self.capacity,
@@ -87,4 +108,10 @@ class ProxyInstances(Construct):
             "Lambda's operator role for the instances it launches: AWS keeps this policy in step with what "
             "Managed Instances need",
         )
-        self.capacity.add_function(proxy, per_execution_environment_max_concurrency=STREAMS_PER_ENVIRONMENT)
+        self.capacity.add_function(
+            proxy,
+            per_execution_environment_max_concurrency=STREAMS_PER_ENVIRONMENT,
+            latest_published_scaling_config=None
+            if ceiling is None
+            else lambda_.LatestPublishedScalingConfig(max_execution_environments=ceiling),
+        )

@@ -10,15 +10,14 @@ from typing import Any
 
 import pytest
 
-from infra.constructs.high_volume import STREAMS_PER_ENVIRONMENT
+from infra.constructs.high_volume import INSTANCE_VCPUS, MIN_INSTANCES, STREAMS_PER_ENVIRONMENT
 
 
 def _kinds(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
 
-@pytest.fixture(scope="module")
-def high_volume(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _synth(tmp_path_factory: pytest.TempPathFactory, **context: str) -> dict[str, Any]:
     from infra.app import build_app
     from infra.bundles import BUNDLES
 
@@ -27,10 +26,20 @@ def high_volume(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         (placeholders / function).mkdir()
         (placeholders / function / "placeholder.txt").write_text(function)
     outdir = Path(tmp_path_factory.mktemp("cdk.out"))
-    app, stack = build_app(context={"bundleDir": str(placeholders), "highVolume": "true"}, outdir=str(outdir))
+    app, stack = build_app(context={"bundleDir": str(placeholders), **context}, outdir=str(outdir))
     assembly = app.synth()  # cdk-nag runs here: a finding fails the synth
     template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     return template
+
+
+@pytest.fixture(scope="module")
+def high_volume(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _synth(tmp_path_factory, highVolume="true")
+
+
+def _proxy_on_instances(template: dict[str, Any]) -> dict[str, Any]:
+    (proxy,) = [f for f in _kinds(template, "AWS::Lambda::Function") if "CapacityProviderConfig" in f]
+    return proxy
 
 
 def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: dict[str, Any]) -> None:
@@ -55,6 +64,33 @@ def test_high_volume_runs_the_streaming_proxy_on_managed_instances(high_volume: 
     # Instances keep their environments: no snapshot to restore, no hooks for the adapter.
     assert "SnapStart" not in on_instances[0]
     assert "AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH" not in on_instances[0]["Environment"]["Variables"]
+
+
+def _max_vcpus(template: dict[str, Any]) -> int:
+    (provider,) = _kinds(template, "AWS::Lambda::CapacityProvider")
+    return int(provider["CapacityProviderScalingConfig"]["MaxVCpuCount"])
+
+
+def test_high_volume_caps_the_proxy_at_the_environments_its_streams_need(
+    high_volume: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # cdk.json's proxyMaxConcurrency (400 streams) is one environment's worth: Lambda's three at least.
+    proxy = _proxy_on_instances(high_volume)
+    assert proxy["FunctionScalingConfig"] == {"MaxExecutionEnvironments": MIN_INSTANCES}
+    # Not a reservation: one environment serves hundreds of streams, and a reservation of 400 would
+    # not cap them where the default deployment's does.
+    assert "ReservedConcurrentExecutions" not in proxy
+    # An instance per environment, and room for a new version's first three during a deploy.
+    assert _max_vcpus(high_volume) == (MIN_INSTANCES + MIN_INSTANCES) * INSTANCE_VCPUS
+
+    # The peak, 4,000 streams: ten environments. The account's concurrency check counts no
+    # reservation for the proxy here (the same 4,000 reserved in the default deployment is refused).
+    peak = _synth(tmp_path_factory, highVolume="true", proxyMaxConcurrency="4000")
+    environments = 4000 // STREAMS_PER_ENVIRONMENT
+    assert _proxy_on_instances(peak)["FunctionScalingConfig"] == {"MaxExecutionEnvironments": environments}
+    assert _max_vcpus(peak) == (environments + MIN_INSTANCES) * INSTANCE_VCPUS
+    with pytest.raises(ValueError, match="reserved concurrency 4070"):
+        _synth(tmp_path_factory, proxyMaxConcurrency="4000")
 
 
 def test_high_volume_brings_one_nat_gateway_and_endpoints_for_the_aws_services(
