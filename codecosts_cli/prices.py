@@ -40,6 +40,6 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "prices", help=help_text, description=help_text, epilog=f"{EXIT_STATUSES}."
     )
-    parser.add_argument("model", help="a model id as sent to Anthropic (claude-sonnet-4-5-20250929)")
+    parser.add_argument("model", help="a model id as sent to Anthropic (claude-sonnet-4-6)")
     parser.add_argument("--json", action="store_true", help="the API's JSON instead of a table")
     parser.set_defaults(run=runner(prices_command))

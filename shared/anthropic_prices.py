@@ -1,9 +1,11 @@
 """What Anthropic charges that the genai-prices data does not model: the one place for it.
 
-Every entry names its source; all were read on ADJUSTMENTS_CHECKED from Anthropic's pricing page
-(https://platform.claude.com/docs/en/about-claude/pricing) and the pages it links. Each price
-override has a test (tests/pricing/test_price_adjustments.py) that fails once genai-prices carries
-the same prices itself, so the override can be dropped instead of silently shadowing newer data.
+Every entry names its source, Anthropic's pricing page
+(https://platform.claude.com/docs/en/about-claude/pricing) or a page it links, and the day it was
+read; ADJUSTMENTS_CHECKED is the latest of those days, and so the version of this set that records
+name. Each price override and added model has a test (tests/pricing/test_price_adjustments.py) that
+fails once genai-prices carries the same prices itself, so ours can be dropped instead of silently
+shadowing newer data.
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from genai_prices.types import ModelPrice, Tier, TieredPrices
+from genai_prices.types import (
+    ClauseEquals,
+    ClauseOr,
+    ClauseRegex,
+    ModelInfo,
+    ModelPrice,
+    Tier,
+    TieredPrices,
+)
 
-ADJUSTMENTS_CHECKED: Final = "2026-11-30"
+ADJUSTMENTS_CHECKED: Final = "2026-12-01"
 
 # US-only inference (`usage.inference_geo == "us"`) costs 1.1x on every token price (input, output,
 # cache writes and reads) of Claude Opus 4.6 and every later model; server tools (web search) are
 # not tokens and keep their price. Models released before Opus 4.6 reject the parameter and keep
 # their prices. Source: https://platform.claude.com/docs/en/build-with-claude/data-residency and
-# the pricing page's data residency section.
+# the pricing page's data residency section (read 2026-11-30).
 US_ONLY_GEO: Final = "us"
 US_ONLY_MULTIPLIER: Final = Decimal("1.1")
 US_ONLY_EXEMPT_MODELS: Final = frozenset(  # genai-prices model ids, released before Opus 4.6
@@ -53,7 +63,7 @@ def _long_context(base: str, above: str) -> TieredPrices:
 # tokens the whole request costs $6 input / $22.50 output, and the prompt-caching multipliers apply
 # on top (5m writes 1.25x, 1h writes 2x, reads 0.1x of that input price). genai-prices 0.2.3 has
 # only the flat rates, which prices such a call at half its input cost.
-# Source: the pricing page's "Long context pricing" section.
+# Source: the pricing page's "Long context pricing" section (read 2026-11-30).
 PRICE_OVERRIDES: Final[dict[str, ModelPrice]] = {
     "claude-sonnet-4-0": ModelPrice(
         input_mtok=_long_context("3", "6"),
@@ -64,6 +74,42 @@ PRICE_OVERRIDES: Final[dict[str, ModelPrice]] = {
         web_searches_kcount=Decimal("10"),
     ),
 }
+
+
+def _priced_like_fable(version: str, name: str, cache_read: str) -> ModelInfo:
+    """A Claude Mythos model: its id and its dated forms (`claude-mythos-5-20260609`), at the prices
+    the pricing page gives it and its Claude Fable twin alike."""
+    model_id = f"claude-mythos-{version}"
+    return ModelInfo(
+        id=model_id,
+        name=name,
+        match=ClauseOr(or_=[ClauseEquals(equals=model_id), ClauseRegex(regex=rf"^{model_id}-\d{{8}}$")]),
+        prices=ModelPrice(
+            input_mtok=Decimal("10"),
+            cache_write_mtok=Decimal("12.5"),
+            cache_write_1h_mtok=Decimal("20"),
+            cache_read_mtok=Decimal(cache_read),
+            output_mtok=Decimal("50"),
+            web_searches_kcount=Decimal("10"),
+        ),
+    )
+
+
+# Models the pricing page lists that genai-prices 0.2.3 does not know at all (their calls would
+# otherwise be recorded with an unknown cost): Claude Mythos 5 and 5.1, the limited-availability
+# twins of Claude Fable 5 and 5.1 (`claude-mythos-5`, `claude-mythos-5-1`, both in the Anthropic
+# SDK's model list): $10 input, $12.50 5-minute writes, $20 1-hour writes, $1 (5.1: $0.25) cache
+# reads and $50 output per million tokens; web search, $10 per thousand, is every model's. Source:
+# the pricing page's model table (read 2026-12-01). genai-prices' own entry wins once it has one.
+ADDED_MODELS: Final[tuple[ModelInfo, ...]] = (
+    _priced_like_fable("5", "Claude Mythos 5", cache_read="1"),
+    _priced_like_fable("5-1", "Claude Mythos 5.1", cache_read="0.25"),
+)
+
+
+def added_model(model: str) -> ModelInfo | None:
+    """The entry of ADDED_MODELS that `model` names, if any."""
+    return next((info for info in ADDED_MODELS if info.is_match(model)), None)
 
 
 def geo_multiplier(model_id: str, inference_geo: str | None) -> Decimal:

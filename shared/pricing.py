@@ -18,7 +18,7 @@ import genai_prices
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, PriceVariant, StartDateConstraint, TieredPrices
 
-from shared.anthropic_prices import ADJUSTMENTS_CHECKED, PRICE_OVERRIDES, geo_multiplier
+from shared.anthropic_prices import ADJUSTMENTS_CHECKED, PRICE_OVERRIDES, added_model, geo_multiplier
 from shared.usage import Usage
 
 PRICE_SNAPSHOT = f"genai-prices {genai_prices.__version__}"
@@ -40,12 +40,15 @@ class ModelPricing:
     geo_multiplier: Decimal  # on token prices
 
 
-def _model_info(model: str) -> ModelInfo | None:
+def _model_info(model: str) -> tuple[ModelInfo, bool] | None:
+    """genai-prices' entry for `model`, else ours (shared/anthropic_prices.py ADDED_MODELS); with
+    whether it is ours."""
     try:
         _, info = get_snapshot().find_provider_model(model, None, _PROVIDER, None)
     except LookupError:
-        return None
-    return info
+        added = added_model(model)
+        return None if added is None else (added, True)
+    return info, False
 
 
 def _fast_variant(info: ModelInfo) -> PriceVariant | None:
@@ -57,16 +60,17 @@ def model_pricing(
 ) -> ModelPricing | None:
     """None when the model is unknown, or when it ran in fast mode and no fast price is known (a
     standard price would understate it severalfold: better an unknown cost than a wrong one)."""
-    info = _model_info(model)
-    if info is None:
+    found = _model_info(model)
+    if found is None:
         return None
+    info, added = found
     fast = speed == "fast"
     if fast and _fast_variant(info) is None:
         return None
     override = PRICE_OVERRIDES.get(info.id)
     prices = override if override is not None else info.get_prices(at, _FAST if fast else None)
     geo = geo_multiplier(info.id, inference_geo)
-    return ModelPricing(info.id, info.name, prices, override is not None, geo)
+    return ModelPricing(info.id, info.name, prices, added or override is not None, geo)
 
 
 def price_usage(usage: Usage, requested_at: dt.datetime) -> Decimal | None:

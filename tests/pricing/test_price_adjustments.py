@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import genai_prices
+import pytest
 from genai_prices.types import TieredPrices
 
-from shared.anthropic_prices import PRICE_OVERRIDES
+from shared.anthropic_prices import ADDED_MODELS, PRICE_OVERRIDES
 from shared.billed import BilledUsage, TokenCounts
 from shared.cache_economics import unread_1h_cache_writes
 from shared.pricing import price_sheet, price_usage
@@ -101,3 +102,53 @@ def test_billed_long_context_tokens_cost_the_published_long_context_rates() -> N
         assert price_billed(row) == Decimal("4.860000"), model
         # The same tokens under 200k: $3, $3.75, $6, $0.30, $15 per MTok = 28,050 micro-dollars
         assert price_billed(replace(row, context_window="0-200k")) == Decimal("2.805000"), model
+
+
+def test_each_added_model_is_still_missing_from_genai_prices() -> None:
+    # Fails once genai-prices knows the model itself: then drop it from ADDED_MODELS.
+    for info in ADDED_MODELS:
+        with pytest.raises(LookupError):
+            genai_prices.calc_price(genai_prices.Usage(input_tokens=1), info.id, provider_id="anthropic")
+
+
+# One call of each token kind, with two web searches: by hand from the pricing page's model table,
+# 1,000 input x $10 + 1,000 5m writes x $12.50 + 2,000 1h writes x $20 + 10,000 reads x $1 (5.1:
+# $0.25) + 500 output x $50 per MTok, and 2 searches x $10 per thousand:
+# 10,000 + 12,500 + 40,000 + 10,000 (2,500) + 25,000 + 20,000 micro-dollars.
+MYTHOS_CALL = Usage(
+    input_tokens=1_000,
+    cache_creation_input_tokens=3_000,
+    cache_creation_5m_input_tokens=1_000,
+    cache_creation_1h_input_tokens=2_000,
+    cache_read_input_tokens=10_000,
+    output_tokens=500,
+    server_tool_use={"web_search_requests": 2},
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "cents", "twin"),
+    [
+        ("claude-mythos-5", "11.750000", "claude-fable-5"),
+        ("claude-mythos-5-20260609", "11.750000", "claude-fable-5"),
+        ("claude-mythos-5-1", "11.000000", "claude-fable-5-1"),
+    ],
+)
+def test_mythos_5_and_5_1_cost_what_the_pricing_page_lists(model: str, cents: str, twin: str) -> None:
+    # Limited availability, in the SDK's model list, and unknown to genai-prices 0.2.3: without our
+    # entry the call would be recorded with an unknown cost.
+    assert price_usage(replace(MYTHOS_CALL, model=model), AT) == Decimal(cents)
+    # The page prices each as its Claude Fable twin, which genai-prices does know.
+    assert price_usage(replace(MYTHOS_CALL, model=twin), AT) == Decimal(cents)
+    # US-only inference: 1.1x on the tokens (97,500 micro-dollars for Mythos 5), not on the searches.
+    if model == "claude-mythos-5":
+        us_only = replace(MYTHOS_CALL, model=model, inference_geo="us")
+        assert price_usage(us_only, AT) == Decimal("12.725000")
+    sheet = price_sheet(model, AT)
+    assert sheet is not None and sheet["source"] == "codecosts override"
+    assert sheet["prices"]["cache_read_mtok"]["usd"] == ("0.25" if "5-1" in model else "1")
+
+
+def test_a_model_id_near_an_added_one_stays_unknown() -> None:
+    for model in ("claude-mythos-5x", "claude-mythos-5-2026", "claude-mythos-preview"):
+        assert price_usage(replace(MYTHOS_CALL, model=model), AT) is None, model
