@@ -10,6 +10,7 @@ shadowing newer data.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -110,6 +111,20 @@ ADDED_MODELS: Final[tuple[ModelInfo, ...]] = (
 def added_model(model: str) -> ModelInfo | None:
     """The entry of ADDED_MODELS that `model` names, if any."""
     return next((info for info in ADDED_MODELS if info.is_match(model)), None)
+
+
+# A request that ends with `stop_reason: "refusal"` before Claude generated any output (no content
+# block) is not billed on the Claude API since 2026-06-02, whatever tokens its usage reports; a
+# refusal after some output is billed as usual. Source: Anthropic's release notes of 2026-06-02
+# (https://platform.claude.com/docs/en/release-notes/overview), which link the streaming refusals
+# page (read 2026-12-01).
+UNBILLED_REFUSALS_SINCE: Final = datetime(2026, 6, 2, tzinfo=UTC)
+
+
+def unbilled_refusal(stop_reason: str | None, generated_output: bool | None, at: datetime) -> bool:
+    """Whether a call is one Anthropic does not bill: refused before any output, on or after the
+    change. Not knowing whether output was generated counts as output (billed)."""
+    return stop_reason == "refusal" and generated_output is False and at >= UNBILLED_REFUSALS_SINCE
 
 
 def geo_multiplier(model_id: str, inference_geo: str | None) -> Decimal:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from shared.anthropic_prices import unbilled_refusal
 from shared.bodies.retention import expires_at
 from shared.bodies.store import BodyStore
 from shared.pricing import PRICE_SNAPSHOT, PRICE_VERSION, price_usage, price_without_cache
@@ -138,6 +139,8 @@ class UsageIngest:
         if usage.model == INVALID_MODEL:
             return None, True
         has_tokens = any(usage.counts().by_kind().values()) or usage.web_search_requests
+        if unbilled_refusal(usage.stop_reason, usage.generated_output, event.requested_at):
+            return Decimal(0), False  # its tokens stay on the record, as Anthropic reported them
         if not has_tokens:
             # A call that used nothing cost nothing, unless it succeeded and we could not read its usage.
             unreadable = event.status_code == 200 and not usage.seen

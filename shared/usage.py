@@ -34,6 +34,10 @@ class Usage(Tokens):
     final_count: bool = False
     # The stream ended before its final count; `output_tokens` is estimated from what was relayed.
     output_tokens_estimated: bool = False
+    # Whether the reply carried any content block (text, thinking, tool use): what tells a refusal
+    # before any output, which Anthropic does not bill, from a later one. None: not known (a message
+    # from before this field).
+    generated_output: bool | None = None
 
     @property
     def web_search_requests(self) -> int:
@@ -71,6 +75,9 @@ class Usage(Tokens):
     def take_message(self, message: dict[str, Any]) -> None:
         if isinstance(message.get("model"), str):
             self.model = message["model"]
+        if isinstance(message.get("content"), list):
+            # A stream's `message_start` has none yet; its content blocks come as events.
+            self.generated_output = bool(message["content"])
         if isinstance(message.get("stop_reason"), str):
             self.stop_reason = message["stop_reason"]
         if isinstance(message.get("usage"), dict):
@@ -84,6 +91,8 @@ class Usage(Tokens):
 _INTERESTING_EVENTS = frozenset({b"message_start", b"message_delta", b"error"})
 # Data lines without an `event:` line are recognised by Anthropic's habit of writing `type` first.
 _INTERESTING_DATA = (b'{"type":"message_start"', b'{"type":"message_delta"', b'{"type":"error"')
+_CONTENT_BLOCK_EVENT = b"content_block_start"
+_CONTENT_BLOCK_DATA = b'{"type":"content_block_start"'
 
 
 class StreamUsageReader:
@@ -123,12 +132,16 @@ class StreamUsageReader:
             self._event = None  # a blank line ends the event
         elif line.startswith(b"event:"):
             self._event = line[6:].strip()
+            if self._event == _CONTENT_BLOCK_EVENT:
+                self.usage.generated_output = True  # known from the event's name: no JSON to parse
         elif line.startswith(b"data:"):
             data = line[5:].lstrip()
             if self._event in _INTERESTING_EVENTS or (
                 self._event is None and data.startswith(_INTERESTING_DATA)
             ):
                 self._data(data)
+            elif self._event is None and data.startswith(_CONTENT_BLOCK_DATA):
+                self.usage.generated_output = True
 
     def _data(self, data: bytes) -> None:
         try:

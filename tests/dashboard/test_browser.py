@@ -216,6 +216,28 @@ def test_a_new_call_shows_up_on_the_open_overview_and_in_the_list(page: Any, sta
     expect(page.get_by_test_id("calls").locator("tbody tr")).to_have_count(before + 1)
 
 
+def test_a_refusal_before_any_output_shows_as_not_billed(page: Any, stack: Stack) -> None:
+    before = stack.get("/api/usage/summary", **seven_days())["totalRequests"]
+    client = anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=f"{stack.url}/proxy/{stack.endpoint['slug']}", max_retries=0
+    )
+    reply = client.messages.create(
+        model="fake:refusal", max_tokens=50, messages=[{"role": "user", "content": "Go"}]
+    )
+    assert reply.stop_reason == "refusal" and reply.content == []
+    deadline = datetime.now(UTC) + timedelta(seconds=15)
+    while stack.get("/api/usage/summary", **seven_days())["totalRequests"] == before:
+        assert datetime.now(UTC) < deadline, "the refusal was never recorded"
+        time.sleep(0.2)
+    call = stack.get("/api/usage", limit=1)["items"][0]
+    assert (call["stop_reason"], call["cost_cents"], call["cost_unknown"]) == ("refusal", "0.000000", False)
+    assert call["input_tokens"] > 0  # what the reply reported stays on the record
+
+    sign_in(page, stack.api_key)
+    page.goto(f"/calls/{call['id']}")
+    expect(page.get_by_test_id("call-cost")).to_contain_text("refused before any output: not billed")
+
+
 def test_a_call_cut_short_shows_its_output_as_estimated(page: Any, stack: Stack) -> None:
     before = stack.get("/api/usage/summary", **seven_days())["totalRequests"]
     client = anthropic.Anthropic(

@@ -30,6 +30,9 @@ Scenarios:
   `Task`) without being a subagent itself (no `x-claude-code-agent-id`) gets a `tool_use` of that
   tool, so Claude Code starts a subagent; every other request gets `text`.
 - `hang`: no reply at all until the client goes away.
+- `refusal`: a classifier refusal before any output (Claude Fable 5 and later): no content block,
+  `stop_reason: "refusal"` with `stop_details`, the prompt's tokens and 1 output token in `usage`.
+  `refusal-after-text`: the same after the text deltas of `text` (a streaming classifier stepping in).
 
 Billing: every Messages reply it sends is billed to the caller's key (`x-api-key` or bearer) in
 `.billing` (a `Ledger`, tests/fakes/anthropic_billing.py), and it answers Anthropic's Admin API from
@@ -271,6 +274,10 @@ class _Reply:
         elif scenario == "break":
             text = self.text_reply(model, 4)
             await self.events(text.events()[:3], complete=False)
+        elif scenario in ("refusal", "refusal-after-text"):
+            deltas = 0 if scenario == "refusal" else self.fake.text_deltas
+            text = self.text_reply(model, deltas, refused=True)
+            await (self.events(text.events()) if stream else self.json(200, text.message()))
         elif scenario == "hang":
             await self.hold(timeout=30.0)
         else:
@@ -287,9 +294,10 @@ class _Reply:
             self.fake.spawned_subagent = True
         return tool
 
-    def text_reply(self, model: object, deltas: int) -> _TextReply:
+    def text_reply(self, model: object, deltas: int, refused: bool = False) -> _TextReply:
         name = model if isinstance(model, str) else "claude-sonnet-4-5-20250929"
-        return _TextReply(name, "msg_" + self.request_id, len(self.request.body), deltas, self.fake)
+        size = len(self.request.body)
+        return _TextReply(name, "msg_" + self.request_id, size, deltas, self.fake, refused)
 
     async def json(self, status: int, body: bytes, extra: Sequence[Header] = ()) -> None:
         headers = [*self.headers(b"application/json", extra), (b"content-length", str(len(body)).encode())]
@@ -406,11 +414,21 @@ def _tool_use_events(model: str, request_id: str, tool: str) -> list[bytes]:
     ]
 
 
+def _text_delta(text: str) -> dict[str, str]:
+    return {"type": "text_delta", "text": text}
+
+
 class _TextReply:
     """A generated text reply in the Messages API's shapes."""
 
     def __init__(
-        self, model: str, message_id: str, request_size: int, deltas: int, fake: FakeAnthropic
+        self,
+        model: str,
+        message_id: str,
+        request_size: int,
+        deltas: int,
+        fake: FakeAnthropic,
+        refused: bool = False,
     ) -> None:
         self.model = model
         self.id = message_id
@@ -419,8 +437,20 @@ class _TextReply:
         self.cache_read = fake.cache_read
         self.extra = dict(fake.usage_extra)
         self.pieces = ["Hello", " from", " the", " fake", " upstream", "."] * (deltas // 6 + 1)
-        self.pieces = self.pieces[: max(1, deltas)]
+        # A refusal may come before any output; a reply otherwise has some.
+        self.pieces = self.pieces[: deltas if refused else max(1, deltas)]
         self.output_tokens = len(self.pieces) + 1
+        self.stop: dict[str, Any] = {"stop_reason": "end_turn", "stop_sequence": None}
+        if refused:
+            self.stop = {
+                "stop_reason": "refusal",
+                "stop_sequence": None,
+                "stop_details": {
+                    "type": "refusal",
+                    "category": "cyber",
+                    "explanation": "This request was declined because it could enable cyber harm.",
+                },
+            }
 
     def usage(self, output_tokens: int) -> dict[str, Any]:
         return {
@@ -455,9 +485,8 @@ class _TextReply:
                 "type": "message",
                 "role": "assistant",
                 "model": self.model,
-                "content": [{"type": "text", "text": "".join(self.pieces)}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
+                "content": [{"type": "text", "text": "".join(self.pieces)}] if self.pieces else [],
+                **self.stop,
                 "usage": self.usage(self.output_tokens),
             }
         )
@@ -473,28 +502,21 @@ class _TextReply:
             "stop_sequence": None,
             "usage": self.usage(1),
         }
-        events = [
-            sse_event({"type": "message_start", "message": start}),
-            sse_event(
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
-            ),
-            sse_event({"type": "ping"}),
-        ]
+        events = [sse_event({"type": "message_start", "message": start})]
+        if self.pieces:
+            events += [
+                sse_event(
+                    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+                ),
+                sse_event({"type": "ping"}),
+            ]
+            events += [
+                sse_event({"type": "content_block_delta", "index": 0, "delta": _text_delta(piece)})
+                for piece in self.pieces
+            ]
+            events.append(sse_event({"type": "content_block_stop", "index": 0}))
         events += [
-            sse_event(
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
-            )
-            for piece in self.pieces
-        ]
-        events += [
-            sse_event({"type": "content_block_stop", "index": 0}),
-            sse_event(
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                    "usage": self.final_delta_usage(),
-                }
-            ),
+            sse_event({"type": "message_delta", "delta": self.stop, "usage": self.final_delta_usage()}),
             sse_event({"type": "message_stop"}),
         ]
         return events

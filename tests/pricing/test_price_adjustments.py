@@ -11,7 +11,7 @@ import genai_prices
 import pytest
 from genai_prices.types import TieredPrices
 
-from shared.anthropic_prices import ADDED_MODELS, PRICE_OVERRIDES
+from shared.anthropic_prices import ADDED_MODELS, PRICE_OVERRIDES, UNBILLED_REFUSALS_SINCE, unbilled_refusal
 from shared.billed import BilledUsage, TokenCounts
 from shared.cache_economics import unread_1h_cache_writes
 from shared.pricing import price_sheet, price_usage
@@ -152,3 +152,11 @@ def test_mythos_5_and_5_1_cost_what_the_pricing_page_lists(model: str, cents: st
 def test_a_model_id_near_an_added_one_stays_unknown() -> None:
     for model in ("claude-mythos-5x", "claude-mythos-5-2026", "claude-mythos-preview"):
         assert price_usage(replace(MYTHOS_CALL, model=model), AT) is None, model
+
+
+def test_a_refusal_is_unbilled_only_when_known_to_have_come_before_any_output() -> None:
+    assert unbilled_refusal("refusal", False, AT)
+    assert not unbilled_refusal("refusal", True, AT)  # some output first: billed
+    assert not unbilled_refusal("refusal", None, AT)  # a message from before the field: billed
+    assert not unbilled_refusal("end_turn", False, AT)
+    assert not unbilled_refusal("refusal", False, UNBILLED_REFUSALS_SINCE - timedelta(seconds=1))

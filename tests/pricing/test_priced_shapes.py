@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,7 @@ SONNET_45 = "claude-sonnet-4-5-20250929"  # $3 / $15; over 200k: $6 input, $0.60
 SONNET_4 = "claude-sonnet-4-20250514"  # the same rates and tier (genai-prices lacks the tier)
 OPUS_5 = "claude-opus-5"  # $5 / $25; fast: $10 / $50; US-only inference 1.1x on tokens
 SONNET_46 = "claude-sonnet-4-6"  # $3 / $15, web search $10 per 1,000
+FABLE_5 = "claude-fable-5"  # $10 / $50; its safety classifiers may refuse a request
 
 
 def record_of(proxy: RunningProxy) -> dict[str, Any]:
@@ -267,3 +269,66 @@ def test_a_model_without_a_price_is_recorded_as_of_unknown_cost(
     record = record_of(proxy_server)
     assert record["model"] == recorded
     assert (record["cost_cents"], record["cost_unknown"]) == (None, True)
+
+
+REFUSALS = {
+    # Anthropic bills nothing for a refusal before any output (since 2026-06-02): the record keeps
+    # the tokens the reply reported and costs 0.
+    "refused before any output, streamed": ("refusal", True, "0.000000"),
+    "refused before any output, not streamed": ("refusal", False, "0.000000"),
+    # A streaming classifier stepping in after the text: billed as usual. 1,000 x 10 + 7 x 50
+    "refused after some text": ("refusal-after-text", True, "1.035000"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_a_refusal_costs_nothing_only_before_any_output(
+    proxy_server: RunningProxy, fake_upstream: FakeAnthropic, name: str
+) -> None:
+    scenario, stream, by_hand = REFUSALS[name]
+    fake_upstream.scenario = scenario
+    fake_upstream.input_tokens = 1_000
+    fake_upstream.text_deltas = 6
+    sdk = RecordingClient(proxy_server).sdk
+    message: anthropic.types.Message
+    if stream:
+        with sdk.messages.stream(model=FABLE_5, max_tokens=64, messages=MESSAGES) as reply:
+            message = reply.get_final_message()
+    else:
+        message = sdk.messages.create(model=FABLE_5, max_tokens=64, messages=MESSAGES)
+    assert message.stop_reason == "refusal"
+
+    record = record_of(proxy_server)
+    assert record["stop_reason"] == "refusal"
+    assert (record["input_tokens"], record["output_tokens"]) == (1_000, message.usage.output_tokens)
+    assert (record["cost_cents"], record["cost_unknown"]) == (by_hand, False)
+
+
+def test_a_refusal_before_the_billing_change_was_billed() -> None:
+    """Before 2026-06-02 a refusal before any output cost its tokens, as any call did."""
+    start = {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": FABLE_5}
+    start["usage"] = {"input_tokens": 1_000, "output_tokens": 1}
+    stream = sse_event({"type": "message_start", "message": start}) + sse_event(
+        {"type": "message_delta", "delta": {"stop_reason": "refusal"}, "usage": {"output_tokens": 1}}
+    )
+    usage = read_stream_usage(stream)
+    assert (usage.stop_reason, usage.generated_output) == ("refusal", False)
+    costs = {}
+    for day in (datetime(2026, 6, 1, 23, 59, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC)):
+        event = UsageEvent(
+            id="01JP0000000000000000000002",
+            tenant_id="t",
+            proxy_endpoint_id="EP1",
+            requested_at=day,
+            path="/v1/messages",
+            status_code=200,
+            stream=True,
+            duration_ms=1,
+            usage=usage,
+            request_body=BodyRef.of(b"{}"),
+            response_body=BodyRef.of(stream),
+        )
+        record = UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}")
+        costs[day.date().isoformat()] = record_view(record)["cost_cents"]
+    # 1,000 x 10 + 1 x 50 = 10,050 micro-dollars before the change; nothing after it.
+    assert costs == {"2026-06-01": "1.005000", "2026-06-02": "0.000000"}

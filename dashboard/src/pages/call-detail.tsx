@@ -298,6 +298,12 @@ export function CallDetailPage(props: { id: string }) {
               <dd data-testid="call-cost">
                 {recordCost(call.cost_cents)}
                 {call.cost_unknown && <span class="muted"> (model not in the price list)</span>}
+                {call.stop_reason === "refusal" && Number(call.cost_cents) === 0 && (
+                  <span class="muted" title="Anthropic bills nothing for a refusal before any output">
+                    {" "}
+                    (refused before any output: not billed)
+                  </span>
+                )}
               </dd>
             </div>
             <div>
