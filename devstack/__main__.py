@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import os
 import secrets
@@ -233,6 +234,9 @@ async def _serve(door: FrontDoor, port: int) -> None:
 def main() -> None:
     from functions.proxy.upstream import forward_proxy_refusal
     from shared.settings import get_settings
+
+    # `kill -USR1 <pid>` prints where each thread is: for a stack that does not stop or answer.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     # The proxy's process is given the template's environment, not this shell's: the shell's forward
     # proxy would never reach it, so the refusal the proxy makes at start-up is made here.

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import httptools
 
 _READ = 64 * 1024
+_STOP_SECONDS = 5.0  # how long Ctrl-C lets the calls under way finish
 _IDLE_SECONDS = 4.0  # below uvicorn's keep-alive timeout (5 s): a pooled connection is never stale
 _CONTEXT_HEADER = b"x-amzn-request-context"
 # Not passed on: the connection's own framing, and what only the platform may set.
@@ -175,13 +176,25 @@ class FrontDoor:
         self.routes = routes
         self.last_request_at = 0.0  # time.monotonic() of the last request received
         self.writes = 0  # requests that may have changed what is stored (all but GET, HEAD, OPTIONS)
+        self._callers: dict[asyncio.Task[None], asyncio.StreamWriter] = {}  # connections being served
 
     async def serve(self, port: int, stop: asyncio.Event) -> None:
         server = await asyncio.start_server(self._client, "127.0.0.1", port, limit=_READ, backlog=1024)
         async with server:
             await stop.wait()
+            server.close()
+            # Ctrl-C: each caller's connection (a kept-alive one waits for its next request) ends as
+            # when the caller leaves, so its handler returns instead of being cancelled at the loop's
+            # end, which printed a traceback per connection.
+            for writer in self._callers.values():
+                writer.close()
+            if self._callers:
+                await asyncio.wait(list(self._callers), timeout=_STOP_SECONDS)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._callers[handler] = writer
         _no_delay(writer)
         peer = writer.get_extra_info("peername")
         client_ip = str(peer[0]) if peer else "unknown"
@@ -224,6 +237,7 @@ class FrontDoor:
         finally:
             reading.cancel()
             writer.close()
+            self._callers.pop(handler, None)
 
     async def _exchange(
         self,

@@ -28,20 +28,24 @@ class DevStack:
         self.env = base_environment()  # a developer's shell: no AWS or Codecosts settings of its own
         self.env.update({"CODECOSTS_PORT": str(self.port), "CODECOSTS_UPSTREAM_URL": upstream_url})
         self.process: subprocess.Popen[str] | None = None
+        # To a file, not a pipe: the stack's own children write there too, and a pipe they hold open
+        # would keep a stopped (or killed) stack's output from ever ending.
+        self.log = workdir / "devstack.log"
         self.output = ""
 
     def start(self) -> dict[str, Any]:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack"],
-            cwd=self.workdir,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack"],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.communicate()[0]
+            assert self.process.poll() is None, self.log.read_text()
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
                     return json.loads((self.workdir / ".codecosts" / "dev.json").read_text())
@@ -54,11 +58,16 @@ class DevStack:
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         try:
-            self.output, _ = self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # devstack prints where each thread waits
+            time.sleep(1)
             self.process.kill()
-            self.output, _ = self.process.communicate()
-            raise AssertionError("make dev did not stop on Ctrl-C") from None
+            self.process.wait()
+            tail = self.log.read_text()[-6000:]
+            raise AssertionError(f"make dev did not stop on Ctrl-C:\n{tail}") from None
+        finally:
+            self.output = self.log.read_text()
         return self.process.returncode
 
 
