@@ -144,6 +144,24 @@ def test_each_shape_costs_what_anthropic_publishes(
     )
 
 
+def record_of_stream(stream: bytes, requested_at: datetime) -> dict[str, Any]:
+    """The record the ingest builds for a streamed call whose reply was `stream`."""
+    event = UsageEvent(
+        id="01JP0000000000000000000001",
+        tenant_id="t",
+        proxy_endpoint_id="EP1",
+        requested_at=requested_at,
+        path="/v1/messages",
+        status_code=200,
+        stream=True,
+        duration_ms=1,
+        usage=read_stream_usage(stream),
+        request_body=BodyRef.of(b"{}"),
+        response_body=BodyRef.of(stream),
+    )
+    return record_view(UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}"))
+
+
 def test_a_cumulative_delta_with_the_split_takes_it() -> None:
     """A delta that does carry the split (the API may add it) replaces the one message_start gave."""
     start: dict[str, Any] = {"input_tokens": 50, "cache_creation_input_tokens": 1_000, "output_tokens": 1}
@@ -166,20 +184,7 @@ def test_a_cumulative_delta_with_the_split_takes_it() -> None:
     )
     usage = read_stream_usage(stream)
     assert (usage.cache_creation_5m_input_tokens, usage.cache_creation_1h_input_tokens) == (1_000, 2_000)
-    event = UsageEvent(
-        id="01JP0000000000000000000001",
-        tenant_id="t",
-        proxy_endpoint_id="EP1",
-        requested_at=utc_now(),
-        path="/v1/messages",
-        status_code=200,
-        stream=True,
-        duration_ms=1,
-        usage=usage,
-        request_body=BodyRef.of(b"{}"),
-        response_body=BodyRef.of(stream),
-    )
-    record = record_view(UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}"))
+    record = record_of_stream(stream, utc_now())
     # 50 x 1 + 1,000 x 1.25 + 2,000 x 2 + 20 x 5
     assert record["cost_cents"] == "0.540000"
 
@@ -313,22 +318,7 @@ def test_a_refusal_before_the_billing_change_was_billed() -> None:
     )
     usage = read_stream_usage(stream)
     assert (usage.stop_reason, usage.generated_output) == ("refusal", False)
-    costs = {}
-    for day in (datetime(2026, 6, 1, 23, 59, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC)):
-        event = UsageEvent(
-            id="01JP0000000000000000000002",
-            tenant_id="t",
-            proxy_endpoint_id="EP1",
-            requested_at=day,
-            path="/v1/messages",
-            status_code=200,
-            stream=True,
-            duration_ms=1,
-            usage=usage,
-            request_body=BodyRef.of(b"{}"),
-            response_body=BodyRef.of(stream),
-        )
-        record = UsageIngest(UsageStore("unused", "unused")).build_record(event, request_text="{}")
-        costs[day.date().isoformat()] = record_view(record)["cost_cents"]
+    days = (datetime(2026, 6, 1, 23, 59, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC))
+    costs = {day.date().isoformat(): record_of_stream(stream, day)["cost_cents"] for day in days}
     # 1,000 x 10 + 1 x 50 = 10,050 micro-dollars before the change; nothing after it.
     assert costs == {"2026-06-01": "1.005000", "2026-06-02": "0.000000"}
