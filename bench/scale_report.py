@@ -5,7 +5,6 @@ sections of their own."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from infra.constructs.high_volume import (
     STREAMS_PER_ENVIRONMENT,
     environments_for,
 )
-from infra.stack import ROOT
+from infra.stack import context_defaults
 
 if TYPE_CHECKING:
     from bench.report import Results
@@ -153,7 +152,7 @@ def _cost(counts: scale_cost.Measured) -> list[str]:
     floor_per_call = scale_cost.per_call_floor(counts)
     fit = scale_cost.environment_fit(counts)
     peak_streams = scale_cost.PEAK_CALLS_PER_SECOND * scale_cost.CLAUDE_CODE_STREAM_S
-    default_streams = int(json.loads((ROOT / "cdk.json").read_text())["context"]["proxyMaxConcurrency"])
+    default_streams = int(context_defaults()["proxyMaxConcurrency"])
     lines = [
         "## Cost per million Claude Code calls (issue 15)",
         "",

@@ -6,21 +6,19 @@ infra/constructs/ would shadow the `constructs` library.
 
 from __future__ import annotations
 
-import json
 import os
 
 from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.stack import ROOT, CodecostsStack, DeploymentConfig
+from infra.stack import ROOT, CodecostsStack, DeploymentConfig, context_defaults
 
 
 def build_app(
     context: dict[str, object] | None = None, outdir: str | None = None
 ) -> tuple[App, CodecostsStack]:
     """cdk.json's context is the default; `cdk -c key=value` (via the CLI) and `context` override it."""
-    defaults = json.loads((ROOT / "cdk.json").read_text())["context"]
-    app = App(context={**defaults, **(context or {})}, outdir=outdir)
+    app = App(context={**context_defaults(), **(context or {})}, outdir=outdir)
     stack = CodecostsStack(
         app,
         "Codecosts",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
@@ -18,6 +20,12 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def context_defaults() -> dict[str, Any]:
+    """cdk.json's context: what a deploy uses unless `-c key=value` says otherwise."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
 
 
 @dataclass(frozen=True)

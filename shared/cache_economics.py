@@ -105,6 +105,10 @@ def unread_1h_cache_writes(records: Iterable[UsageRecord], now: datetime) -> Unr
         usage = Usage(model=record.model, speed=record.speed, inference_geo=record.inference_geo)
         for kind, count in record.tokens.by_kind().items():
             setattr(usage, kind, count)
+        if record.stop_reason == "refusal" and record.cost_cents == Cents():
+            # Refused before any output: Anthropic billed nothing (shared/ingest.py), its writes
+            # included, so none of them cost extra. Its reads still read earlier writes.
+            usage.cache_creation_1h_input_tokens = 0
         threads.setdefault(record.agent_id or "", []).append(_Call(at=record.requested_at, usage=usage))
     result = UnreadCache()
     for calls in threads.values():

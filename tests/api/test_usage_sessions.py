@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -309,6 +310,11 @@ def test_unread_1h_writes_on_a_hand_made_timeline() -> None:
     # A 1-hour write behind reads it shares a call with: the write starts where the read ends.
     partial = [record(0, read=500, written_1h=1_000), record(30, read=900)]
     assert unread_1h_cache_writes(partial, now=T0 + timedelta(days=1)).tokens == 600
+    # A refusal before any output cost nothing (its record's cost is 0): its writes cost no extra,
+    # while its reads still count for the writes before it.
+    refused = replace(record(30, read=500, written_1h=1_000), stop_reason="refusal", cost_cents=Cents())
+    unread = unread_1h_cache_writes([record(0, written_1h=500), refused], now=T0 + timedelta(days=1))
+    assert (unread.writes, unread.tokens) == (0, 0)
 
 
 def test_session_detail_counts_unread_1h_writes_of_stored_records(

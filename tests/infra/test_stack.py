@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.constructs.functions import WEB_ADAPTER_LAYER_VERSION, Concurrency
+from infra.stack import context_defaults
 from shared.bodies.retention import ALLOWED_RETENTION_DAYS, LIFECYCLE_GRACE_DAYS, RETENTION_TAG
 from shared.hosting import SNAPSTART_AFTER_RESTORE_PATH, SNAPSTART_BEFORE_CHECKPOINT_PATH
 from shared.resources import BODIES_BUCKET, INGEST_TIMEOUT_SECONDS, TABLE
@@ -541,7 +542,7 @@ def test_one_dashboard_shows_every_alarm(template_json: dict[str, Any]) -> None:
 def test_a_flood_on_the_proxy_cannot_take_the_api_and_ingest_concurrency(
     template_json: dict[str, Any],
 ) -> None:
-    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    context = context_defaults()
     reserved = {
         service: _function(template_json, service)[1]["ReservedConcurrentExecutions"]
         for service in (
