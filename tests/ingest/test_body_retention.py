@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from shared.ids import new_id
 from shared.ingest import UsageIngest
 from shared.settings import get_settings
 from shared.store.usage_records import UsageStore
 from shared.usage import Usage
 from shared.usage_event import BodyRef, UsageEvent
+from tests.fakes.events import streamed_call
 from tests.fakes.lifecycle import expire_objects
 
 SECRETLESS_MARK = "conversation-marker-8c1f"
@@ -25,15 +25,10 @@ def claude_code_call(at: datetime, days: int, turns: int) -> UsageEvent:
     request = json.dumps(
         {"system": "s" * 50_000, "messages": [f"{SECRETLESS_MARK} turn {turn}" for turn in range(turns)]}
     ).encode()
-    return UsageEvent(
-        id=new_id(at),
-        tenant_id="user_r",
-        proxy_endpoint_id="01ENDPOINT0000000000000000",
-        requested_at=at,
-        path="/v1/messages",
-        status_code=200,
-        stream=True,
-        duration_ms=900,
+    return streamed_call(
+        at,
+        tenant="user_r",
+        endpoint="01ENDPOINT0000000000000000",
         session_header=f"session-{days}",
         usage=Usage(model="claude-sonnet-4-5", input_tokens=10, output_tokens=5, seen=True),
         request_body=BodyRef.of(request),

@@ -25,9 +25,10 @@ from shared.settings import get_settings
 from shared.store.usage_records import UsageStore
 from shared.timefmt import utc_now
 from shared.usage import INVALID_MODEL, read_stream_usage
-from shared.usage_event import BodyRef, UsageEvent
+from shared.usage_event import BodyRef
 from shared.usage_record import record_view
 from tests.fakes.anthropic_upstream import FakeAnthropic, sse_event
+from tests.fakes.events import streamed_call
 from tests.fakes.proxy_server import RunningProxy
 from tests.proxy.support import MESSAGES, RecordingClient
 
@@ -146,15 +147,10 @@ def test_each_shape_costs_what_anthropic_publishes(
 
 def record_of_stream(stream: bytes, requested_at: datetime) -> dict[str, Any]:
     """The record the ingest builds for a streamed call whose reply was `stream`."""
-    event = UsageEvent(
-        id="01JP0000000000000000000001",
-        tenant_id="t",
-        proxy_endpoint_id="EP1",
-        requested_at=requested_at,
-        path="/v1/messages",
-        status_code=200,
-        stream=True,
-        duration_ms=1,
+    event = streamed_call(
+        requested_at,
+        tenant="t",
+        endpoint="EP1",
         usage=read_stream_usage(stream),
         request_body=BodyRef.of(b"{}"),
         response_body=BodyRef.of(stream),
