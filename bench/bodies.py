@@ -12,8 +12,6 @@ Today's design is applied to the same calls in the same run: its rule (bodies in
 and in a body item of the record's transaction up to `inline_body_limit`, else two uncompressed S3
 objects) gives the body item's write units and its S3 requests; its record and aggregates are the
 ones measured here, which differ only by the body pointer fields.
-
-`s3_requests_per_call()` and `write_units_per_call()` give the cost model (bench/cost.py) its inputs.
 """
 
 from __future__ import annotations
@@ -35,10 +33,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
+
+from bench.dynamo import item_size
 
 TURNS = 100
 TARGET_RATIO = 10.0
@@ -305,37 +303,10 @@ def chunked(session: list[tuple[bytes, bytes]]) -> ChunkingResult:
     return result
 
 
-# -- DynamoDB's item size ----------------------------------------------------------------------------
-
-
-def _value_size(value: Any) -> int:
-    """Bytes DynamoDB counts for a value (its documented sizing rules)."""
-    if value is None or isinstance(value, bool):
-        return 1
-    if isinstance(value, str):
-        return len(value.encode())
-    if isinstance(value, bytes | bytearray):
-        return len(value)
-    if isinstance(value, int | float | Decimal):
-        digits = len(str(abs(Decimal(str(value)))).replace(".", "").lstrip("0")) or 1
-        return 1 + math.ceil(digits / 2)
-    if isinstance(value, set | frozenset):
-        return sum(_value_size(element) for element in value)
-    if isinstance(value, list | tuple):
-        return 3 + sum(1 + _value_size(element) for element in value)
-    if isinstance(value, dict):
-        return 3 + sum(1 + len(name.encode()) + _value_size(element) for name, element in value.items())
-    raise TypeError(type(value))
-
-
 # S3 bills these at the PUT rate ("PUT, COPY, POST, LIST requests"); GetObject and HeadObject at the GET rate.
 _PUT_PRICED = frozenset(
     {"PutObject", "CopyObject", "ListObjectsV2", "PutObjectTagging", "CreateMultipartUpload"}
 )
-
-
-def item_size(item: dict[str, Any]) -> int:
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
 def write_units(size: int, transactional: bool) -> int:
@@ -580,27 +551,6 @@ def _digest(request: bytes, response: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(request + b"\0" + response).hexdigest()
-
-
-@cache
-def _measured() -> BodiesResult:
-    return measure()
-
-
-def s3_requests_per_call() -> float:
-    """Mean S3 requests per Claude Code call on the write path (proxy and ingest), this design."""
-    return statistics.mean(_measured().s3_requests)
-
-
-def write_units_per_call() -> float:
-    """Mean DynamoDB write units per Claude Code call (record, aggregates, session), this design."""
-    return statistics.mean(_measured().write_units)
-
-
-def s3_bytes_per_call() -> float:
-    """Mean bytes kept in S3 per Claude Code call of a 100-turn session, this design."""
-    result = _measured()
-    return result.stored_bytes / result.turns
 
 
 def render(result: BodiesResult) -> list[str]:

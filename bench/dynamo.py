@@ -26,11 +26,13 @@ CLAUDE_CODE_REQUEST_BYTES = 90_000  # a Claude Code request body, as DESIGN.md r
 
 
 def _number_size(value: Decimal | int | float) -> int:
-    digits = str(abs(Decimal(str(value)))).replace(".", "").lstrip("0") or "0"
-    return min(21, math.ceil(len(digits.rstrip("0") or "0") / 2) + 1)
+    digits = "".join(map(str, Decimal(str(value)).as_tuple().digits)).strip("0") or "0"
+    return min(21, math.ceil(len(digits) / 2) + 1)
 
 
 def _value_size(value: Any) -> int:
+    """Bytes DynamoDB counts for a value: its documented rules (leading and trailing zeros of a number
+    trimmed; 3 bytes for a list or map and 1 per element; a set as its elements)."""
     if value is None or isinstance(value, bool):
         return 1
     if isinstance(value, str):
@@ -41,7 +43,9 @@ def _value_size(value: Any) -> int:
         return len(value)
     if isinstance(value, dict):
         return 3 + sum(len(str(k).encode()) + 1 + _value_size(v) for k, v in value.items())
-    if isinstance(value, list | set | tuple):
+    if isinstance(value, set | frozenset):
+        return sum(_value_size(v) for v in value)
+    if isinstance(value, list | tuple):
         return 3 + sum(1 + _value_size(v) for v in value)
     raise TypeError(type(value))
 

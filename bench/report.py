@@ -74,15 +74,24 @@ ANALYSIS = """\
   the stores on the low-level DynamoDB client instead of the boto3 resource layer (no boto3 or
   s3transfer import, ~20-30 ms for each function), and genai-prices importing its updater lazily (an
   upstream change).
-- **DynamoDB**. The inline body item is nearly all of a record's write units (a 90 KB request costs
-  ~200 WRU, 2 per KB because it is written in the transaction). Cheaper, in order: keep bodies above a
-  few KB in S3 (two PUTs, $0.01 per 1,000 calls, against ~$0.12 per 1,000 in WRU), compress bodies
-  (JSON compresses 5-10x), or write the body item outside the transaction (half the units).
-- **Cost**. The proxy Lambda's duration is almost all of it: a streaming Lambda is billed for the whole
-  stream while it waits on Anthropic. Lower the proxy to 256 MB (its RSS stays under ~150 MB even
-  with a 20 MB reply; CPU per call is a few ms) for 4x less, keep arm64, or run the proxy as one
-  always-on container (Fargate, App Runner), where a waiting stream costs nothing and a million calls
-  cost their CPU time.
+- **DynamoDB write units, one call at a time** (target <= 12; met at 200 calls/s). A lone Claude Code
+  call writes six items in one transaction (its record; the day, endpoint-day and payer-day
+  aggregates; its session; its developer), each charged twice because a transaction writes it, and six
+  index entries (the record in gsi1-gsi4, the session in gsi3, the developer in gsi4): 12 + 6 = 18. At
+  200 calls/s the calls of a batch share their aggregate, session and developer updates, hence 9.7.
+  The transaction is what makes a redelivered message count once (the record's conditional put and
+  the aggregates' additions succeed or fail together). Without it the floor is 12: for instance the
+  ingest putting only the record, and a DynamoDB Streams consumer adding new records into the
+  aggregates with plain updates, each kept to once by a condition on the last stream sequence number
+  it applied. That is a fourth function and a stream in the deployment and in `make dev`, and
+  aggregates (so the budgets the proxy enforces) a stream's delay behind the records, to save 6
+  write units ($3.75 per million calls) on tenants that call one at a time, whose bills are small.
+  Not done.
+- **Cost**. The default deployment meets its target with the proxy at 160 MB (its measured peak RSS
+  with headroom) under SnapStart. The high-volume mode cannot: the lines every deployment pays per
+  call already exceed its target before any compute (the cost section gives the figures). A streaming
+  Lambda is billed for the whole stream while it waits on Anthropic (the duration table), which is
+  what the high-volume mode's Managed Instances and, further, an always-on container avoid.
 """
 
 
@@ -180,7 +189,7 @@ def _headline(results: Results) -> list[str]:
     if results.ingest:
         ingest = results.ingest
         lines.append(
-            f"| DynamoDB WRU per usage record (bench call / {CLAUDE_CODE_REQUEST_BYTES // 1000} KB request) | "
+            f"| DynamoDB WRU per usage record alone, no session or developer (bench call / {CLAUDE_CODE_REQUEST_BYTES // 1000} KB request) | "
             f"{ingest.bench_units.total} / {ingest.claude_code_units.total} | | |"
         )
         lines.append(
@@ -289,11 +298,16 @@ def _imports_detail(results: Results) -> list[str]:
 def _dynamo_detail(results: Results) -> list[str]:
     if results.ingest is None:
         return []
-    lines = []
+    lines = [
+        "One usage message of the run alone through the ingest handler: the bench's calls carry no session",
+        "or developer (a Claude Code call's writes, alone and at 200 calls/s: the bodies and one-tenant",
+        "sections).",
+        "",
+    ]
     for label, units in (
-        ("a bench call (2 KB request, 10 KB reply, bodies inline)", results.ingest.bench_units),
+        ("a bench call (2 KB request, 10 KB reply)", results.ingest.bench_units),
         (
-            f"a Claude Code call ({CLAUDE_CODE_REQUEST_BYTES // 1000} KB request, inline)",
+            f"the same call with a {CLAUDE_CODE_REQUEST_BYTES // 1000} KB request (its bodies go to S3: no body item)",
             results.ingest.claude_code_units,
         ),
     ):
@@ -303,41 +317,17 @@ def _dynamo_detail(results: Results) -> list[str]:
     return lines
 
 
-def _cost(results: Results) -> list[str]:
-    if results.ingest is None:
-        return []
-    ingest_cpu = results.ingest.cpu_seconds / results.ingest.records
-    shapes = [
-        cost.CallShape(
-            "bench-sized call, 20 s stream", 20, results.message_bytes, results.ingest.bench_units.total
-        ),
-        cost.CallShape(
-            "Claude Code call, 90 KB request inline, 20 s stream",
-            20,
-            CLAUDE_CODE_REQUEST_BYTES + results.message_bytes,
-            results.ingest.claude_code_units.total,
-        ),
-    ]
-    lines = ["| Per million calls | " + " | ".join(shape.label for shape in shapes) + " |"]
-    lines.append("|---" * (len(shapes) + 1) + "|")
-    tables = [cost.per_million(shape, ingest_cpu) for shape in shapes]
-    for index, line in enumerate(tables[0]):
-        cells = " | ".join(f"${table[index].per_million:,.2f}" for table in tables)
-        lines.append(f"| {line.item} ({line.note}) | {cells} |")
-    totals = " | ".join(f"**${sum(line.per_million for line in table):,.2f}**" for table in tables)
-    lines.append(f"| **Total** | {totals} |")
-    cpu = [step.cpu_ms_per_call for step in results.throughput if step.proxied.replies]
-    lines.append("")
-    lines.append("Proxy duration at other stream lengths and memory sizes (per million calls):")
-    lines.append("")
-    lines.append("| Stream | 1024 MB | 512 MB | 256 MB | 128 MB |")
-    lines.append("|---|---|---|---|---|")
+def _duration(results: Results) -> list[str]:
+    """What a streaming Lambda's duration costs by stream length and memory size, and the same CPU in an
+    always-on container: the lever behind both cost rows (the whole model: the section above)."""
+    lines = ["| Stream | 1024 MB | 512 MB | 256 MB | 128 MB |", "|---|---|---|---|---|"]
     for seconds in (5, 20, 60):
         cells = " | ".join(
             f"${memory / 1024 * (seconds + cost.PUBLISH_S) * prices.LAMBDA_ARM_GB_SECOND * 1e6:,.0f}"
             for memory in (1024, 512, 256, 128)
         )
         lines.append(f"| {seconds} s | {cells} |")
+    cpu = [step.cpu_ms_per_call for step in results.throughput if step.proxied.replies]
     if cpu:
         lines.append("")
         lines.append(
@@ -411,9 +401,9 @@ def render(results: Results) -> str:
         *ingest_cpu.detail(results.ingest_cpu),
         "",
         *scale_report.sections(results),
-        "## Cost per million proxied calls (us-east-1 list prices)",
+        "## Proxy duration by stream length and memory size (per million calls, us-east-1)",
         "",
-        *_cost(results),
+        *_duration(results),
         "",
         "## Why targets are missed, and what would meet them",
         "",

@@ -2,8 +2,8 @@
 high-volume mode, from measured counts and bench/prices.py; and the proxy's cold start at its memory.
 
 Every figure below is a measured count times a list price. The counts come in through `Measured`
-(filled by `make bench` from its phases); the bodies' write units and S3 requests are today's design
-(the inline body item, bench/dynamo.py) until the bodies move to S3 with their own measurement.
+(filled by `make bench` from its phases): the write units of the partitions replay, the S3 requests
+and usage message size of the bodies phase (bench/bodies.py), the proxy's RSS and CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from bench import prices
 from bench.cost import (
     CLAUDE_CODE_STREAM_S,
     INGEST_BATCH,
-    INGEST_MEMORY_MB,
     PUBLISH_S,
     TRANSACTION_ROUND_TRIP_S,
 )
@@ -26,6 +25,7 @@ from infra.constructs.high_volume import (
     INSTANCE_VCPUS,
     MIN_INSTANCES,
 )
+from shared.resources import INGEST_MEMORY_MB
 
 DEFAULT_TARGET = 90.0  # $ per million calls
 HIGH_VOLUME_TARGET = 20.0  # $ per million calls at HIGH_VOLUME_CALLS a month
