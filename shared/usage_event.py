@@ -25,7 +25,9 @@ class BodyRef(BaseModel):
     """A body: redacted, zstd-compressed and base64-encoded in `zstd`, or not in the message (None)."""
 
     zstd: str | None = None
-    size: int = 0  # bytes received from the client or the upstream, before redaction
+    # Bytes received from the client or the upstream, before redaction; a compressed request's once
+    # decoded (as received when it cannot be: functions/proxy/content_coding.py).
+    size: int = 0
 
     @classmethod
     def of(cls, body: bytes, size: int | None = None) -> BodyRef:

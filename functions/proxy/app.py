@@ -23,9 +23,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from functions.proxy import snapstart
+from functions.proxy import content_coding, snapstart
 from functions.proxy.budgets import BudgetGuard
-from functions.proxy.forwarding import caller_credential, has_control_characters, upstream_request_headers
+from functions.proxy.forwarding import (
+    caller_credential,
+    has_control_characters,
+    request_content_encoding,
+    upstream_request_headers,
+)
 from functions.proxy.limits import Counting, ProxyLimits
 from functions.proxy.publisher import CallRecord, UsagePublisher
 from functions.proxy.relay import Message, Relay, Send, json_reply
@@ -396,6 +401,7 @@ class ProxyApp:
             requested_at=requested_at,
             path=upstream_path.decode(),
             request_body=body,
+            request_encoding=request_content_encoding(headers),
         )
         relay = Relay(record, send, started, keep_body=logged, after_first_byte=after_first_byte)
         request = UpstreamRequest(upstream_target, upstream_request_headers(headers), body)
@@ -422,11 +428,38 @@ class ProxyApp:
         # upstream broke off sees a broken reply, as it would talking to Anthropic directly.
 
     async def _attribute_and_publish(self, record: CallRecord) -> None:
+        if content_coding.codings(record.request_encoding):
+            await asyncio.to_thread(_decode_request, record)
+        # Its size as received (decoded), before the developer's ids or secrets are taken out.
+        if record.request_size is None:
+            record.request_size = len(record.request_body)
         if may_name_a_developer(record.request_body):
             # A JSON parse of the whole body: in a worker thread, like the publish.
             attribution = await asyncio.to_thread(attribute, record.request_body, self.secret)
             record.developer_id, record.request_body = attribution.developer_id, attribution.stored_body
         await self.publisher.publish(record)
+
+
+def _decode_request(record: CallRecord) -> None:
+    """The record keeps the request as Anthropic reads it: decoded from its Content-Encoding, or, when
+    that cannot be read here, a note in its place (the call and its usage are recorded either way)."""
+    encoding = record.request_encoding or b""
+    try:
+        record.request_body = content_coding.decode(record.request_body, content_coding.codings(encoding))
+    except content_coding.Unreadable as error:
+        logger.warning(
+            "Request body not recorded: unreadable content coding",
+            extra={
+                "call_id": record.id,
+                "content_encoding": encoding.decode("latin-1")[:100],
+                "error": str(error),
+            },
+        )
+        record.request_size = len(record.request_body)
+        record.request_body = (
+            f"[NOT RECORDED: a request body sent with Content-Encoding: {encoding.decode('latin-1')[:100]} "
+            f"that Codecosts could not read ({error})]"
+        ).encode()
 
 
 def create_app(

@@ -27,6 +27,8 @@ _REQUEST_NAMES = frozenset(
         b"accept",
         b"accept-language",
         b"content-type",
+        # The body goes on byte for byte, so its coding goes with it (functions/proxy/content_coding.py).
+        b"content-encoding",
     }
 )
 _REQUEST_PREFIXES = (b"anthropic-", b"x-stainless-", b"x-claude-code-")
@@ -61,6 +63,12 @@ def client_response_headers(headers: Iterable[Header]) -> list[Header]:
         if lowered in _RESPONSE_NAMES or lowered.startswith(_RESPONSE_PREFIXES):
             kept.append((lowered, value))
     return kept
+
+
+def request_content_encoding(headers: Iterable[Header]) -> bytes | None:
+    """The request body's `Content-Encoding`, its values joined as HTTP joins a repeated field."""
+    values = [value for name, value in headers if name == b"content-encoding"]
+    return b", ".join(values) if values else None
 
 
 def caller_credential(headers: Iterable[Header]) -> str | None:

@@ -56,6 +56,11 @@ class CallRecord:
     requested_at: datetime
     path: str
     request_body: bytes
+    # The request body's Content-Encoding: `request_body` is as sent until the publish decodes it.
+    request_encoding: bytes | None = None
+    # The body's size as received (decoded from its coding), set before anything is taken out of it;
+    # None: `request_body`'s length.
+    request_size: int | None = None
     status_code: int = 0
     stream: bool = False
     complete: bool = True
@@ -199,7 +204,8 @@ class UsagePublisher:
         if record.stream and usage.seen and not usage.final_count:
             # Cut short (client gone, upstream cut, error event): bill what was relayed.
             settle_unfinished_stream(usage, response_body)
-        request_size, response_size = len(record.request_body), len(response_body)
+        request_size = len(record.request_body) if record.request_size is None else record.request_size
+        response_size = len(response_body)
         days = record.target.body_retention_days
         if days == 0:
             return self._message(

@@ -2,7 +2,9 @@
 
 Serve it with `ServerThread(FakeAnthropic())` (the `fake_upstream` fixture does). It answers
 `POST /v1/messages` and `POST /v1/messages/count_tokens`, and records every request it receives
-(method, path with query, headers, exact body bytes) in `.requests`.
+(method, path with query, headers, exact body bytes) in `.requests`. A request body sent with
+`Content-Encoding: gzip`, `deflate` or `zstd` is read decoded, as Anthropic's API reads it; any other
+coding gets a 400.
 
 Which reply a request gets (first match wins):
 1. `fake.scenario`, when a test sets it: every request gets that scenario. For clients that cannot be
@@ -53,10 +55,13 @@ import asyncio
 import itertools
 import json
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from tests.fakes.anthropic_billing import Ledger
 
@@ -125,8 +130,26 @@ class ReceivedRequest:
     def header_names(self) -> set[str]:
         return {key for key, _ in self.headers}
 
+    def decoded_body(self) -> bytes:
+        """The body as the API reads it: Anthropic takes gzip, deflate and zstd request bodies. Raises
+        ValueError for any other coding, or data that does not decode."""
+        body = self.body
+        codings = [part.strip().lower() for part in (self.header("content-encoding") or "").split(",")]
+        for coding in reversed([coding for coding in codings if coding and coding != "identity"]):
+            try:
+                if coding in ("gzip", "deflate"):
+                    body = zlib.decompress(body, 32 + zlib.MAX_WBITS)
+                elif coding == "zstd":
+                    with zstandard.ZstdDecompressor().stream_reader(body) as reader:
+                        body = reader.read()
+                else:
+                    raise ValueError(f"unsupported content coding {coding}")
+            except (zlib.error, zstandard.ZstdError) as error:
+                raise ValueError(str(error)) from None
+        return body
+
     def json(self) -> Any:
-        return json.loads(self.body)
+        return json.loads(self.decoded_body())
 
 
 class FakeAnthropic:
@@ -241,12 +264,13 @@ class _Reply:
             await self.error(404)
             return
         try:
-            payload = json.loads(self.request.body)
+            body = self.request.decoded_body()
+            payload = json.loads(body)
         except ValueError:
             await self.error(400)
             return
         if path.endswith("/count_tokens"):
-            await self.json(200, _json({"input_tokens": max(1, len(self.request.body) // 4)}))
+            await self.json(200, _json({"input_tokens": max(1, len(body) // 4)}))
             return
         scenario = self.fake.scenario
         model = payload.get("model") if isinstance(payload, dict) else None
