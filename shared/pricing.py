@@ -73,6 +73,18 @@ def model_pricing(
     return ModelPricing(info.id, info.name, prices, added or override is not None, geo)
 
 
+def tier_starts(pricing: ModelPricing) -> tuple[int, ...]:
+    """The prompt sizes (input tokens, cache reads and writes included) above which the model's
+    token prices change: 200,000 for the long-context tier, 100,000 for Claude Haiku 5.5's."""
+    starts = {
+        tier.start
+        for value in vars(pricing.prices).values()
+        if isinstance(value, TieredPrices)
+        for tier in value.tiers
+    }
+    return tuple(sorted(starts))
+
+
 def price_usage(usage: Usage, requested_at: dt.datetime) -> Decimal | None:
     """Cost in US cents (6 decimals), or None when the price is unknown (see `model_pricing`)."""
     if not usage.model:

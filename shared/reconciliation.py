@@ -15,6 +15,7 @@ characters: the key list's `partial_key_hint` (`sk-ant-api03-R2D...igAA`) agains
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -25,17 +26,18 @@ from functools import lru_cache
 from typing import Any
 
 from shared.billed import AnthropicApiKey, BilledCost, BilledUsage, TokenCounts
-from shared.pricing import price_usage
+from shared.pricing import model_pricing, price_usage, tier_starts
 from shared.usage import Usage
 from shared.usage_record import Cents, UsageRecord
 
 LONG_CONTEXT = "200k-1M"
+# The usage report's context windows, by prompt tokens (input, cache reads and writes): above, up to.
+_WINDOWS: dict[str, tuple[int, float]] = {"0-200k": (0, 200_000), LONG_CONTEXT: (200_000, math.inf)}
 _MICRO_CENTS = Decimal("0.000001")
-# A rate is read as the difference two prices make: this many units of one kind, on top of a base
-# (none; or, for the long-context rate, enough uncached input to put the call above 200k tokens).
-# Below 200k itself, so the probe alone stays at the base rate.
-_PROBE_UNITS = 100_000
-_LONG_CONTEXT_BASE = 300_000
+# A rate is read as the difference two prices make: this many units of one kind on top of a base
+# prompt that puts the call in a price tier (none for the lowest). Small enough that the probe alone
+# never crosses into the next tier (the lowest start is Claude Haiku 5.5's 100,000).
+_PROBE_UNITS = 10_000
 _HINT = re.compile(r"^(sk-ant-[a-z]+\d*-)?.*?\.\.\.(.{4})$")
 
 
@@ -49,6 +51,8 @@ class RecordedCall:
     api_key_hint: str | None
     tokens: TokenCounts
     cost_cents: Decimal
+    # Input, cache writes and cache reads: the context window and price tier the call was billed in.
+    prompt_tokens: int = 0
 
 
 def recorded_call(record: UsageRecord) -> RecordedCall:
@@ -67,6 +71,7 @@ def recorded_call(record: UsageRecord) -> RecordedCall:
             web_search_requests=record.web_search_requests,
         ),
         cost_cents=record.cost_cents.amount if record.cost_cents else Decimal(0),
+        prompt_tokens=tokens.prompt,
     )
 
 
@@ -76,16 +81,45 @@ def key_match(hint: str | None) -> tuple[str, str] | None:
     return (match.group(1) or "", match.group(2)) if match else None
 
 
+def context_window(prompt_tokens: int) -> str:
+    """The usage report's window for a call of this prompt size."""
+    return LONG_CONTEXT if prompt_tokens > _WINDOWS[LONG_CONTEXT][0] else "0-200k"
+
+
 @lru_cache(maxsize=512)
+def _tier_starts(model: str, day: str, speed: str | None, inference_geo: str | None) -> tuple[int, ...]:
+    pricing = model_pricing(model, _noon(day), speed, inference_geo)
+    return tier_starts(pricing) if pricing is not None else ()
+
+
+def _tier(prompt_tokens: int, starts: tuple[int, ...]) -> int:
+    """Which price tier a call of this prompt size is in: the whole call pays it (genai-prices' cliff)."""
+    return sum(prompt_tokens > start for start in starts)
+
+
+def _tiers_in_window(window: str, starts: tuple[int, ...]) -> list[int]:
+    """The price tiers a usage report row's calls may have been in: one, unless a tier starts inside
+    the window (Claude Haiku 5.5's 100k, inside 0-200k)."""
+    low, high = _WINDOWS.get(window, _WINDOWS["0-200k"])
+    bounds = [0, *starts, math.inf]
+    return [tier for tier in range(len(starts) + 1) if bounds[tier] < high and bounds[tier + 1] > low]
+
+
+def _noon(day: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time(12), tzinfo=UTC)
+
+
+@lru_cache(maxsize=1024)
 def _rate(
-    model: str, kind: str, long_context: bool, day: str, speed: str | None, inference_geo: str | None
+    model: str, kind: str, tier: int, day: str, speed: str | None, inference_geo: str | None
 ) -> Decimal | None:
-    """Cents per unit of one kind of token (or per web search) for a model on a day, at a speed and
-    inference geography (fast mode's prices, US-only inference's multiplier), as records are priced."""
-    at = datetime.combine(date.fromisoformat(day), time(12), tzinfo=UTC)
+    """Cents per unit of one kind of token (or per web search) for a model on a day, in a price tier,
+    at a speed and inference geography (fast mode's prices, US-only inference's multiplier), as
+    records are priced."""
+    starts = _tier_starts(model, day, speed, inference_geo)
     base = Usage(
         model=model,
-        input_tokens=_LONG_CONTEXT_BASE if long_context else 0,
+        input_tokens=starts[tier - 1] + 1 if tier else 0,
         speed=speed,
         inference_geo=inference_geo,
     )
@@ -98,20 +132,54 @@ def _rate(
         setattr(probe, kind, _PROBE_UNITS)
         if kind.startswith("cache_creation_"):
             probe.cache_creation_input_tokens = _PROBE_UNITS
+    at = _noon(day)
     with_probe, without = price_usage(probe, at), price_usage(base, at)
     if with_probe is None or without is None:
         return None
     return (with_probe - without) / _PROBE_UNITS
 
 
-def price_billed(row: BilledUsage) -> Decimal:
-    """Billed tokens priced as a record is; a model the prices do not know costs 0 (and shows as drift)."""
+# What the recorded calls of a (day, model, key, context window) had of each kind in each price tier.
+TierMix = Mapping[tuple[str, str, tuple[str, str] | None, str, int], TokenCounts]
+_ANY_KEY = ("", "*")  # the mix of every key's calls (no key hint ends in `*`)
+_NONE = TokenCounts()
+
+
+def price_billed(
+    row: BilledUsage, recorded: TierMix | None = None, key: tuple[str, str] | None = None
+) -> Decimal:
+    """Billed tokens priced as a record is; a model the prices do not know costs 0 (and shows as drift).
+
+    A row whose window holds more than one price tier of its model (Claude Haiku 5.5: its 100k tier
+    inside 0-200k) cannot say which of its tokens came from calls above the tier's start. Each kind is
+    then split between the tiers as the recorded calls of the same day, model, key (`key`: its kind
+    and last four) and window split it, so a bill that matches the records prices the same; for a key
+    with no such calls (spend around the proxy), as every key's calls split it; with none at all, at
+    the window's lowest tier."""
+    starts = _tier_starts(row.model, row.day, row.speed, row.inference_geo)
+    tiers = _tiers_in_window(row.context_window, starts)
     total = Decimal(0)
-    long_context = row.context_window == LONG_CONTEXT
+    mix = recorded or {}
     for kind, count in row.tokens.as_dict().items():
-        if count:
-            rate = _rate(row.model, kind, long_context, row.day, row.speed, row.inference_geo)
-            total += (rate or Decimal(0)) * count
+        if not count:
+            continue
+        seen: dict[int, int] = {}
+        for who in (key, _ANY_KEY):  # the key's own calls, else every key's
+            seen = {
+                tier: getattr(mix.get((row.day, row.model, who, row.context_window, tier), _NONE), kind)
+                for tier in tiers
+            }
+            if any(seen.values()):
+                break
+        weight = sum(seen.values())
+        shares = (
+            {tier: Decimal(units) / weight for tier, units in seen.items()}
+            if weight
+            else {tiers[0]: Decimal(1)}
+        )
+        for tier, share in shares.items():
+            rate = _rate(row.model, kind, tier, row.day, row.speed, row.inference_geo)
+            total += (rate or Decimal(0)) * count * share
     return total.quantize(_MICRO_CENTS)
 
 
@@ -150,15 +218,23 @@ def reconcile(
     recorded_by_match: dict[tuple[str, str] | None, Decimal] = defaultdict(Decimal)
     recorded_hints: dict[tuple[str, str] | None, tuple[str | None, str | None]] = {}
 
+    mix: dict[tuple[str, str, tuple[str, str] | None, str, int], TokenCounts] = defaultdict(TokenCounts)
     for call in recorded:
         by_day[call.day][0].add(call.tokens, call.cost_cents)
         by_model[call.model][0].add(call.tokens, call.cost_cents)
         match = key_match(call.api_key_hint)
         recorded_by_match[match] += call.cost_cents
         recorded_hints.setdefault(match, (call.api_key_id, call.api_key_hint))
+        tier = _tier(call.prompt_tokens, _tier_starts(call.model, call.day, None, None))
+        window = context_window(call.prompt_tokens)
+        mix[call.day, call.model, match, window, tier] += call.tokens
+        mix[call.day, call.model, _ANY_KEY, window, tier] += call.tokens
 
+    anthropic_keys = list(anthropic_keys)
+    matches = {key.id: key_match(key.partial_key_hint) for key in anthropic_keys}
     for row in billed_usage:
-        cost = price_billed(row)
+        key = matches.get(row.anthropic_api_key_id) if row.anthropic_api_key_id else None
+        cost = price_billed(row, mix, key)
         by_day[row.day][1].add(row.tokens, cost)
         by_model[row.model][1].add(row.tokens, cost)
         billed_by_key[row.anthropic_api_key_id] += cost
