@@ -16,10 +16,12 @@ import zlib
 
 import zstandard
 
-# Anthropic refuses a Messages request over 32 MB; a body that decodes to more is not one to keep,
-# and the cap stops a small body that inflates without end (a decompression bomb) from taking the
-# proxy's memory.
-MAX_DECODED_BYTES = 32 * 1024 * 1024
+from shared.hosting import LAMBDA_REQUEST_PAYLOAD_BYTES
+
+# No larger than an uncompressed request can be (Lambda's payload limit): the proxy's memory size is
+# set by the largest call it was measured with (docs/benchmarks.md), and the cap also stops a small
+# body that inflates without end (a decompression bomb).
+MAX_DECODED_BYTES = LAMBDA_REQUEST_PAYLOAD_BYTES
 
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS  # zlib detects either header
 _RAW_DEFLATE = -zlib.MAX_WBITS
@@ -75,7 +77,7 @@ def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
 
 # zstd inflates a few bytes to 128 KB blocks, so its input goes in small pieces: the output of one
 # piece stays within a few MB however the data was made.
-_ZSTD_PIECE = 256
+_ZSTD_PIECE = 128
 
 
 def _unzstd(body: bytes, limit: int) -> bytes:
