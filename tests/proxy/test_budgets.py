@@ -25,7 +25,7 @@ from tests.fakes.proxy_server import RunningProxy
 
 MARCH_END = datetime(2026, 3, 31, 23, 59, 59, 500000, tzinfo=UTC)
 APRIL = datetime(2026, 4, 1, 0, 0, 0, tzinfo=UTC)
-BODY = {"model": "claude-sonnet-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
+BODY = {"model": "claude-sonnet-4-6", "max_tokens": 50, "messages": [{"role": "user", "content": "Hi"}]}
 
 
 class Clock:

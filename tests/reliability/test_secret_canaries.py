@@ -142,7 +142,7 @@ def use_the_api(url: str, key: str, tenant_id: str) -> None:
         # The last character changed for sure: a key may itself end in the replacement.
         forged = key[:-1] + ("y" if key.endswith("x") else "x")
         assert api.get("/api/usage", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-        assert api.get("/api/usage", cookies={"__session": key}).status_code == 401
+        assert api.get("/api/usage", headers={"Cookie": f"__session={key}"}).status_code == 401
         assert api.post("/api/api-keys", json={"name": "another"}, headers=auth).status_code == 201
 
 
