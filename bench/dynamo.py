@@ -176,7 +176,7 @@ def _rewrite(body: str, moment: datetime, model: str | None = None, request_text
 def ingest(stack: Stack, records: int = 200) -> tuple[IngestResult, list[str]]:
     """Feeds real usage messages through the ingest handler, in the event source's batches; returns the
     result and the messages."""
-    from devstack.poller import EVENT_SOURCE, LocalLambdaContext
+    from devstack.poller import LocalLambdaContext, deployed_event_source
     from functions.usage_ingest.handler import handler
     from shared import aws
     from shared.settings import get_settings
@@ -201,8 +201,9 @@ def ingest(stack: Stack, records: int = 200) -> tuple[IngestResult, list[str]]:
     claude_code_units = recorder.units()
     stream = [_rewrite(bodies[index % len(bodies)], now) for index in range(records)]
     started, cpu = time.perf_counter(), time.process_time()
-    for first in range(0, len(stream), EVENT_SOURCE.batch_size):
-        response = handler(_event(stream[first : first + EVENT_SOURCE.batch_size]), LocalLambdaContext())
+    batch = deployed_event_source().batch_size
+    for first in range(0, len(stream), batch):
+        response = handler(_event(stream[first : first + batch]), LocalLambdaContext())
         assert not response.get("batchItemFailures"), response
     result = IngestResult(
         records, time.perf_counter() - started, time.process_time() - cpu, bench_units, claude_code_units

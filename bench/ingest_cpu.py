@@ -156,19 +156,21 @@ def measure(records: int = 1000) -> list[BatchCost]:
 def headline(costs: list[BatchCost]) -> list[str]:
     """The results table's rows: CPU per record, batched against one at a time, and the event source's
     records/s in AWS terms."""
-    from devstack.poller import EVENT_SOURCE
+    from devstack.poller import deployed_event_source
     from shared.resources import INGEST_MEMORY_MB
 
     if not costs:
         return []
+    source_mapping = deployed_event_source()
     single = next(cost for cost in costs if cost.batch == 1)
-    deployed = next(cost for cost in costs if cost.batch == EVENT_SOURCE.batch_size)
-    rate = deployed.records_per_second(INGEST_MEMORY_MB, EVENT_SOURCE.max_concurrency)
+    deployed = next(cost for cost in costs if cost.batch == source_mapping.batch_size)
+    rate = deployed.records_per_second(INGEST_MEMORY_MB, source_mapping.max_concurrency)
     status = (
         "met" if rate >= TARGET_RECORDS_PER_SECOND else f"missed by {TARGET_RECORDS_PER_SECOND - rate:.0f}/s"
     )
     source = (
-        f"batches of {EVENT_SOURCE.batch_size}, {EVENT_SOURCE.max_concurrency} at once, {INGEST_MEMORY_MB} MB"
+        f"batches of {source_mapping.batch_size}, {source_mapping.max_concurrency} at once, "
+        f"{INGEST_MEMORY_MB} MB"
     )
     return [
         f"| Ingest handler CPU per record, AWS in-process: batch of {deployed.batch} / one at a time | "
@@ -180,12 +182,13 @@ def headline(costs: list[BatchCost]) -> list[str]:
 
 def detail(costs: list[BatchCost]) -> list[str]:
     """The section: every batch size measured, and what the event source would ingest with it."""
-    from devstack.poller import EVENT_SOURCE
+    from devstack.poller import deployed_event_source
     from shared.resources import INGEST_MEMORY_MB
 
+    source_mapping = deployed_event_source()
     lines = [
         f"Handler CPU per record with DynamoDB answered in-process (`bench/ingest_cpu.py`), "
-        f"{EVENT_SOURCE.max_concurrency} batches at once at {INGEST_MEMORY_MB} MB "
+        f"{source_mapping.max_concurrency} batches at once at {INGEST_MEMORY_MB} MB "
         f"({min(1.0, INGEST_MEMORY_MB / FULL_VCPU_MB):.2f} vCPU); round trips assumed "
         f"{TRANSACT_MS:g} ms a TransactWriteItems, {UPDATE_MS:g} ms an UpdateItem. Batch 1 is the "
         "one-record-at-a-time baseline (a transaction and a session update per record).",
@@ -198,7 +201,7 @@ def detail(costs: list[BatchCost]) -> list[str]:
         lines.append(
             f"| {cost.batch} | {cost.cpu_ms_per_record:.2f} ms | {cost.transactions_per_record:.3f} | "
             f"{cost.updates_per_record:.3f} | {cost.batch_seconds(INGEST_MEMORY_MB) * 1000:.0f} ms | "
-            f"{cost.records_per_second(INGEST_MEMORY_MB, EVENT_SOURCE.max_concurrency):,.0f} |"
+            f"{cost.records_per_second(INGEST_MEMORY_MB, source_mapping.max_concurrency):,.0f} |"
         )
     return lines
 

@@ -32,7 +32,6 @@ from urllib.parse import urlsplit
 
 from devstack.adapter import AdaptedFunction
 from devstack.frontdoor import FrontDoor, Function, Routes
-from devstack.poller import EVENT_SOURCE
 from devstack.processes import ROOT, Child, base_environment, free_port
 from devstack.rehearsal import Rehearsal, rehearse
 from devstack.state import StateSnapshot
@@ -292,10 +291,16 @@ def main() -> None:
         pollers = [
             Child(
                 "usage_ingest",
-                [python, "-m", "devstack.poller", rehearsal.usage_queue_url],
+                [
+                    python,
+                    "-m",
+                    "devstack.poller",
+                    rehearsal.usage_queue_url,
+                    *rehearsal.event_source.arguments(),
+                ],
                 child_environment("usage_ingest"),
             )
-            for _ in range(EVENT_SOURCE.max_concurrency)
+            for _ in range(rehearsal.event_source.max_concurrency)
         ]
         proxy = AdaptedFunction("proxy", ROOT / "functions/proxy/run.sh", environment("proxy"))
         export = AdaptedFunction("usage_export", ROOT / "functions/api/run.sh", environment("usage_export"))

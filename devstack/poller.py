@@ -1,8 +1,8 @@
 """Feeds the usage queue to the ingest handler the way Lambda's SQS event source mapping does.
 
-Gathers a batch as the template's mapping does (`EVENT_SOURCE`: from its first message, until it
-holds 100 or its 1 s window ends; SQS hands out 10 per receive), hands it over in Lambda's event
-shape, and deletes the ones the handler did not report in `batchItemFailures`
+Gathers a batch as the template's mapping does (`EventSource`: from its first message, until it
+holds the batch size, 100, or its 1 s window ends; SQS hands out 10 per receive), hands it over in
+Lambda's event shape, and deletes the ones the handler did not report in `batchItemFailures`
 (ReportBatchItemFailures); failures become visible again after the visibility timeout and, after
 five receives, SQS moves them to the dead-letter queue, as in AWS. A lone message therefore reaches
 the table about a second after its call, as deployed, and calls in quick succession are ingested
@@ -11,9 +11,10 @@ together instead of each one competing with the next call for make dev's two cor
 `make dev` runs it as the ingest function's own processes, with that function's environment: as many
 as the mapping's maximum concurrency, each one Lambda execution environment handling one batch at a
 time, so a backlog is ingested while moto answers another poller's writes. The queue is the event
-source mapping's, not a variable of the function (the template passes none):
+source mapping's, not a variable of the function (the template passes none), and so are the batch
+size, window and concurrency:
 
-    python -m devstack.poller QUEUE_URL
+    python -m devstack.poller QUEUE_URL BATCH_SIZE WINDOW_SECONDS MAX_CONCURRENCY
 """
 
 from __future__ import annotations
@@ -37,15 +38,23 @@ _GATHER_PAUSE_SECONDS = 0.05  # within a window, how long an empty receive waits
 
 @dataclass(frozen=True)
 class EventSource:
-    """What the ingest's SQS event source mapping says about batches and how many it hands over at once
-    (tests/infra checks the template)."""
+    """What the ingest's SQS event source mapping says about batches and how many it hands over at once:
+    read from the synthesized template (devstack/rehearsal.py `event_source`), never written here."""
 
-    batch_size: int = 100
-    window_seconds: int = 1
-    max_concurrency: int = 5
+    batch_size: int
+    window_seconds: int
+    max_concurrency: int
+
+    def arguments(self) -> list[str]:
+        """For this module's command line: `python -m devstack.poller QUEUE_URL <these>`."""
+        return [str(self.batch_size), str(self.window_seconds), str(self.max_concurrency)]
 
 
-EVENT_SOURCE = EventSource()
+def deployed_event_source() -> EventSource:
+    """The template's mapping, for what runs the ingest in-process (tests, the bench)."""
+    from devstack.rehearsal import event_source, load_template
+
+    return event_source(load_template())
 
 
 @dataclass
@@ -82,9 +91,7 @@ def lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, An
 
 
 class QueuePoller:
-    def __init__(
-        self, queue_url: str, handler: Handler, wait_seconds: int = 1, source: EventSource = EVENT_SOURCE
-    ) -> None:
+    def __init__(self, queue_url: str, handler: Handler, source: EventSource, wait_seconds: int = 1) -> None:
         self.queue_url = queue_url
         self.handler = handler
         self.wait_seconds = wait_seconds
@@ -171,9 +178,11 @@ def main(argv: list[str]) -> None:
     """Until SIGTERM or SIGINT: then what is still queued is handed over before the process exits."""
     from functions.usage_ingest.handler import handler
 
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m devstack.poller QUEUE_URL")
-    poller = QueuePoller(argv[0], handler)
+    if len(argv) != 4 or not all(value.isdigit() for value in argv[1:]):
+        raise SystemExit(
+            "usage: python -m devstack.poller QUEUE_URL BATCH_SIZE WINDOW_SECONDS MAX_CONCURRENCY"
+        )
+    poller = QueuePoller(argv[0], handler, EventSource(*(int(value) for value in argv[1:])))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: poller.stop())
     poller.run()

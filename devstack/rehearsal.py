@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 import requests
 
+from devstack.poller import EventSource
 from shared.resources import BODIES_BUCKET, TABLE, USAGE_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +89,8 @@ class Rehearsal:
     usage_queue_url: str
     dead_letter_queue_url: str
     bodies_bucket: str
+    # How the ingest is fed from the usage queue (the event source mapping's batching and concurrency).
+    event_source: EventSource
 
     def function_credentials(self) -> dict[str, tuple[str, str]]:
         """For `shared.aws.use_function_credentials`, where the functions share one process."""
@@ -650,6 +653,28 @@ def _rehearse(
         usage_queue_url=local[usage_queue].ref,
         dead_letter_queue_url=local[dead_letter_queue["Fn::GetAtt"][0]].ref,
         bodies_bucket=local[_only(list(_of_type(template, "AWS::S3::Bucket")), "bucket")].ref,
+        event_source=event_source(template),
+    )
+
+
+def event_source(template: Mapping[str, Any]) -> EventSource:
+    """The usage queue's event source mapping: its batch size, batching window and maximum concurrency
+    (the local pollers' count). A mapping without a concurrency cap would scale with the queue, which
+    the local stack cannot rehearse on a laptop: it is refused rather than guessed."""
+    mappings = list(_of_type(template, "AWS::Lambda::EventSourceMapping").values())
+    if len(mappings) != 1:
+        raise RehearsalError(
+            f"the stack has {len(mappings)} event source mappings, "
+            "the local stack expects one (the usage queue's)"
+        )
+    properties = mappings[0]["Properties"]
+    concurrency = properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+    if concurrency is None:
+        raise RehearsalError("the usage queue's event source mapping sets no MaximumConcurrency")
+    return EventSource(
+        batch_size=int(properties.get("BatchSize", 10)),  # SQS's default
+        window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+        max_concurrency=int(concurrency),
     )
 
 

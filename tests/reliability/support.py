@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from devstack.poller import EVENT_SOURCE, QueuePoller
+from devstack.poller import QueuePoller, deployed_event_source
 from functions.usage_ingest.handler import handler as ingest_handler
 from shared.bodies import codec
 from shared.ingest import UsageIngest
@@ -145,7 +145,7 @@ class IngestLoop:
 
     def __init__(self, queue_url: str | None = None, handler: Any = ingest_handler, threads: int = 1) -> None:
         url = queue_url or get_settings().usage_queue_url or ""
-        self.pollers = [QueuePoller(url, handler) for _ in range(threads)]
+        self.pollers = [QueuePoller(url, handler, deployed_event_source()) for _ in range(threads)]
 
     def __enter__(self) -> IngestLoop:
         for poller in self.pollers:
@@ -262,8 +262,8 @@ def poller(queue_url: str, store: UsageStore | None = None) -> QueuePoller:
     return QueuePoller(
         queue_url,
         lambda event, context: ingest_handler(event, context, ingest=ingest),
+        replace(deployed_event_source(), window_seconds=0),
         wait_seconds=0,
-        source=replace(EVENT_SOURCE, window_seconds=0),
     )
 
 
