@@ -77,6 +77,35 @@ PRICE_OVERRIDES: Final[dict[str, ModelPrice]] = {
 }
 
 
+# Prices a model had until a change that genai-prices records without its date (it carries only the
+# prices after it): the first moment of the new prices, and the prices before it. Claude Sonnet 5.5's
+# cache reads were cut from $0.20 to $0.10 per million tokens on 2026-10-07; every other price of it
+# stayed ($2 input, $2.50 5-minute and $4 1-hour writes, $10 output). Sources: Anthropic's Sonnet 5.5
+# model page as published before the cut (cache reads $0.20), the pricing page since ($0.10, as
+# genai-prices 0.2.3 has it), and the date as price trackers that re-read the pricing page recorded it
+# (read 2026-12-01).
+EARLIER_PRICES: Final[dict[str, tuple[datetime, ModelPrice]]] = {
+    "claude-sonnet-5-5": (
+        datetime(2026, 10, 7, tzinfo=UTC),
+        ModelPrice(
+            input_mtok=Decimal("2"),
+            cache_write_mtok=Decimal("2.5"),
+            cache_write_1h_mtok=Decimal("4"),
+            cache_read_mtok=Decimal("0.2"),
+            output_mtok=Decimal("10"),
+            web_searches_kcount=Decimal("10"),
+        ),
+    ),
+}
+
+
+def earlier_prices(model_id: str, at: datetime) -> ModelPrice | None:
+    """The prices `model_id` (genai-prices' id) had at `at`, when that was before a change listed in
+    EARLIER_PRICES; None otherwise."""
+    earlier = EARLIER_PRICES.get(model_id)
+    return earlier[1] if earlier is not None and at < earlier[0] else None
+
+
 def _priced_like_fable(version: str, name: str, cache_read: str) -> ModelInfo:
     """A Claude Mythos model: its id and its dated forms (`claude-mythos-5-20260609`), at the prices
     the pricing page gives it and its Claude Fable twin alike."""

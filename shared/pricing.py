@@ -18,7 +18,13 @@ import genai_prices
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ModelInfo, ModelPrice, PriceVariant, StartDateConstraint, TieredPrices
 
-from shared.anthropic_prices import ADJUSTMENTS_CHECKED, PRICE_OVERRIDES, added_model, geo_multiplier
+from shared.anthropic_prices import (
+    ADJUSTMENTS_CHECKED,
+    PRICE_OVERRIDES,
+    added_model,
+    earlier_prices,
+    geo_multiplier,
+)
 from shared.usage import Usage
 
 PRICE_SNAPSHOT = f"genai-prices {genai_prices.__version__}"
@@ -68,6 +74,8 @@ def model_pricing(
     if fast and _fast_variant(info) is None:
         return None
     override = PRICE_OVERRIDES.get(info.id)
+    if override is None and not fast:
+        override = earlier_prices(info.id, at)
     prices = override if override is not None else info.get_prices(at, _FAST if fast else None)
     geo = geo_multiplier(info.id, inference_geo)
     return ModelPricing(info.id, info.name, prices, added or override is not None, geo)

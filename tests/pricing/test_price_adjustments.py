@@ -11,7 +11,13 @@ import genai_prices
 import pytest
 from genai_prices.types import TieredPrices
 
-from shared.anthropic_prices import ADDED_MODELS, PRICE_OVERRIDES, UNBILLED_REFUSALS_SINCE, unbilled_refusal
+from shared.anthropic_prices import (
+    ADDED_MODELS,
+    EARLIER_PRICES,
+    PRICE_OVERRIDES,
+    UNBILLED_REFUSALS_SINCE,
+    unbilled_refusal,
+)
 from shared.billed import BilledUsage, TokenCounts
 from shared.cache_economics import unread_1h_cache_writes
 from shared.pricing import price_sheet, price_usage
@@ -160,3 +166,41 @@ def test_a_refusal_is_unbilled_only_when_known_to_have_come_before_any_output() 
     assert not unbilled_refusal("refusal", None, AT)  # a message from before the field: billed
     assert not unbilled_refusal("end_turn", False, AT)
     assert not unbilled_refusal("refusal", False, UNBILLED_REFUSALS_SINCE - timedelta(seconds=1))
+
+
+BEFORE_THE_CUT = datetime(2026, 10, 6, 23, 59, tzinfo=UTC)
+
+
+def test_genai_prices_still_lacks_sonnet_5_5_s_price_before_its_cache_read_cut() -> None:
+    # Fails once genai-prices dates the cut itself: then drop EARLIER_PRICES' entry.
+    usage = genai_prices.Usage(input_tokens=1_000_000, cache_read_tokens=1_000_000)
+    price = genai_prices.calc_price(
+        usage, "claude-sonnet-5-5", provider_id="anthropic", genai_request_timestamp=BEFORE_THE_CUT
+    )
+    assert price.model_price.cache_read_mtok == Decimal("0.1")
+    assert set(EARLIER_PRICES) == {"claude-sonnet-5-5"}
+
+
+def test_sonnet_5_5_cache_reads_cost_20_cents_a_million_before_2026_10_07_and_10_after() -> None:
+    usage = Usage(
+        model="claude-sonnet-5-5",
+        input_tokens=1_000,
+        cache_read_input_tokens=1_000_000,
+        cache_creation_input_tokens=1_000,
+        cache_creation_5m_input_tokens=1_000,
+        output_tokens=1_000,
+    )
+    # By hand: 1,000 x $2 + 1M x $0.20 + 1,000 x $2.50 + 1,000 x $10 = $0.2145; after the cut the
+    # million reads cost $0.10: $0.1145.
+    assert price_usage(usage, BEFORE_THE_CUT) == Decimal("21.450000")
+    assert price_usage(usage, BEFORE_THE_CUT + timedelta(minutes=1)) == Decimal("11.450000")
+    # The bill check prices a usage report row of that day as its calls were priced.
+    row = BilledUsage(
+        "2026-10-06", None, "claude-sonnet-5-5", "0-200k", TokenCounts(cache_read_input_tokens=1_000_000)
+    )
+    assert price_billed(row) == Decimal("20.000000")
+    assert price_billed(replace(row, day="2026-10-07")) == Decimal("10.000000")
+    # And the price sheet says the override applies before the cut.
+    sheet = price_sheet("claude-sonnet-5-5", BEFORE_THE_CUT)
+    assert sheet is not None and sheet["source"] == "codecosts override"
+    assert sheet["prices"]["cache_read_mtok"]["usd"] == "0.2"
