@@ -428,8 +428,9 @@ class ProxyApp:
         # upstream broke off sees a broken reply, as it would talking to Anthropic directly.
 
     async def _attribute_and_publish(self, record: CallRecord) -> None:
-        if content_coding.codings(record.request_encoding):
-            await asyncio.to_thread(_decode_request, record)
+        applied = content_coding.codings(record.request_encoding)
+        if applied:
+            await asyncio.to_thread(_decode_request, record, applied)
         # Its size as received (decoded), before the developer's ids or secrets are taken out.
         if record.request_size is None:
             record.request_size = len(record.request_body)
@@ -440,12 +441,13 @@ class ProxyApp:
         await self.publisher.publish(record)
 
 
-def _decode_request(record: CallRecord) -> None:
-    """The record keeps the request as Anthropic reads it: decoded from its Content-Encoding, or, when
-    that cannot be read here, a note in its place (the call and its usage are recorded either way)."""
+def _decode_request(record: CallRecord, applied: list[str]) -> None:
+    """The record keeps the request as Anthropic reads it: decoded from its Content-Encoding (`applied`,
+    its codings), or, when that cannot be read here, a note in its place (the call and its usage are
+    recorded either way)."""
     encoding = record.request_encoding or b""
     try:
-        record.request_body = content_coding.decode(record.request_body, content_coding.codings(encoding))
+        record.request_body = content_coding.decode(record.request_body, applied)
     except content_coding.Unreadable as error:
         logger.warning(
             "Request body not recorded: unreadable content coding",
