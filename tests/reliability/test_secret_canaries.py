@@ -83,10 +83,16 @@ MCP_SERVERS = (
 )
 
 
+# A fragment shorter than this could sit in a log's random ids by chance: a 4-character one did, once
+# in a fresh clone's run (the AWS key canary's middle, `2W3E`, inside a moto request id).
+_DISTINCT = 10
+
+
 def fragments(secret: str) -> list[str]:
     """The secret, and its middle: what must never be stored, even cut or re-encoded."""
-    middle = secret[12:-4]
-    return [secret, middle, base64.b64encode(secret.encode()).decode()[4:-4]]
+    middle = secret[12:-4] if len(secret) - 16 >= _DISTINCT else secret[4:-4]
+    cut = [secret, middle, base64.b64encode(secret.encode()).decode()[4:-4]]
+    return [fragment for fragment in cut if len(fragment) >= _DISTINCT]
 
 
 def calls(proxy: RunningProxy, codecosts_key: str, rounds: int) -> None:
