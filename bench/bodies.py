@@ -30,13 +30,13 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.dynamo import item_size
+from bench.dynamo import DYNAMODB_ITEM_OVERHEAD, item_size
 
 TURNS = 100
 TARGET_RATIO = 10.0
@@ -335,8 +335,26 @@ class BodiesResult:
     body_field_bytes: int = 0  # what the record holds of its bodies: until when, and its base's name
     chunked_bytes: int = 0  # the same session under content-defined chunking (chunked())
     chunked_packs_per_read: list[int] = field(default_factory=list)
-    first_request_bytes: int = 0
-    last_request_bytes: int = 0
+    request_bytes: list[int] = field(default_factory=list)  # per call, as the client sent it
+    # What the session left in the table, as DynamoDB bills its storage: each item and each index
+    # entry (every index projects all attributes) with 100 bytes of overhead.
+    table_bytes: int = 0  # the items themselves (what point-in-time recovery backs up)
+    index_bytes: int = 0
+
+    @property
+    def first_request_bytes(self) -> int:
+        return self.request_bytes[0]
+
+    @property
+    def last_request_bytes(self) -> int:
+        return self.request_bytes[-1]
+
+    def at_request_bytes(self, per_call: Sequence[float], request_bytes: int) -> float:
+        """`per_call` (a figure of each call) for a call of `request_bytes`: the least-squares line
+        through the session's calls, whose requests grow turn by turn (the cost model's call is
+        smaller than the session's average)."""
+        fit = statistics.linear_regression(self.request_bytes, per_call)
+        return fit.intercept + fit.slope * request_bytes
 
     @property
     def ratio(self) -> float:
@@ -520,13 +538,12 @@ def _run(turns: int) -> BodiesResult:
         result.per_call_compressed_bytes += len(codec.compress(request)) + len(codec.compress(response))
         hashes[record.id] = _digest(attribution.stored_body, response)
         kept.append((request, response))
-        if turn == 0:
-            result.first_request_bytes = len(request)
-        result.last_request_bytes = len(request)
+        result.request_bytes.append(len(request))
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=_BUCKET):
         for entry in page.get("Contents", []):
             result.stored_bytes += entry["Size"]
             result.objects += 1
+    result.table_bytes, result.index_bytes = _table_storage(store.table)
     alternative = chunked(kept)
     result.chunked_bytes, result.chunked_packs_per_read = alternative.stored_bytes, alternative.packs_per_read
     stored = store.get(_TENANT, record.id)
@@ -539,6 +556,20 @@ def _run(turns: int) -> BodiesResult:
         for usage_id, digest in hashes.items()
     )
     return result
+
+
+def _table_storage(table: Any) -> tuple[int, int]:
+    """Billed storage bytes of every item in `table` and of their index entries."""
+    from shared.resources import TABLE
+
+    items = indexed = 0
+    # The resource's client: its items come back as Python values already.
+    for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name):
+        for item in page["Items"]:
+            size = item_size(item) + DYNAMODB_ITEM_OVERHEAD
+            items += size
+            indexed += size * sum(index.partition_key in item for index in TABLE.indexes)
+    return items, indexed
 
 
 def _bodies(store: Any, usage_id: str) -> tuple[str | None, str | None]:

@@ -22,6 +22,8 @@ from typing import Any
 from bench.stack import TENANT_ID, Stack
 
 _GSI_KEYS = ("gsi1pk", "gsi2pk", "gsi3pk", "gsi4pk")
+# DynamoDB bills storage as each item's size plus 100 bytes, in the table and in each index entry.
+DYNAMODB_ITEM_OVERHEAD = 100
 CLAUDE_CODE_REQUEST_BYTES = 90_000  # a Claude Code request body, as DESIGN.md reports it
 
 

@@ -9,7 +9,9 @@ and usage message size of the bodies phase (bench/bodies.py), the proxy's RSS an
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench import prices
 from bench.cost import (
@@ -25,6 +27,7 @@ from infra.constructs.high_volume import (
     INSTANCE_VCPUS,
     MIN_INSTANCES,
 )
+from shared.bodies.retention import DEFAULT_RETENTION_DAYS, LIFECYCLE_GRACE_DAYS
 from shared.resources import INGEST_MEMORY_MB
 
 DEFAULT_TARGET = 90.0  # $ per million calls
@@ -44,10 +47,12 @@ LMI_MAX_CONCURRENCY = 1600  # the most PerExecutionEnvironmentMaxConcurrency acc
 # on Managed Instances too: their documentation gives no other figure.
 LAMBDA_FILE_DESCRIPTORS = 1024
 PEAK_CALLS_PER_SECOND = 200  # the issue's busy organisation at its peak
+REQUEST_BYTES = 90_000  # the issue's Claude Code call: its request as the client sends it
 REPLY_BYTES = 10_000  # a Claude Code reply's SSE bytes (input of the egress line)
 # Assumed, not measured: one call in a hundred starts a new environment (a restore). Its charge is
 # small either way: the restore line of the default table.
 RESTORES_PER_MILLION = 10_000
+DAYS_PER_MONTH = 365 / 12
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class Measured:
     body_wru: float  # per call: the body's writes (today: the inline body item of a 90 KB request)
     s3_puts: float  # per call, on the write path
     s3_gets: float  # per call, on the write path (a session's base, read to compress against)
-    message_bytes: int  # the usage message of a Claude Code call
+    message_bytes: int  # the usage message of a call of `request_bytes`
     proxy_peak_rss_mib: float  # the largest peak of one call in flight (a 20 MB reply): Lambda's case
     proxy_rss_per_stream_mib: float  # growth per stream in flight (50 x 1 MB)
     proxy_rest_rss_mib: float
@@ -67,8 +72,13 @@ class Measured:
     ingest_cpu_ms: float  # per record
     cold_cpu_ms: float  # interpreter + imports + the first request's clients
     restored_cpu_ms: float  # SnapStart: the after-restore hook and the first call (bench/restored_probe.py)
-    publish_cpu_ms: float  # after the stream: redaction and compression of a Claude Code call's bodies
-    request_bytes: int = 90_000
+    publish_cpu_ms: float  # after the stream: redaction and compression of that call's bodies
+    # Storage a call leaves (the bodies phase: everything its 100-turn session left, per call), as
+    # billed: DynamoDB items and index entries with their 100 bytes each; S3 objects.
+    table_bytes: float
+    index_bytes: float
+    s3_bytes: float
+    request_bytes: int = REQUEST_BYTES
 
 
 @dataclass
@@ -105,9 +115,33 @@ def restored_start_ms(measured: Measured, memory_mb: int) -> float:
     return measured.restored_cpu_ms / vcpu_share(memory_mb)
 
 
+def platform_log_bytes(duration_ms: float, memory_mb: int, used_mb: float) -> int:
+    """Bytes of the three lines Lambda logs for every invocation (its documented text format: START,
+    END, REPORT), with this model's figures in them."""
+    request_id = "8f5b3e1c-6f4a-4c1e-9a57-0d2b7c1e4f90"
+    lines = (
+        f"START RequestId: {request_id} Version: 12\n",
+        f"END RequestId: {request_id}\n",
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
+        f"{math.ceil(duration_ms)} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {used_mb:.0f} MB\t\n",
+    )
+    return sum(len(line.encode()) for line in lines)
+
+
+def record_storage_monthly(measured: Measured) -> float:
+    """Per million calls, what their DynamoDB items cost each month they are kept (no expiry: the
+    usage history), point-in-time recovery's backup of the table's own items included."""
+    stored_gb = (measured.table_bytes + measured.index_bytes) / 1e9 * 1e6
+    backed_up_gb = measured.table_bytes / 1e9 * 1e6
+    return stored_gb * prices.DYNAMODB_STORAGE_GB_MONTH + backed_up_gb * prices.DYNAMODB_PITR_GB_MONTH
+
+
 def _shared_lines(measured: Measured) -> list[Line]:
     """Per million calls, what both modes pay: the ingest, SQS, DynamoDB, S3 and data out."""
     million = 1e6
+    body_months = (DEFAULT_RETENTION_DAYS + LIFECYCLE_GRACE_DAYS) / DAYS_PER_MONTH
+    batch_ms = (measured.ingest_cpu_ms / 1000 + TRANSACTION_ROUND_TRIP_S) * INGEST_BATCH * 1000
+    ingest_log_bytes = platform_log_bytes(batch_ms, INGEST_MEMORY_MB, 100)
     chunks = math.ceil(measured.message_bytes / prices.SQS_CHUNK)
     ingest_s = measured.ingest_cpu_ms / 1000 + TRANSACTION_ROUND_TRIP_S
     wru = measured.record_wru + measured.body_wru
@@ -140,6 +174,25 @@ def _shared_lines(measured: Measured) -> list[Line]:
             f"{measured.s3_puts:.2f} PUTs and {measured.s3_gets:.2f} GETs a call",
         ),
         Line(
+            "S3 storage",
+            measured.s3_bytes / 1e9 * million * body_months * prices.S3_STANDARD_GB_MONTH,
+            f"{measured.s3_bytes / 1000:.1f} KB of bodies a call, kept "
+            f"{DEFAULT_RETENTION_DAYS + LIFECYCLE_GRACE_DAYS} days (the default retention and the "
+            "lifecycle rule's day)",
+        ),
+        Line(
+            "DynamoDB storage, the first month",
+            record_storage_monthly(measured),
+            f"{measured.table_bytes + measured.index_bytes:,.0f} bytes a call (record, its index entries, "
+            f"its share of the aggregates, session and developer), {measured.table_bytes:,.0f} of them "
+            "backed up (point-in-time recovery); kept with no expiry: **the same again every month after**",
+        ),
+        Line(
+            "Ingest logs",
+            ingest_log_bytes / INGEST_BATCH / 1e9 * million * prices.LAMBDA_LOGS_GB,
+            f"Lambda's {ingest_log_bytes} bytes an invocation, a batch of {INGEST_BATCH}",
+        ),
+        Line(
             "Data out to the internet",
             out_gb * prices.DATA_OUT_GB * million,
             f"{measured.request_bytes // 1000} KB to Anthropic, {REPLY_BYTES // 1000} KB reply back",
@@ -157,12 +210,41 @@ def default_lines(measured: Measured, memory_mb: int) -> list[Line]:
             f"{memory_mb} MB x {seconds:.2f} s: billed for the whole stream",
         ),
         Line("Lambda proxy requests", prices.LAMBDA_REQUEST * 1e6, "function URL: no extra charge"),
+        _proxy_log_line(measured, seconds * 1000, memory_mb, 1e6),
         Line(
             "SnapStart",
             snapstart_monthly(memory_mb, RESTORES_PER_MILLION),
             f"the snapshot cached for a month of a million calls, {RESTORES_PER_MILLION:,} restores",
         ),
         *_shared_lines(measured),
+    ]
+
+
+def _proxy_log_line(measured: Measured, duration_ms: float, memory_mb: int, calls: float) -> Line:
+    """The proxy writes no line of its own for a call that succeeds: Lambda's three are its logs."""
+    size = platform_log_bytes(duration_ms, memory_mb, measured.proxy_peak_rss_mib)
+    return Line("Proxy logs", size / 1e9 * calls * prices.LAMBDA_LOGS_GB, f"Lambda's {size} bytes a call")
+
+
+def standing_lines(template: dict[str, Any]) -> list[Line]:
+    """What a deployment pays each month whatever its calls, counted in its synthesized template:
+    alarms (by the metrics each reads), dashboards, customer managed keys and secrets."""
+    resources = [resource for resource in template["Resources"].values()]
+
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [resource for resource in resources if resource["Type"] == kind]
+
+    alarm_metrics = sum(
+        sum("MetricStat" in metric for metric in alarm["Properties"].get("Metrics", [])) or 1
+        for alarm in of_type("AWS::CloudWatch::Alarm")
+    )
+    kinds = ("AWS::CloudWatch::Dashboard", "AWS::KMS::Key", "AWS::SecretsManager::Secret")
+    dashboards, keys, secrets = (len(of_type(kind)) for kind in kinds)
+    return [
+        Line("Alarms", alarm_metrics * prices.ALARM_METRIC_MONTH, f"{alarm_metrics} metrics in the alarms"),
+        Line("Dashboards", dashboards * prices.DASHBOARD_MONTH, f"{dashboards} (free within an account's 3)"),
+        Line("KMS keys", keys * prices.KMS_KEY_MONTH, f"{keys} customer managed"),
+        Line("Secrets", secrets * prices.SECRET_MONTH, f"{secrets} in Secrets Manager"),
     ]
 
 
@@ -227,7 +309,7 @@ def environments(measured: Measured, streams: float) -> int:
     return max(1, math.ceil(streams / environment_fit(measured).streams))
 
 
-def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
+def high_volume(measured: Measured, calls_per_month: int, standing: Sequence[Line] = ()) -> HighVolume:
     """A month of the proxy on Lambda Managed Instances: c7g.large instances (three at least, Lambda's
     default for AZ resiliency) behind the same function URL, in a VPC whose NAT gateway carries the
     Anthropic traffic; DynamoDB and S3 go through free gateway endpoints, SQS through an interface
@@ -253,6 +335,7 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
             f"({streams:.0f} streams, {vcpus:.2f} vCPU busy on average)",
         ),
         Line("Lambda requests", prices.LAMBDA_REQUEST * calls_per_month, "the same request charge"),
+        _proxy_log_line(measured, CLAUDE_CODE_STREAM_S * 1000, ENVIRONMENT_MEMORY_MB, calls_per_month),
         Line("NAT gateway hours", prices.NAT_GATEWAY_HOUR * prices.HOURS_PER_MONTH, "one gateway"),
         Line("NAT gateway data", nat_gb * prices.NAT_GATEWAY_GB, f"{nat_gb:,.0f} GB: Anthropic both ways"),
         Line(
@@ -272,6 +355,7 @@ def high_volume(measured: Measured, calls_per_month: int) -> HighVolume:
             f"{sqs_gb:,.0f} GB of usage messages (through the NAT: ${sqs_gb * prices.NAT_GATEWAY_GB:,.2f})",
         ),
         *(Line(line.item, line.dollars * millions, line.note) for line in _shared_lines(measured)),
+        *standing,
     ]
     return HighVolume(calls_per_month, instances, lines)
 
