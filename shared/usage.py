@@ -46,10 +46,16 @@ class Usage(Tokens):
     def apply(self, usage: dict[str, Any]) -> None:
         """Take the fields `usage` carries, replacing earlier values (they are cumulative)."""
         self.seen = True
-        for name in TOKEN_KINDS:  # the kinds Anthropic reports at the top level (not the 5m/1h split)
+        for name in TOKEN_KINDS:  # the kinds Anthropic reports at the top level (not the splits)
             value = usage.get(name)
             if isinstance(value, int):
                 setattr(self, name, value)
+        details = usage.get("output_tokens_details")
+        if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+            self.thinking_tokens = details["thinking_tokens"]
+        # Anthropic's own counts keep thinking within the output; a reply that says otherwise is
+        # held to it, so no view shows more thinking than output.
+        self.thinking_tokens = max(0, min(self.thinking_tokens, self.output_tokens))
         split = usage.get("cache_creation")
         if isinstance(split, dict):
             self.cache_creation_5m_input_tokens = int(split.get("ephemeral_5m_input_tokens") or 0)

@@ -66,6 +66,9 @@ class Tokens:
 
     input_tokens: int = token_kind("Input tokens", "IN")  # uncached input
     output_tokens: int = token_kind("Output tokens", "OUT")
+    # Of the output, what the model spent on reasoning (`usage.output_tokens_details.thinking_tokens`):
+    # billed as output, shown apart. Always within `output_tokens`.
+    thinking_tokens: int = token_kind("  of them thinking", "THINK")
     # All cache writes: the 5-minute and the 1-hour ones.
     cache_creation_input_tokens: int = token_kind("Cache writes", "CACHE W")
     cache_read_input_tokens: int = token_kind("Cache reads", "CACHE R")

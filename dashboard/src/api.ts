@@ -12,6 +12,8 @@ export interface Page<T> {
 export interface TokenCounts {
   input_tokens: number;
   output_tokens: number;
+  /** Of the output, the tokens spent on reasoning (Anthropic's `output_tokens_details`). */
+  thinking_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_5m_input_tokens: number;

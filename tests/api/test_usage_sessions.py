@@ -165,6 +165,7 @@ def test_sessions_group_calls_and_price_their_cache(
         "requests": 2,
         "input_tokens": 200,
         "output_tokens": 40,
+        "thinking_tokens": 0,
         "cache_creation_input_tokens": 2000,
         "cache_read_input_tokens": 10000,
         "cache_creation_5m_input_tokens": 0,

@@ -47,6 +47,7 @@ class Stack:
     endpoint: dict[str, Any]
     clerk_key: SigningKey
     calls: list[dict[str, Any]] = field(default_factory=list)
+    upstream: FakeAnthropic | None = None  # the fake Anthropic behind the stack, for a test to steer
 
     def get(self, path: str, **params: Any) -> Any:
         response = httpx.get(
@@ -120,7 +121,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         try:
             endpoint = dev["proxy_endpoint"]
             seed_usage(f"{dev_stack.url}/proxy/{endpoint['slug']}")
-            seeded = Stack(dev_stack.url, dev["api_key"], endpoint, clerk_key)
+            seeded = Stack(dev_stack.url, dev["api_key"], endpoint, clerk_key, upstream=upstream.fake)
             seeded.calls = wait_for_usage(seeded.url, seeded.api_key, 4)
             yield seeded
         finally:

@@ -238,6 +238,34 @@ def test_a_refusal_before_any_output_shows_as_not_billed(page: Any, stack: Stack
     expect(page.get_by_test_id("call-cost")).to_contain_text("refused before any output: not billed")
 
 
+def test_a_calls_thinking_tokens_show_beside_its_output(page: Any, stack: Stack) -> None:
+    assert stack.upstream is not None
+    before = stack.get("/api/usage/summary", **seven_days())["totalRequests"]
+    client = anthropic.Anthropic(
+        api_key=ANTHROPIC_KEY, base_url=f"{stack.url}/proxy/{stack.endpoint['slug']}", max_retries=0
+    )
+    stack.upstream.thinking_tokens = 640
+    try:
+        with client.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=2000, messages=[{"role": "user", "content": "Think"}]
+        ) as stream:
+            message = stream.get_final_message()
+    finally:
+        stack.upstream.thinking_tokens = None
+    assert message.usage.output_tokens_details is not None
+    assert message.usage.output_tokens_details.thinking_tokens == 640
+    deadline = datetime.now(UTC) + timedelta(seconds=15)
+    while stack.get("/api/usage/summary", **seven_days())["totalRequests"] == before:
+        assert datetime.now(UTC) < deadline, "the call was never recorded"
+        time.sleep(0.2)
+    call = stack.get("/api/usage", limit=1)["items"][0]
+    assert (call["thinking_tokens"], call["output_tokens"]) == (640, message.usage.output_tokens)
+
+    sign_in(page, stack.api_key)
+    page.goto(f"/calls/{call['id']}")
+    expect(page.get_by_test_id("call-thinking")).to_have_text("640")
+
+
 def test_a_call_cut_short_shows_its_output_as_estimated(page: Any, stack: Stack) -> None:
     before = stack.get("/api/usage/summary", **seven_days())["totalRequests"]
     client = anthropic.Anthropic(

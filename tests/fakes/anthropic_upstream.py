@@ -15,11 +15,12 @@ Which reply a request gets (first match wins):
 
 Scenarios:
 - `text`: a generated text reply; SSE when the request has `"stream": true`, else JSON. Its usage
-  follows the fake's `input_tokens`, `cache_writes` (5-minute, 1-hour), `cache_read` and
-  `usage_extra` (more `usage` fields: `speed`, `inference_geo`, `server_tool_use`). Streamed, it has
-  the real shape: `message_start` carries the `cache_creation` split, the final `message_delta`
-  repeats the cumulative `input_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens`
-  (and `server_tool_use`) without it.
+  follows the fake's `input_tokens`, `cache_writes` (5-minute, 1-hour), `cache_read`,
+  `usage_extra` (more `usage` fields: `speed`, `inference_geo`, `server_tool_use`) and
+  `thinking_tokens` (`output_tokens_details`, counted in the output). Streamed, it has the real
+  shape: `message_start` carries the `cache_creation` split, the final `message_delta` repeats the
+  cumulative `input_tokens`, `cache_creation_input_tokens`, `cache_read_input_tokens` (and
+  `server_tool_use`, `output_tokens_details`) without it.
 - `fixture/<file>`: a file of tests/fixtures/anthropic replayed byte for byte (`.sse` as an event
   stream, one event per chunk; `.json` as a JSON body). Aliases: `cache-1h` (text, 1-hour cache
   write and a cache read), `thinking` (thinking with `signature_delta`, then `tool_use` with
@@ -170,6 +171,9 @@ class FakeAnthropic:
         self.cache_writes = (0, 0)  # (5-minute, 1-hour) cache write tokens of a `text` reply
         self.cache_read = 0
         self.usage_extra: dict[str, Any] = {}
+        # Output tokens spent thinking, reported in `usage.output_tokens_details` (within the output
+        # count); None: the field is left out, as in replies from before Anthropic added it.
+        self.thinking_tokens: int | None = None
         self.billing = Ledger()
 
     @property
@@ -463,7 +467,8 @@ class _TextReply:
         self.pieces = ["Hello", " from", " the", " fake", " upstream", "."] * (deltas // 6 + 1)
         # A refusal may come before any output; a reply otherwise has some.
         self.pieces = self.pieces[: deltas if refused else max(1, deltas)]
-        self.output_tokens = len(self.pieces) + 1
+        self.thinking_tokens = fake.thinking_tokens
+        self.output_tokens = len(self.pieces) + 1 + (self.thinking_tokens or 0)
         self.stop: dict[str, Any] = {"stop_reason": "end_turn", "stop_sequence": None}
         if refused:
             self.stop = {
@@ -486,9 +491,17 @@ class _TextReply:
                 "ephemeral_1h_input_tokens": self.cache_1h,
             },
             "output_tokens": output_tokens,
+            **self._details(output_tokens),
             "service_tier": "standard",
             **self.extra,
         }
+
+    def _details(self, output_tokens: int) -> dict[str, Any]:
+        """`output_tokens_details` as of `output_tokens` counted so far: none spent yet at the start."""
+        if self.thinking_tokens is None:
+            return {}
+        spent = self.thinking_tokens if output_tokens == self.output_tokens else 0
+        return {"output_tokens_details": {"thinking_tokens": spent}}
 
     def final_delta_usage(self) -> dict[str, Any]:
         """The cumulative counts a real final `message_delta` repeats: no split, no speed or geo."""
@@ -497,6 +510,7 @@ class _TextReply:
             "cache_creation_input_tokens": self.cache_5m + self.cache_1h,
             "cache_read_input_tokens": self.cache_read,
             "output_tokens": self.output_tokens,
+            **self._details(self.output_tokens),
         }
         if "server_tool_use" in self.extra:
             usage["server_tool_use"] = self.extra["server_tool_use"]

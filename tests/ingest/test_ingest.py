@@ -26,9 +26,10 @@ from shared.store.usage_records import UsageStore, usage_record
 from shared.usage import read_json_usage, read_stream_usage
 from shared.usage_event import BodyRef, UsageEvent
 from shared.usage_record import TOKEN_KINDS, record_view
+from tests.proxy.support import EXPECTED_USAGE
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "anthropic"
-EXPECTED = json.loads((FIXTURES / "expected-usage.json").read_text())
+EXPECTED = EXPECTED_USAGE
 REQUESTED_AT = datetime(2026, 11, 20, 9, 30, 15, 250000, tzinfo=UTC)
 
 

@@ -64,6 +64,7 @@ class Shape:
     cache_writes: tuple[int, int] = (0, 0)  # 5-minute, 1-hour
     cache_read: int = 0
     usage_extra: dict[str, Any] = field(default_factory=dict)
+    thinking_tokens: int | None = None  # of the output, reported in `output_tokens_details`
     # Replayed fixture (tests/fixtures/anthropic) instead of a generated text reply.
     fixture: str | None = None
     by_hand: str = ""  # expected cents from the published prices
@@ -89,6 +90,9 @@ SHAPES = {
     "Sonnet 4 over 200k through cache reads": Shape(
         SONNET_4, input_tokens=10_000, cache_read=195_000, by_hand="17.715750", genai_reference=False
     ),
+    # 100 x 3 + (7 + 1,200 thinking) x 15: thinking is billed as output, never on top of it
+    "streamed thinking tokens": Shape(SONNET_46, thinking_tokens=1_200, by_hand="1.840500"),
+    "non-streamed thinking tokens": Shape(SONNET_46, stream=False, thinking_tokens=1_200, by_hand="1.840500"),
     # 1,000 x 10 + 7 x 50
     "fast mode": Shape(OPUS_5, input_tokens=1_000, usage_extra={"speed": "fast"}, by_hand="1.035000"),
     # (1,000 x 5 + 7 x 25) x 1.1 = 5,692.5 micro-dollars
@@ -125,6 +129,7 @@ def test_each_shape_costs_what_anthropic_publishes(
     fake_upstream.cache_writes = shape.cache_writes
     fake_upstream.cache_read = shape.cache_read
     fake_upstream.usage_extra = shape.usage_extra
+    fake_upstream.thinking_tokens = shape.thinking_tokens
     fake_upstream.text_deltas = 6
     sdk = RecordingClient(proxy_server).sdk
     message: anthropic.types.Message
@@ -142,6 +147,11 @@ def test_each_shape_costs_what_anthropic_publishes(
     assert record["cache_creation_5m_input_tokens"] == message.usage.cache_creation.ephemeral_5m_input_tokens  # type: ignore[union-attr]
     assert record["cache_creation_1h_input_tokens"] == message.usage.cache_creation.ephemeral_1h_input_tokens  # type: ignore[union-attr]
     assert record["speed"] == message.usage.speed
+    details = message.usage.output_tokens_details
+    assert record["thinking_tokens"] == (details.thinking_tokens if details else 0)
+    if shape.thinking_tokens is not None:
+        assert record["thinking_tokens"] == shape.thinking_tokens
+    assert record["output_tokens"] == message.usage.output_tokens
     assert record["inference_geo"] == message.usage.inference_geo
     assert record["server_tool_use"] == (
         message.usage.server_tool_use.model_dump(exclude_none=True) if message.usage.server_tool_use else {}

@@ -18,7 +18,17 @@ from shared.usage_record import TOKEN_KINDS
 from tests.fakes.proxy_server import RunningProxy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
-EXPECTED_USAGE: dict[str, dict[str, Any]] = json.loads((FIXTURES / "expected-usage.json").read_text())
+
+
+def _expected_usage() -> dict[str, dict[str, Any]]:
+    """The handbook's expected usage of each captured reply. A token kind it does not name is one
+    those replies do not report, so a correct reader records 0 of it: the captures predate
+    `usage.output_tokens_details`, hence no thinking tokens."""
+    expected = json.loads((FIXTURES / "expected-usage.json").read_text())
+    return {name: {**dict.fromkeys(TOKEN_KINDS, 0), **usage} for name, usage in expected.items()}
+
+
+EXPECTED_USAGE: dict[str, dict[str, Any]] = _expected_usage()
 
 API_KEY = "sk-ant-api03-" + "A1b2C3d4" * 10 + "-Wxyz"
 SERVER_SECRET = b"test-server-secret"  # tests/conftest.py sets CODECOSTS_SERVER_SECRET to this

@@ -326,6 +326,12 @@ export function CallDetailPage(props: { id: string }) {
                 )}
               </dd>
             </div>
+            {call.thinking_tokens > 0 && (
+              <div>
+                <dt>Of the output, thinking</dt>
+                <dd data-testid="call-thinking">{count(call.thinking_tokens)}</dd>
+              </div>
+            )}
             <div>
               <dt>Cache write 5 min / 1 hour</dt>
               <dd>
