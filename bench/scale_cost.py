@@ -229,10 +229,10 @@ def _proxy_log_line(measured: Measured, duration_ms: float, memory_mb: int, call
 def standing_lines(template: dict[str, Any]) -> list[Line]:
     """What a deployment pays each month whatever its calls, counted in its synthesized template:
     alarms (by the metrics each reads), dashboards, customer managed keys and secrets."""
-    resources = [resource for resource in template["Resources"].values()]
+    from devstack.rehearsal import resources_of_type
 
     def of_type(kind: str) -> list[dict[str, Any]]:
-        return [resource for resource in resources if resource["Type"] == kind]
+        return list(resources_of_type(template, kind).values())
 
     alarm_metrics = sum(
         sum("MetricStat" in metric for metric in alarm["Properties"].get("Metrics", [])) or 1

@@ -155,7 +155,7 @@ def load_template() -> dict[str, Any]:
 # --- reading it -----------------------------------------------------------------------------------
 
 
-def _of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {
         logical_id: resource
         for logical_id, resource in template["Resources"].items()
@@ -184,7 +184,7 @@ def role_statements(template: Mapping[str, Any], function: Mapping[str, Any]) ->
         for policy in role.get("Policies", [])
         for statement in policy["PolicyDocument"]["Statement"]
     ]
-    for policy in _of_type(template, "AWS::IAM::Policy").values():
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
         if {"Ref": role_id} in policy["Properties"].get("Roles", []):
             statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
@@ -339,7 +339,7 @@ class _LocalStack:
         self.sns = session.client("sns", endpoint_url=endpoint_url)
 
     def tables(self, template: Mapping[str, Any]) -> dict[str, _Local]:
-        resources = _of_type(template, "AWS::DynamoDB::Table")
+        resources = resources_of_type(template, "AWS::DynamoDB::Table")
         existing = set(self.dynamodb.list_tables()["TableNames"])
         made = {}
         for logical_id, resource in resources.items():
@@ -366,7 +366,7 @@ class _LocalStack:
         return made
 
     def queues(self, template: Mapping[str, Any]) -> dict[str, _Local]:
-        resources = _of_type(template, "AWS::SQS::Queue")
+        resources = resources_of_type(template, "AWS::SQS::Queue")
         dead_letter_ids = {
             resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             for resource in resources.values()
@@ -411,7 +411,7 @@ class _LocalStack:
         return USAGE_QUEUE.dead_letter_name if logical_id in dead_letter_ids else USAGE_QUEUE.name
 
     def buckets(self, template: Mapping[str, Any]) -> dict[str, _Local]:
-        resources = _of_type(template, "AWS::S3::Bucket")
+        resources = resources_of_type(template, "AWS::S3::Bucket")
         existing = {bucket["Name"] for bucket in self.s3.list_buckets().get("Buckets", [])}
         made = {}
         for logical_id in resources:
@@ -428,7 +428,7 @@ class _LocalStack:
         return made
 
     def server_secrets(self, template: Mapping[str, Any], value: str) -> dict[str, _Local]:
-        resources = _of_type(template, "AWS::SecretsManager::Secret")
+        resources = resources_of_type(template, "AWS::SecretsManager::Secret")
         made = {}
         for logical_id in resources:
             name = _single_name(resources, logical_id, "Name", SERVER_SECRET_NAME)
@@ -449,7 +449,7 @@ class _LocalStack:
                 if tag["TagKey"] == _LOGICAL_ID_TAG:
                     existing[tag["TagValue"]] = listed["KeyId"]
         made = {}
-        for logical_id, resource in _of_type(template, "AWS::KMS::Key").items():
+        for logical_id, resource in resources_of_type(template, "AWS::KMS::Key").items():
             props = resource["Properties"]
             key_id = (
                 existing.get(logical_id)
@@ -463,7 +463,7 @@ class _LocalStack:
             arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
             made[logical_id] = _Local(key_id, {"Arn": arn, "KeyId": key_id})
         aliases = {alias["AliasName"] for alias in self.kms.list_aliases()["Aliases"]}
-        for logical_id, resource in _of_type(template, "AWS::KMS::Alias").items():
+        for logical_id, resource in resources_of_type(template, "AWS::KMS::Alias").items():
             name = resource["Properties"]["AliasName"]
             target = _resolve(resource["Properties"]["TargetKeyId"], made, logical_id)
             if name in aliases:
@@ -478,7 +478,7 @@ class _LocalStack:
         them (creating a topic that exists returns it). Encryption and subscriptions are AWS's
         business; what is rehearsed is who may publish."""
         made = {}
-        for logical_id, resource in _of_type(template, "AWS::SNS::Topic").items():
+        for logical_id, resource in resources_of_type(template, "AWS::SNS::Topic").items():
             name = resource["Properties"].get("TopicName") or logical_id
             arn = self.sns.create_topic(Name=name)["TopicArn"]
             made[logical_id] = _Local(arn, {"TopicArn": arn, "TopicName": name})
@@ -634,14 +634,14 @@ def _rehearse(
 
     public_url = overrides.get("CODECOSTS_PUBLIC_URL") or Settings().base_url
     functions = {}
-    for resource in _of_type(template, "AWS::Lambda::Function").values():
+    for resource in resources_of_type(template, "AWS::Lambda::Function").values():
         name = function_name(resource)
         policy = moto_policy(role_statements(template, resource), local)
         key_id, secret = _user(stack, endpoint_url, user_name(name), policy, users)
         environment = function_environment(template, resource, local, public_url, overrides)
         functions[name] = FunctionRole(name, environment, key_id, secret)
 
-    queues = _of_type(template, "AWS::SQS::Queue")
+    queues = resources_of_type(template, "AWS::SQS::Queue")
     redriven = [queue for queue in queues if "RedrivePolicy" in queues[queue]["Properties"]]
     usage_queue = _only(redriven, "queue with a dead-letter queue")
     dead_letter_queue = queues[usage_queue]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
@@ -649,10 +649,10 @@ def _rehearse(
         functions=functions,
         operator_access_key_id=operator[0],
         operator_secret_access_key=operator[1],
-        table_name=local[_only(list(_of_type(template, "AWS::DynamoDB::Table")), "table")].ref,
+        table_name=local[_only(list(resources_of_type(template, "AWS::DynamoDB::Table")), "table")].ref,
         usage_queue_url=local[usage_queue].ref,
         dead_letter_queue_url=local[dead_letter_queue["Fn::GetAtt"][0]].ref,
-        bodies_bucket=local[_only(list(_of_type(template, "AWS::S3::Bucket")), "bucket")].ref,
+        bodies_bucket=local[_only(list(resources_of_type(template, "AWS::S3::Bucket")), "bucket")].ref,
         event_source=event_source(template),
     )
 
@@ -661,7 +661,7 @@ def event_source(template: Mapping[str, Any]) -> EventSource:
     """The usage queue's event source mapping: its batch size, batching window and maximum concurrency
     (the local pollers' count). A mapping without a concurrency cap would scale with the queue, which
     the local stack cannot rehearse on a laptop: it is refused rather than guessed."""
-    mappings = list(_of_type(template, "AWS::Lambda::EventSourceMapping").values())
+    mappings = list(resources_of_type(template, "AWS::Lambda::EventSourceMapping").values())
     if len(mappings) != 1:
         raise RehearsalError(
             f"the stack has {len(mappings)} event source mappings, "
